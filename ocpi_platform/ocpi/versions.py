@@ -1,0 +1,68 @@
+"""Versions module: the version list and the 2.2.1 details, generated from the mounted OCPI views."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .views import OcpiView, ocpi_response
+
+VERSION = "2.2.1"
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
+    found = []
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            found.extend(_walk(pattern.url_patterns, route))
+        elif isinstance(pattern, URLPattern):
+            view_class = getattr(pattern.callback, "view_class", None)
+            if view_class is not None and getattr(view_class, "ocpi_endpoint", None):
+                found.append((route, view_class))
+    return found
+
+
+@cache
+def mounted_endpoints() -> list[dict[str, str]]:
+    """Every (module, role) whose base view is routed in the URLconf, with its public URL."""
+    endpoints = []
+    seen = set()
+    for route, view_class in _walk(get_resolver().url_patterns):
+        identifier, role = view_class.ocpi_endpoint
+        if (identifier, role) in seen:
+            continue
+        seen.add((identifier, role))
+        path = re.sub(r"\^|\$|/\?|\\", "", route).rstrip("/")
+        endpoints.append({"identifier": identifier, "role": role, "url": f"{settings.OCPI_BASE_URL}/{path}"})
+    return sorted(endpoints, key=lambda e: (e["identifier"] != "credentials", e["identifier"], e["role"]))
+
+
+def versions_url() -> str:
+    return f"{settings.OCPI_BASE_URL}/ocpi/versions"
+
+
+def version_details_url() -> str:
+    return f"{settings.OCPI_BASE_URL}/ocpi/{VERSION}"
+
+
+class VersionsView(OcpiView):
+    """GET the list of versions we support (token A, pending or current token)."""
+
+    token_a_allowed = True
+
+    def get(self, request: Request) -> Response:
+        return ocpi_response([{"version": VERSION, "url": version_details_url()}])
+
+
+class VersionDetailsView(OcpiView):
+    token_a_allowed = True
+
+    def get(self, request: Request) -> Response:
+        return ocpi_response({"version": VERSION, "endpoints": mounted_endpoints()})

@@ -1,0 +1,65 @@
+"""OcpiView: the base of every OCPI endpoint, and the registry of mounted module endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .auth import AnyPartnerToken, IsRegisteredPartner, OcpiIdentity
+from .envelope import OMIT, envelope
+from .exceptions import ObjectNotFound
+from .headers import PartyRef, Routing
+
+SENDER = "SENDER"
+RECEIVER = "RECEIVER"
+
+
+def ocpi_response(data: Any = OMIT, *, http_status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A success envelope (1000). Leave `data` out where the module defines none."""
+    return Response(envelope(data), status=http_status, headers=headers)
+
+
+class OcpiView(APIView):
+    """Base class: OCPI auth (registered partners only unless `token_a_allowed`), envelope errors.
+
+    Set `ocpi_endpoint = ("locations", SENDER)` on the view mounted at a module's base URL: the version
+    details document is generated from the views that are really mounted (see versions.py).
+    """
+
+    ocpi_endpoint: tuple[str, str] | None = None
+    token_a_allowed = False
+
+    def get_permissions(self) -> list[Any]:
+        return [AnyPartnerToken()] if self.token_a_allowed else [IsRegisteredPartner()]
+
+    @property
+    def identity(self) -> OcpiIdentity:
+        return self.request.auth
+
+    @property
+    def partner(self) -> Any:
+        return self.request.auth.partner
+
+    @property
+    def routing(self) -> Routing:
+        return getattr(self.request._request, "ocpi_routing", Routing(None, None))
+
+    def owned_party(self, country_code: str, party_id: str) -> PartyRef:
+        """Receiver interfaces: the URL's party must be one the calling partner registered (else 404)."""
+        ref = PartyRef.of(country_code, party_id)
+        if not self.partner.holds_party(ref.country_code, ref.party_id):
+            raise ObjectNotFound(f"Party {ref} is not one of the parties registered by this partner")
+        return ref
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Type"] = "application/json"
+        return response
+
+
+def base_url() -> str:
+    return settings.OCPI_BASE_URL

@@ -1,0 +1,155 @@
+"""All settings, read from the environment (django-environ). Production runs on this module directly.
+
+dev.py and test.py override a handful of values for local use; secrets have no default here.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "partners",
+    "locations",
+    "tariffs",
+    "tokens",
+    "sessions",
+    "cdrs",
+]
+
+MIDDLEWARE = [
+    "ocpi_platform.ocpi.middleware.OcpiMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ocpi_platform.urls"
+WSGI_APPLICATION = "ocpi_platform.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Production security (check --deploy); dev.py relaxes them.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("OCPI_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+
+# --- Django REST Framework: OCPI endpoints only -------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["ocpi_platform.ocpi.renderers.OcpiJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["ocpi_platform.ocpi.parsers.OcpiJSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["ocpi_platform.ocpi.auth.OcpiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["ocpi_platform.ocpi.auth.IsRegisteredPartner"],
+    "EXCEPTION_HANDLER": "ocpi_platform.ocpi.exceptions.ocpi_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": [],
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    "message-log-purge": {"task": "partners.tasks.message_log_purge", "schedule": 3600.0},
+}
+
+# --- OCPI: this platform's identity and protocol limits -----------------------------------------
+# The base of every URL we advertise (versions, endpoints, Link headers, response_url).
+OCPI_BASE_URL = env("OCPI_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The parties this platform hosts, "ROLE:CC:PID:Name" separated by commas. Created on migrate.
+OCPI_PARTIES = env.list("OCPI_PARTIES", default=["CPO:NL:EXA:Example CPO", "EMSP:NL:EXA:Example eMSP"])
+# Largest page a Sender list returns (announced in X-Limit); default page when no limit is asked.
+OCPI_PAGE_LIMIT_MAX = env.int("OCPI_PAGE_LIMIT_MAX", default=1000)
+OCPI_PAGE_LIMIT_DEFAULT = env.int("OCPI_PAGE_LIMIT_DEFAULT", default=100)
+# Outbound calls: refuse partner URLs that are not https or resolve to non-public addresses, except
+# for the networks listed here (dev/test: loopback). Never widen this in production without reason.
+OCPI_ALLOW_HTTP_URLS = env.bool("OCPI_ALLOW_HTTP_URLS", default=False)
+OCPI_ALLOWED_PRIVATE_NETWORKS = env.list("OCPI_ALLOWED_PRIVATE_NETWORKS", default=[])
+OCPI_HTTP_TIMEOUT_SECONDS = env.float("OCPI_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Message log: bodies truncated to this many characters; rows older than the retention are purged.
+OCPI_MESSAGE_LOG_BODY_CHARS = env.int("OCPI_MESSAGE_LOG_BODY_CHARS", default=4000)
+OCPI_MESSAGE_LOG_RETENTION_DAYS = env.int("OCPI_MESSAGE_LOG_RETENTION_DAYS", default=30)
+# Hooks the generic OCPI layer calls into the partners app (the layer imports no app).
+OCPI_TOKEN_RESOLVER = "partners.selectors.partner_token_resolve"
+OCPI_MESSAGE_RECORDER = "partners.services.message_log_record"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,23 @@
+"""Local development and `make run`: SQLite and inline Celery tasks unless the environment says otherwise."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me")
+os.environ.setdefault("DATABASE_URL", "sqlite:///db.sqlite3")
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+# Two local platforms may connect to each other over http on loopback.
+OCPI_ALLOW_HTTP_URLS = env.bool("OCPI_ALLOW_HTTP_URLS", default=True)
+OCPI_ALLOWED_PRIVATE_NETWORKS = env.list("OCPI_ALLOWED_PRIVATE_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

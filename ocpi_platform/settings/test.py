@@ -1,0 +1,10 @@
+"""pytest: DATABASE_URL/REDIS_URL when set (CI: PostgreSQL and Redis), else SQLite and eager tasks."""
+
+from .dev import *  # noqa: F403
+from .dev import env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+OCPI_BASE_URL = env("OCPI_BASE_URL", default="http://testserver").rstrip("/")
+OCPI_PARTIES = ["CPO:NL:EXA:Example CPO", "EMSP:NL:EXA:Example eMSP"]
+OCPI_HTTP_TIMEOUT_SECONDS = 5.0

@@ -1,0 +1,47 @@
+"""Credentials module (both directions share this one endpoint; credentials.md 1)."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ocpi_platform.ocpi.exceptions import InvalidParameters, MethodNotAllowed
+from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
+
+from .. import services
+from .serializers import CredentialsSerializer
+
+
+class CredentialsView(OcpiView):
+    ocpi_endpoint = ("credentials", SENDER)
+    token_a_allowed = True
+
+    def _body(self, request: Request) -> dict:
+        if not isinstance(request.data, dict):
+            raise InvalidParameters("Invalid or missing parameters: body must be a Credentials object")
+        serializer = CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def get(self, request: Request) -> Response:
+        if not self.partner.is_registered:
+            raise MethodNotAllowed("Not registered")
+        return ocpi_response(services.our_credentials(token=self.identity.token))
+
+    def post(self, request: Request) -> Response:
+        if self.partner.is_registered:
+            raise MethodNotAllowed("Already registered: use PUT to update or DELETE to unregister")
+        data = self._body(request)
+        return ocpi_response(
+            services.credentials_register_inbound(partner=self.partner, presented_kind=self.identity.kind, data=data)
+        )
+
+    def put(self, request: Request) -> Response:
+        if not self.partner.is_registered:
+            raise MethodNotAllowed("Not registered: use POST to register")
+        data = self._body(request)
+        return ocpi_response(services.credentials_update_inbound(partner=self.partner, data=data))
+
+    def delete(self, request: Request) -> Response:
+        services.credentials_delete_inbound(partner=self.partner)
+        return ocpi_response()

@@ -1,0 +1,205 @@
+"""Our own parties, partner platforms (their roles, tokens, endpoints) and the OCPI message log."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Upper
+
+
+class Role(models.TextChoices):
+    """OCPI Role enum (transport.md 11)."""
+
+    CPO = "CPO"
+    EMSP = "EMSP"
+    HUB = "HUB"
+    NAP = "NAP"
+    NSP = "NSP"
+    OTHER = "OTHER"
+    SCSP = "SCSP"
+
+
+class InterfaceRole(models.TextChoices):
+    SENDER = "SENDER"
+    RECEIVER = "RECEIVER"
+
+
+class Party(models.Model):
+    """A role this platform hosts (our CPO, our eMSP, ...): what our credentials present to partners."""
+
+    role = models.CharField(max_length=5, choices=Role.choices)
+    country_code = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, e.g. NL")
+    party_id = models.CharField(max_length=3, help_text="Three characters, e.g. EXA")
+    name = models.CharField(max_length=100, help_text="business_details.name")
+    website = models.URLField(max_length=255, blank=True)
+    logo = models.JSONField(null=True, blank=True, help_text="Optional OCPI Image object")
+    active = models.BooleanField(default=True, help_text="Inactive parties are not presented to partners")
+
+    class Meta:
+        verbose_name_plural = "parties (ours)"
+        ordering = ["role", "country_code", "party_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["role", "country_code", "party_id"], name="party_unique_role_cc_pid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.country_code}/{self.party_id} ({self.name})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.country_code = self.country_code.upper()
+        self.party_id = self.party_id.upper()
+        super().save(*args, **kwargs)
+
+    def credentials_role(self) -> dict:
+        details: dict = {"name": self.name}
+        if self.website:
+            details["website"] = self.website
+        if self.logo:
+            details["logo"] = self.logo
+        return {
+            "role": self.role,
+            "business_details": details,
+            "party_id": self.party_id,
+            "country_code": self.country_code,
+        }
+
+
+class PartnerState(models.TextChoices):
+    NEW = "NEW", "New (not invited)"
+    INVITED = "INVITED", "Invited (token A issued)"
+    REGISTERING = "REGISTERING", "Handshake under way"
+    REGISTERED = "REGISTERED", "Connected"
+    ERROR = "ERROR", "Error"
+    UNREGISTERED = "UNREGISTERED", "Unregistered"
+
+
+class TokenEncoding(models.TextChoices):
+    BASE64 = "BASE64", "Base64 (OCPI 2.2.1)"
+    RAW = "RAW", "Raw token (legacy 2.1.1/2.2 partners)"
+
+
+class Partner(models.Model):
+    """A remote OCPI platform we roam with, and its per-partner settings."""
+
+    name = models.CharField(max_length=100, unique=True)
+    state = models.CharField(max_length=12, choices=PartnerState.choices, default=PartnerState.NEW)
+    versions_url = models.URLField(max_length=255, blank=True, help_text="The partner's versions endpoint")
+    version = models.CharField(max_length=10, blank=True, help_text="Negotiated OCPI version")
+    version_url = models.URLField(max_length=255, blank=True, help_text="The partner's version details URL")
+    # The token we present when calling the partner (their token A during our registration, then C or B).
+    # Kept readable because we must send it; the tokens *we* issue are stored hashed (PartnerToken).
+    outbound_token = models.CharField(max_length=64, blank=True, editable=False)
+    # Per-partner behaviour that real partners need.
+    token_encoding = models.CharField(max_length=6, choices=TokenEncoding.choices, default=TokenEncoding.BASE64)
+    page_limit = models.PositiveIntegerField(default=100, help_text="Page size we ask for when pulling")
+    timeout_seconds = models.FloatField(default=10.0, help_text="Timeout of each call to this partner")
+    rate_limit_per_second = models.FloatField(
+        null=True, blank=True, help_text="Max pushes per second to this partner (empty: no limit)"
+    )
+    last_error = models.TextField(blank=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_registered(self) -> bool:
+        return self.state == PartnerState.REGISTERED
+
+    def holds_party(self, country_code: str, party_id: str) -> bool:
+        """Whether the partner registered this (country_code, party_id) in any role."""
+        return self.roles.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists()
+
+
+class PartnerRole(models.Model):
+    """A CredentialsRole of a partner: one party its platform hosts on this connection."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=5, choices=Role.choices)
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    business_details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["role", "country_code", "party_id"]
+        constraints = [
+            # One party (role + country + party id) belongs to one partner only.
+            models.UniqueConstraint(
+                "role", Upper("country_code"), Upper("party_id"), name="partnerrole_unique_role_cc_pid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.country_code}/{self.party_id}"
+
+
+class PartnerEndpoint(models.Model):
+    """An endpoint from the partner's version details."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="endpoints")
+    identifier = models.CharField(max_length=40)
+    role = models.CharField(max_length=8, choices=InterfaceRole.choices)
+    url = models.URLField(max_length=255)
+
+    class Meta:
+        ordering = ["identifier", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "identifier", "role"], name="partnerendpoint_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identifier} {self.role}"
+
+
+class TokenKind(models.TextChoices):
+    A = "A", "Token A (registration only)"
+    PENDING = "PENDING", "Handed over in a handshake under way"
+    CURRENT = "CURRENT", "Current (registered)"
+
+
+class PartnerToken(models.Model):
+    """A credentials token we issued to a partner; only its SHA-256 is stored."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tokens")
+    kind = models.CharField(max_length=8, choices=TokenKind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.partner_id}"
+
+
+class Direction(models.TextChoices):
+    IN = "IN", "Inbound"
+    OUT = "OUT", "Outbound"
+
+
+class MessageLog(models.Model):
+    """Every OCPI request in and out, redacted and truncated; settles partner disputes."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    method = models.CharField(max_length=8)
+    url = models.TextField()
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    ocpi_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    request_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["partner", "-created_at"], name="messagelog_partner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.method} {self.url} -> {self.http_status}/{self.ocpi_status}"

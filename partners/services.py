@@ -1,0 +1,409 @@
+"""Parties, partners, the credentials handshake (both directions) and the message log."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ocpi_platform.ocpi import exceptions as ocpi_errors
+from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError, join_url
+from ocpi_platform.ocpi.tokens import token_generate, token_hash
+from ocpi_platform.ocpi.versions import VERSION, versions_url
+
+from .models import (
+    MessageLog,
+    Partner,
+    PartnerEndpoint,
+    PartnerRole,
+    PartnerState,
+    PartnerToken,
+    Party,
+    Role,
+    TokenEncoding,
+    TokenKind,
+)
+from .selectors import party_list_active
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_VERSIONS = (VERSION,)
+# Modules a partner may offer that this platform talks to; a partner with none of them is useless (3003).
+USABLE_MODULES = {
+    "locations",
+    "tariffs",
+    "sessions",
+    "cdrs",
+    "tokens",
+    "commands",
+    "chargingprofiles",
+    "hubclientinfo",
+}
+
+
+# --- Our parties --------------------------------------------------------------------------------
+
+
+def parties_sync_from_settings() -> list[Party]:
+    """Create the parties named in settings.OCPI_PARTIES ("ROLE:CC:PID:Name") that do not exist yet."""
+    parties = []
+    for entry in settings.OCPI_PARTIES:
+        role, country_code, party_id, *name = (part.strip() for part in entry.split(":", 3))
+        if role not in Role.values or len(country_code) != 2 or len(party_id) != 3:
+            raise ValueError(f"OCPI_PARTIES entry {entry!r} must look like ROLE:CC:PID:Name")
+        party, _ = Party.objects.get_or_create(
+            role=role,
+            country_code=country_code.upper(),
+            party_id=party_id.upper(),
+            defaults={"name": (name[0] if name else f"{country_code}{party_id} {role}")[:100]},
+        )
+        parties.append(party)
+    return parties
+
+
+def our_credentials(*, token: str) -> dict[str, Any]:
+    """The Credentials object we present: the token the partner must use, our versions URL, our roles."""
+    return {"token": token, "url": versions_url(), "roles": [p.credentials_role() for p in party_list_active()]}
+
+
+# --- Message log ------------------------------------------------------------------------------
+
+_TOKEN_IN_JSON = re.compile(rb'("token"\s*:\s*")[^"]*(")')
+
+
+def redact(body: bytes) -> str:
+    """Credentials objects carry tokens in clear: never store them. Other bodies are kept as sent."""
+    text = _TOKEN_IN_JSON.sub(rb"\1[redacted]\2", body or b"")
+    limit = settings.OCPI_MESSAGE_LOG_BODY_CHARS
+    decoded = text[: limit * 4].decode("utf-8", errors="replace")
+    return decoded if len(decoded) <= limit else decoded[:limit] + "…[truncated]"
+
+
+def message_log_record(
+    *,
+    direction: str,
+    partner: Partner | None,
+    method: str,
+    url: str,
+    http_status: int | None,
+    ocpi_status: int | None,
+    duration_ms: int,
+    request_id: str,
+    correlation_id: str,
+    request_body: bytes,
+    response_body: bytes,
+) -> MessageLog:
+    return MessageLog.objects.create(
+        direction=direction,
+        partner=partner if isinstance(partner, Partner) else None,
+        method=method[:8],
+        url=url[:2000],
+        http_status=http_status,
+        ocpi_status=ocpi_status if isinstance(ocpi_status, int) and 0 <= ocpi_status < 32768 else None,
+        duration_ms=max(0, duration_ms),
+        request_id=(request_id or "")[:64],
+        correlation_id=(correlation_id or "")[:64],
+        request_body=redact(request_body),
+        response_body=redact(response_body),
+    )
+
+
+def message_log_purge(*, older_than_days: int | None = None) -> int:
+    days = settings.OCPI_MESSAGE_LOG_RETENTION_DAYS if older_than_days is None else older_than_days
+    deleted, _ = MessageLog.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()
+    return deleted
+
+
+# --- Partners and their tokens -----------------------------------------------------------------
+
+
+def partner_client(partner: Partner, **kwargs: Any) -> OcpiClient:
+    """The outbound client for a partner, with its token and per-partner settings."""
+    return OcpiClient(
+        token=partner.outbound_token,
+        base64_token=partner.token_encoding == TokenEncoding.BASE64,
+        timeout=partner.timeout_seconds,
+        partner=partner,
+        **kwargs,
+    )
+
+
+def _issue_token(partner: Partner, kind: str) -> str:
+    token = token_generate()
+    PartnerToken.objects.create(partner=partner, kind=kind, token_hash=token_hash(token))
+    return token
+
+
+@transaction.atomic
+def partner_invite(*, name: str) -> tuple[Partner, str]:
+    """Create (or re-invite) a partner and issue a fresh token A for it to register with us."""
+    partner, _ = Partner.objects.get_or_create(name=name)
+    if partner.is_registered:
+        raise ValueError(f"Partner {name!r} is already registered; unregister it first")
+    partner.tokens.all().delete()
+    partner.state = PartnerState.INVITED
+    partner.last_error = ""
+    partner.save(update_fields=["state", "last_error", "updated_at"])
+    return partner, _issue_token(partner, TokenKind.A)
+
+
+@dataclass
+class Discovery:
+    version: str
+    version_url: str
+    endpoints: list[dict[str, str]]
+
+
+def _discover(client: OcpiClient, url: str) -> Discovery:
+    """GET the partner's versions, pick the highest mutual version, GET its details (3001/3002/3003)."""
+    try:
+        versions = client.get(url, routing=False).data
+    except OcpiClientError as exc:
+        raise ocpi_errors.UnableToUseClientApi(f"Unable to read versions at {url}: {exc}") from exc
+    if not isinstance(versions, list):
+        raise ocpi_errors.UnableToUseClientApi(f"Versions at {url} is not a list of versions")
+    offered = {v.get("version"): v.get("url") for v in versions if isinstance(v, dict)}
+    mutual = [v for v in SUPPORTED_VERSIONS if v in offered and offered[v]]
+    if not mutual:
+        raise ocpi_errors.UnsupportedVersion(
+            f"No mutual OCPI version: partner offers {sorted(str(v) for v in offered)}, we support {list(SUPPORTED_VERSIONS)}"
+        )
+    version = max(mutual, key=lambda v: tuple(int(x) for x in v.split(".")))
+    details_url = offered[version]
+    try:
+        details = client.get(details_url, routing=False).data
+    except OcpiClientError as exc:
+        raise ocpi_errors.UnableToUseClientApi(f"Unable to read version details at {details_url}: {exc}") from exc
+    raw_endpoints = details.get("endpoints") if isinstance(details, dict) else None
+    if not isinstance(raw_endpoints, list):
+        raise ocpi_errors.UnableToUseClientApi(f"Version details at {details_url} have no endpoint list")
+    endpoints = []
+    for item in raw_endpoints:
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("identifier", "url")):
+            continue
+        role = item.get("role") if item.get("role") in ("SENDER", "RECEIVER") else "SENDER"
+        if item["identifier"] == "credentials":
+            role = "SENDER"  # the role of a credentials endpoint carries no meaning (versions.md 2)
+        endpoints.append({"identifier": item["identifier"], "role": role, "url": item["url"][:255]})
+    identifiers = {e["identifier"] for e in endpoints}
+    if "credentials" not in identifiers:
+        raise ocpi_errors.NoMatchingEndpoints(f"Version details at {details_url} list no credentials endpoint")
+    if not identifiers & USABLE_MODULES:
+        raise ocpi_errors.NoMatchingEndpoints(
+            f"No usable endpoints: partner offers {sorted(identifiers)}, we use {sorted(USABLE_MODULES)}"
+        )
+    return Discovery(version=version, version_url=details_url, endpoints=endpoints)
+
+
+def _validate_roles(partner: Partner, roles: list[dict[str, Any]]) -> None:
+    """A partner cannot register a party (role, country, party id) that we or another partner hold."""
+    for role in roles:
+        cc, pid = role["country_code"].upper(), role["party_id"].upper()
+        if Party.objects.filter(role=role["role"], country_code=cc, party_id=pid).exists():
+            raise ocpi_errors.InvalidParameters(f"Party {role['role']} {cc}/{pid} is hosted by this platform")
+        taken = PartnerRole.objects.filter(
+            role=role["role"], country_code__iexact=cc, party_id__iexact=pid
+        ).exclude(partner=partner)
+        if taken.exists():
+            raise ocpi_errors.InvalidParameters(f"Party {role['role']} {cc}/{pid} is already registered by another partner")
+
+
+def _store_connection(partner: Partner, discovery: Discovery, roles: list[dict[str, Any]], versions_url_: str) -> None:
+    partner.versions_url = versions_url_
+    partner.version = discovery.version
+    partner.version_url = discovery.version_url
+    partner.endpoints.all().delete()
+    PartnerEndpoint.objects.bulk_create(PartnerEndpoint(partner=partner, **e) for e in _unique_endpoints(discovery))
+    partner.roles.all().delete()
+    try:
+        with transaction.atomic():
+            PartnerRole.objects.bulk_create(
+                PartnerRole(
+                    partner=partner,
+                    role=r["role"],
+                    country_code=r["country_code"].upper(),
+                    party_id=r["party_id"].upper(),
+                    business_details=r.get("business_details") or {},
+                )
+                for r in roles
+            )
+    except IntegrityError as exc:
+        raise ocpi_errors.InvalidParameters("A party in roles is already registered (or listed twice)") from exc
+
+
+def _unique_endpoints(discovery: Discovery) -> list[dict[str, str]]:
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for e in discovery.endpoints:
+        seen.setdefault((e["identifier"], e["role"]), e)
+    return list(seen.values())
+
+
+def _client_for(partner: Partner, token: str) -> OcpiClient:
+    return OcpiClient(
+        token=token,
+        base64_token=partner.token_encoding == TokenEncoding.BASE64,
+        timeout=partner.timeout_seconds,
+        partner=partner,
+    )
+
+
+def credentials_register_inbound(*, partner: Partner, presented_kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Credentials Receiver, POST: the partner registers with us using token A (credentials.md 3.1)."""
+    if partner.is_registered:
+        raise ocpi_errors.MethodNotAllowed("Already registered: use PUT to update or DELETE to unregister")
+    if presented_kind != TokenKind.A:
+        raise ocpi_errors.MethodNotAllowed("Registration needs the token A issued for it")
+    _validate_roles(partner, data["roles"])
+    # Talk to the partner with its token B before touching our state; no transaction is held open.
+    discovery = _discover(_client_for(partner, data["token"]), data["url"])
+    with transaction.atomic():
+        partner = Partner.objects.select_for_update().get(pk=partner.pk)
+        if partner.is_registered:
+            raise ocpi_errors.MethodNotAllowed("Already registered")
+        _validate_roles(partner, data["roles"])
+        _store_connection(partner, discovery, data["roles"], data["url"])
+        partner.outbound_token = data["token"]
+        partner.state = PartnerState.REGISTERED
+        partner.registered_at = timezone.now()
+        partner.last_error = ""
+        partner.save()
+        partner.tokens.all().delete()  # token A stops working now
+        token_c = _issue_token(partner, TokenKind.CURRENT)
+    logger.info("Partner %s registered with us (version %s)", partner.pk, discovery.version)
+    return our_credentials(token=token_c)
+
+
+def credentials_update_inbound(*, partner: Partner, data: dict[str, Any]) -> dict[str, Any]:
+    """Credentials Receiver, PUT: new token for us to use, re-read versions, new token for the partner."""
+    if not partner.is_registered:
+        raise ocpi_errors.MethodNotAllowed("Not registered: use POST to register")
+    _validate_roles(partner, data["roles"])
+    discovery = _discover(_client_for(partner, data["token"]), data["url"])  # with the new token (B4)
+    with transaction.atomic():
+        partner = Partner.objects.select_for_update().get(pk=partner.pk)
+        _store_connection(partner, discovery, data["roles"], data["url"])
+        partner.outbound_token = data["token"]
+        partner.last_error = ""
+        partner.save()
+        partner.tokens.all().delete()
+        token = _issue_token(partner, TokenKind.CURRENT)
+    return our_credentials(token=token)
+
+
+@transaction.atomic
+def credentials_delete_inbound(*, partner: Partner) -> None:
+    """Credentials Receiver, DELETE: revoke both directions, keep history (spec-issues B2)."""
+    if not partner.is_registered:
+        raise ocpi_errors.MethodNotAllowed("Not registered")
+    _unregister_locally(partner)
+
+
+def _unregister_locally(partner: Partner) -> None:
+    partner.tokens.all().delete()
+    partner.outbound_token = ""
+    partner.state = PartnerState.UNREGISTERED
+    partner.save(update_fields=["outbound_token", "state", "updated_at"])
+
+
+def partner_register(*, versions_url_: str, token_a: str, name: str | None = None) -> Partner:
+    """Credentials Sender: we register with a partner platform (credentials.md 3.2)."""
+    name = name or versions_url_
+    partner, _ = Partner.objects.get_or_create(name=name[:100])
+    if partner.is_registered:
+        raise ValueError(f"Partner {partner.name!r} is already registered")
+    partner.tokens.all().delete()
+    partner.outbound_token = token_a
+    partner.state = PartnerState.REGISTERING
+    partner.save()
+    try:
+        client = _client_for(partner, token_a)
+        discovery = _discover(client, versions_url_)
+        token_b = _issue_token(partner, TokenKind.PENDING)  # committed before the POST: they call us with it
+        credentials_url = next(e["url"] for e in discovery.endpoints if e["identifier"] == "credentials")
+        answer = client.post(credentials_url, json=our_credentials(token=token_b), routing=False).data
+        theirs = _validate_credentials_answer(answer)
+        with transaction.atomic():
+            _validate_roles(partner, theirs["roles"])
+            _store_connection(partner, discovery, theirs["roles"], theirs["url"])
+            partner.outbound_token = theirs["token"]
+            partner.state = PartnerState.REGISTERED
+            partner.registered_at = timezone.now()
+            partner.last_error = ""
+            partner.save()
+            partner.tokens.exclude(kind=TokenKind.CURRENT).update(kind=TokenKind.CURRENT)
+    except (OcpiClientError, ocpi_errors.OcpiError, ValueError) as exc:
+        _fail(partner, exc)
+        raise
+    return partner
+
+
+def partner_update_credentials(*, partner: Partner) -> Partner:
+    """Credentials Sender, PUT: rotate tokens and re-exchange endpoints with a registered partner."""
+    if not partner.is_registered:
+        raise ValueError(f"Partner {partner.name!r} is not registered")
+    client = partner_client(partner)
+    discovery = _discover(client, partner.versions_url)
+    new_token = _issue_token(partner, TokenKind.PENDING)  # both old and new work during the PUT
+    credentials_url = next(e["url"] for e in discovery.endpoints if e["identifier"] == "credentials")
+    try:
+        answer = client.put(credentials_url, json=our_credentials(token=new_token), routing=False).data
+        theirs = _validate_credentials_answer(answer)
+    except (OcpiClientError, ValueError) as exc:
+        partner.tokens.filter(token_hash=token_hash(new_token)).delete()
+        partner.last_error = str(exc)
+        partner.save(update_fields=["last_error", "updated_at"])
+        raise
+    with transaction.atomic():
+        _validate_roles(partner, theirs["roles"])
+        _store_connection(partner, discovery, theirs["roles"], theirs["url"])
+        partner.outbound_token = theirs["token"]
+        partner.last_error = ""
+        partner.save()
+        partner.tokens.exclude(token_hash=token_hash(new_token)).delete()
+        partner.tokens.update(kind=TokenKind.CURRENT)
+    return partner
+
+
+def partner_unregister(*, partner: Partner) -> Partner:
+    """Credentials Sender, DELETE: tell the partner, then revoke both directions here."""
+    if not partner.is_registered:
+        raise ValueError(f"Partner {partner.name!r} is not registered")
+    url = partner.endpoints.filter(identifier="credentials").values_list("url", flat=True).first()
+    if url:
+        try:
+            partner_client(partner).delete(url, routing=False)
+        except OcpiClientError as exc:
+            logger.warning("Partner %s: DELETE credentials failed (%s); unregistering locally", partner.pk, exc)
+    with transaction.atomic():
+        _unregister_locally(partner)
+    return partner
+
+
+def _validate_credentials_answer(answer: Any) -> dict[str, Any]:
+    from .api.serializers import CredentialsSerializer
+
+    serializer = CredentialsSerializer(data=answer)
+    if not serializer.is_valid():
+        raise ValueError(f"Partner answered with invalid credentials: {serializer.errors}")
+    return serializer.validated_data
+
+
+def _fail(partner: Partner, exc: Exception) -> None:
+    logger.warning("Registration with partner %s failed: %s", partner.pk, exc)
+    Partner.objects.filter(pk=partner.pk).update(state=PartnerState.ERROR, last_error=str(exc)[:2000], outbound_token="")
+    PartnerToken.objects.filter(partner=partner).delete()
+
+
+def partner_status(partner: Partner) -> str:
+    """connected / not connected / error, for admin."""
+    if partner.state == PartnerState.REGISTERED:
+        return "connected"
+    if partner.state == PartnerState.ERROR:
+        return "error"
+    return "not connected"
