@@ -61,3 +61,12 @@ def cpo_partner(db: Any) -> RegisteredPartner:
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def fake_partner() -> Any:
+    from tests.fakes import FakePartner
+
+    fake = FakePartner()
+    yield fake
+    fake.stop()

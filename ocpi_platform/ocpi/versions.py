@@ -30,18 +30,25 @@ def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 
 @cache
-def mounted_endpoints() -> list[dict[str, str]]:
-    """Every (module, role) whose base view is routed in the URLconf, with its public URL."""
-    endpoints = []
+def _mounted_routes() -> tuple[tuple[str, str, str], ...]:
+    """(module, role, path) of every module base view routed in the URLconf, computed once."""
+    routes = []
     seen = set()
     for route, view_class in _walk(get_resolver().url_patterns):
         identifier, role = view_class.ocpi_endpoint
         if (identifier, role) in seen:
             continue
         seen.add((identifier, role))
-        path = re.sub(r"\^|\$|/\?|\\", "", route).rstrip("/")
-        endpoints.append({"identifier": identifier, "role": role, "url": f"{settings.OCPI_BASE_URL}/{path}"})
-    return sorted(endpoints, key=lambda e: (e["identifier"] != "credentials", e["identifier"], e["role"]))
+        routes.append((identifier, role, re.sub(r"\^|\$|/\?|\\", "", route).rstrip("/")))
+    return tuple(sorted(routes, key=lambda r: (r[0] != "credentials", r[0], r[1])))
+
+
+def mounted_endpoints() -> list[dict[str, str]]:
+    """Every (module, role) whose base view is really mounted, with its public URL."""
+    return [
+        {"identifier": identifier, "role": role, "url": f"{settings.OCPI_BASE_URL}/{path}"}
+        for identifier, role, path in _mounted_routes()
+    ]
 
 
 def versions_url() -> str:

@@ -17,6 +17,8 @@ CSRF_COOKIE_SECURE = False
 # Two local platforms may connect to each other over http on loopback.
 OCPI_ALLOW_HTTP_URLS = env.bool("OCPI_ALLOW_HTTP_URLS", default=True)
 OCPI_ALLOWED_PRIVATE_NETWORKS = env.list("OCPI_ALLOWED_PRIVATE_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# runserver serves static files itself; whitenoise is for gunicorn in production.
+MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]  # noqa: F405
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

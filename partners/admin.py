@@ -1,0 +1,202 @@
+"""Back-office admin: our parties, partners (roles, endpoints, state, message log) and the OCPI message log."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from ocpi_platform.ocpi.client import OcpiClientError
+from ocpi_platform.ocpi.exceptions import OcpiError
+from ocpi_platform.ocpi.versions import versions_url
+
+from . import services
+from .models import MessageLog, Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party
+
+
+@admin.register(Party)
+class PartyAdmin(admin.ModelAdmin):
+    list_display = ("role", "country_code", "party_id", "name", "active")
+    list_filter = ("role", "active", "country_code")
+    search_fields = ("name", "party_id", "country_code")
+
+
+class PartnerRoleInline(admin.TabularInline):
+    model = PartnerRole
+    extra = 0
+    fields = ("role", "country_code", "party_id", "business_details")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PartnerEndpointInline(admin.TabularInline):
+    model = PartnerEndpoint
+    extra = 0
+    fields = ("identifier", "role", "url")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PartnerTokenInline(admin.TabularInline):
+    model = PartnerToken
+    extra = 0
+    fields = ("kind", "created_at")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "credentials tokens issued by us (stored hashed)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RegisterForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="How this partner is called in the back office")
+    versions_url = forms.URLField(max_length=255, assume_scheme="https", help_text="The partner's OCPI versions URL")
+    token_a = forms.CharField(max_length=64, help_text="The token A the partner gave you for registration")
+
+
+class InviteForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="How this partner is called in the back office")
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    list_display = ("name", "connection_status", "version", "role_list", "registered_at", "messages_link")
+    list_filter = ("state", "token_encoding")
+    search_fields = ("name", "versions_url", "roles__party_id")
+    readonly_fields = ("state", "versions_url", "version", "version_url", "registered_at", "last_error", "messages_link")
+    fields = (
+        "name",
+        "state",
+        "versions_url",
+        "version",
+        "version_url",
+        "registered_at",
+        "last_error",
+        "token_encoding",
+        "page_limit",
+        "timeout_seconds",
+        "rate_limit_per_second",
+        "messages_link",
+    )
+    inlines = (PartnerRoleInline, PartnerEndpointInline, PartnerTokenInline)
+    actions = ("action_update_credentials", "action_unregister")
+    change_list_template = "admin/partners/partner/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
+        return super().get_queryset(request).prefetch_related("roles")
+
+    @admin.display(description="status", ordering="state")
+    def connection_status(self, obj: Partner) -> str:
+        status = services.partner_status(obj)
+        colour = {"connected": "#2e7d32", "error": "#c62828"}.get(status, "#757575")
+        return format_html('<strong style="color:{}">{}</strong>', colour, status)
+
+    @admin.display(description="roles")
+    def role_list(self, obj: Partner) -> str:
+        return ", ".join(f"{r.role} {r.country_code}/{r.party_id}" for r in obj.roles.all())
+
+    @admin.display(description="message log")
+    def messages_link(self, obj: Partner) -> str:
+        if not obj.pk:
+            return "-"
+        url = reverse("admin:partners_messagelog_changelist") + f"?partner__id__exact={obj.pk}"
+        return format_html('<a href="{}">messages</a>', url)
+
+    def get_urls(self) -> list[Any]:
+        extra = [
+            path("register/", self.admin_site.admin_view(self.register_view), name="partners_partner_register"),
+            path("invite/", self.admin_site.admin_view(self.invite_view), name="partners_partner_invite"),
+        ]
+        return extra + super().get_urls()
+
+    def register_view(self, request: HttpRequest) -> HttpResponse:
+        """We start the credentials handshake with a partner (we are the Sender of the registration)."""
+        form = RegisterForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                partner = services.partner_register(
+                    versions_url_=form.cleaned_data["versions_url"],
+                    token_a=form.cleaned_data["token_a"],
+                    name=form.cleaned_data["name"],
+                )
+            except (OcpiClientError, OcpiError, ValueError) as exc:
+                form.add_error(None, f"Registration failed: {exc}")
+            else:
+                self.message_user(request, f"Registered with {partner.name} (OCPI {partner.version}).", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:partners_partner_change", args=[partner.pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Register with a partner platform"}
+        return TemplateResponse(request, "admin/partners/partner/register.html", context)
+
+    def invite_view(self, request: HttpRequest) -> HttpResponse:
+        """The partner starts the handshake: we issue token A and show our versions URL once."""
+        form = InviteForm(request.POST or None)
+        invitation = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                partner, token = services.partner_invite(name=form.cleaned_data["name"])
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                invitation = {"partner": partner, "token": token, "versions_url": versions_url()}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "invitation": invitation,
+            "title": "Invite a partner platform",
+        }
+        return TemplateResponse(request, "admin/partners/partner/invite.html", context)
+
+    @admin.action(description="Update credentials (rotate tokens, refresh endpoints)")
+    def action_update_credentials(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        for partner in queryset:
+            try:
+                services.partner_update_credentials(partner=partner)
+            except (OcpiClientError, OcpiError, ValueError) as exc:
+                self.message_user(request, f"{partner}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{partner}: credentials updated", messages.SUCCESS)
+
+    @admin.action(description="Unregister (DELETE credentials, revoke tokens)")
+    def action_unregister(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        for partner in queryset.filter(state=PartnerState.REGISTERED):
+            services.partner_unregister(partner=partner)
+            self.message_user(request, f"{partner}: unregistered", messages.SUCCESS)
+
+
+@admin.register(MessageLog)
+class MessageLogAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "direction", "partner", "method", "short_url", "http_status", "ocpi_status", "duration_ms")
+    list_filter = ("direction", "method", "http_status", "ocpi_status", "partner")
+    search_fields = ("=request_id", "=correlation_id", "url")
+    list_select_related = ("partner",)
+    show_full_result_count = False
+    readonly_fields = [f.name for f in MessageLog._meta.fields]
+    list_per_page = 100
+
+    @admin.display(description="URL")
+    def short_url(self, obj: MessageLog) -> str:
+        return obj.url if len(obj.url) < 90 else obj.url[:87] + "..."
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+with contextlib.suppress(ImportError):
+    from . import admin_outbox  # noqa: F401 - registers the outbox admin

@@ -1,0 +1,99 @@
+"""We start the handshake (credentials Sender) against a fake partner on real loopback HTTP."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ocpi_platform.ocpi.exceptions import NoMatchingEndpoints, UnsupportedVersion
+from ocpi_platform.ocpi.tokens import token_encode_header, token_hash
+from partners.models import Partner, PartnerState, PartnerToken, TokenEncoding, TokenKind
+from partners.services import partner_register, partner_unregister, partner_update_credentials
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def our_live_base(live_server: Any, settings: Any) -> str:
+    """The fake partner calls our versions back during registration: serve them for real."""
+    settings.OCPI_BASE_URL = live_server.url
+    return live_server.url
+
+
+def test_register_with_fake_partner(our_live_base: str, fake_partner: Any) -> None:
+    partner = partner_register(versions_url_=fake_partner.versions_url, token_a=fake_partner.token_a, name="Fake")
+    assert partner.state == PartnerState.REGISTERED
+    assert partner.version == "2.2.1"
+    assert partner.outbound_token in fake_partner.valid_tokens  # their token C
+    assert list(partner.roles.values_list("role", "country_code", "party_id")) == [("EMSP", "DE", "EMP")]
+    # the partner got our credentials with our token B, and called our live server with it successfully
+    post = next(r for r in fake_partner.requests if r.method == "POST")
+    assert post.headers["Authorization"] == token_encode_header(fake_partner.token_a)
+    assert "OCPI-from-country-code" not in post.headers  # no routing headers on configuration modules
+    assert post.body["url"] == f"{our_live_base}/ocpi/versions"
+    token_b = post.body["token"]
+    assert PartnerToken.objects.get(partner=partner).token_hash == token_hash(token_b)
+    assert PartnerToken.objects.get(partner=partner).kind == TokenKind.CURRENT
+
+
+def test_register_raw_token_partner(our_live_base: str, fake_partner: Any) -> None:
+    Partner.objects.create(name="Legacy", token_encoding=TokenEncoding.RAW)
+    partner_register(versions_url_=fake_partner.versions_url, token_a=fake_partner.token_a, name="Legacy")
+    assert fake_partner.requests[0].headers["Authorization"] == f"Token {fake_partner.token_a}"
+
+
+def test_register_stops_before_post_without_mutual_version(our_live_base: str, fake_partner: Any) -> None:
+    fake_partner.versions = ["2.1.1"]
+    with pytest.raises(UnsupportedVersion):
+        partner_register(versions_url_=fake_partner.versions_url, token_a=fake_partner.token_a, name="Fake")
+    assert [r.method for r in fake_partner.requests] == ["GET"]
+    partner = Partner.objects.get(name="Fake")
+    assert partner.state == PartnerState.ERROR
+    assert "No mutual OCPI version" in partner.last_error
+    assert not PartnerToken.objects.exists()
+
+
+def test_register_stops_without_usable_endpoints(our_live_base: str, fake_partner: Any) -> None:
+    fake_partner.modules = []
+    with pytest.raises(NoMatchingEndpoints):
+        partner_register(versions_url_=fake_partner.versions_url, token_a=fake_partner.token_a, name="Fake")
+    assert all(r.method == "GET" for r in fake_partner.requests)
+
+
+def test_register_with_wrong_token_a_fails_cleanly(our_live_base: str, fake_partner: Any) -> None:
+    with pytest.raises(Exception, match="Unable to read versions"):
+        partner_register(versions_url_=fake_partner.versions_url, token_a="wrong", name="Fake")
+    assert Partner.objects.get(name="Fake").state == PartnerState.ERROR
+
+
+def test_update_then_unregister(our_live_base: str, fake_partner: Any) -> None:
+    partner = partner_register(versions_url_=fake_partner.versions_url, token_a=fake_partner.token_a, name="Fake")
+    old_out = partner.outbound_token
+    old_hash = PartnerToken.objects.get(partner=partner).token_hash
+    partner = partner_update_credentials(partner=partner)
+    assert partner.outbound_token != old_out
+    put = next(r for r in fake_partner.requests if r.method == "PUT")
+    assert PartnerToken.objects.get(partner=partner).token_hash == token_hash(put.body["token"]) != old_hash
+    partner_unregister(partner=partner)
+    partner.refresh_from_db()
+    assert partner.state == PartnerState.UNREGISTERED
+    assert fake_partner.requests[-1].method == "DELETE"
+    assert not PartnerToken.objects.filter(partner=partner).exists()
+
+
+def test_ocpi_register_and_invite_commands(our_live_base: str, fake_partner: Any) -> None:
+    out = StringIO()
+    call_command("ocpi_register", fake_partner.versions_url, fake_partner.token_a, "--name", "Cmd", stdout=out)
+    assert "Registered with Cmd: OCPI 2.2.1" in out.getvalue()
+    with pytest.raises(CommandError, match="already registered"):
+        call_command("ocpi_register", fake_partner.versions_url, "x", "--name", "Cmd", stdout=StringIO())
+    out = StringIO()
+    call_command("ocpi_invite", "Newcomer", "--json", stdout=out)
+    import json
+
+    invitation = json.loads(out.getvalue())
+    assert invitation["versions_url"] == f"{our_live_base}/ocpi/versions"
+    assert PartnerToken.objects.get(token_hash=token_hash(invitation["token"])).kind == TokenKind.A
