@@ -115,3 +115,11 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class OcpiSerializer(serializers.Serializer):
+    """Leaves optional fields out of the output when they are None (cardinality '?': omitted or null)."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        return {key: value for key, value in data.items() if value is not None or self.fields[key].required}

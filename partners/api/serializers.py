@@ -6,13 +6,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ocpi_platform.ocpi.fields import CiStringField, OcpiStringField, StrictCharField
+from ocpi_platform.ocpi.fields import CiStringField, OcpiSerializer, OcpiStringField, StrictCharField
 from ocpi_platform.ocpi.tokens import is_valid_token
 
 from ..models import Role
 
 
-class ImageSerializer(serializers.Serializer):
+class ImageSerializer(OcpiSerializer):
     url = StrictCharField(max_length=255)
     thumbnail = StrictCharField(max_length=255, required=False, allow_null=True)
     category = StrictCharField(max_length=20)
@@ -21,20 +21,20 @@ class ImageSerializer(serializers.Serializer):
     height = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=99999)
 
 
-class BusinessDetailsSerializer(serializers.Serializer):
+class BusinessDetailsSerializer(OcpiSerializer):
     name = OcpiStringField(max_length=100)
     website = StrictCharField(max_length=255, required=False, allow_null=True)
     logo = ImageSerializer(required=False, allow_null=True)
 
 
-class CredentialsRoleSerializer(serializers.Serializer):
+class CredentialsRoleSerializer(OcpiSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
     business_details = BusinessDetailsSerializer()
     party_id = CiStringField(max_length=3, min_length=3)
     country_code = CiStringField(max_length=2, min_length=2)
 
 
-class CredentialsSerializer(serializers.Serializer):
+class CredentialsSerializer(OcpiSerializer):
     token = StrictCharField(max_length=64, trim_whitespace=False)
     url = StrictCharField(max_length=255)
     roles = CredentialsRoleSerializer(many=True, allow_empty=False)
