@@ -77,7 +77,15 @@ class PartnerAdmin(admin.ModelAdmin):
     list_display = ("name", "connection_status", "version", "role_list", "registered_at", "messages_link")
     list_filter = ("state", "token_encoding")
     search_fields = ("name", "versions_url", "roles__party_id")
-    readonly_fields = ("state", "versions_url", "version", "version_url", "registered_at", "last_error", "messages_link")
+    readonly_fields = (
+        "state",
+        "versions_url",
+        "version",
+        "version_url",
+        "registered_at",
+        "last_error",
+        "messages_link",
+    )
     fields = (
         "name",
         "state",
@@ -136,7 +144,9 @@ class PartnerAdmin(admin.ModelAdmin):
             except (OcpiClientError, OcpiError, ValueError) as exc:
                 form.add_error(None, f"Registration failed: {exc}")
             else:
-                self.message_user(request, f"Registered with {partner.name} (OCPI {partner.version}).", messages.SUCCESS)
+                self.message_user(
+                    request, f"Registered with {partner.name} (OCPI {partner.version}).", messages.SUCCESS
+                )
                 return HttpResponseRedirect(reverse("admin:partners_partner_change", args=[partner.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "title": "Register with a partner platform"}
         return TemplateResponse(request, "admin/partners/partner/register.html", context)
@@ -179,7 +189,16 @@ class PartnerAdmin(admin.ModelAdmin):
 
 @admin.register(MessageLog)
 class MessageLogAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "direction", "partner", "method", "short_url", "http_status", "ocpi_status", "duration_ms")
+    list_display = (
+        "created_at",
+        "direction",
+        "partner",
+        "method",
+        "short_url",
+        "http_status",
+        "ocpi_status",
+        "duration_ms",
+    )
     list_filter = ("direction", "method", "http_status", "ocpi_status", "partner")
     search_fields = ("=request_id", "=correlation_id", "url")
     list_select_related = ("partner",)

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ocpi_platform.ocpi import exceptions as ocpi_errors
-from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError, join_url
+from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError
 from ocpi_platform.ocpi.tokens import token_generate, token_hash
 from ocpi_platform.ocpi.versions import VERSION, versions_url
 
@@ -169,10 +169,11 @@ def _discover(client: OcpiClient, url: str) -> Discovery:
     if not isinstance(versions, list):
         raise ocpi_errors.UnableToUseClientApi(f"Versions at {url} is not a list of versions")
     offered = {v.get("version"): v.get("url") for v in versions if isinstance(v, dict)}
-    mutual = [v for v in SUPPORTED_VERSIONS if v in offered and offered[v]]
+    mutual = [v for v in SUPPORTED_VERSIONS if offered.get(v)]
     if not mutual:
         raise ocpi_errors.UnsupportedVersion(
-            f"No mutual OCPI version: partner offers {sorted(str(v) for v in offered)}, we support {list(SUPPORTED_VERSIONS)}"
+            f"No mutual OCPI version: partner offers {sorted(str(v) for v in offered)}, "
+            f"we support {list(SUPPORTED_VERSIONS)}"
         )
     version = max(mutual, key=lambda v: tuple(int(x) for x in v.split(".")))
     details_url = offered[version]
@@ -207,11 +208,13 @@ def _validate_roles(partner: Partner, roles: list[dict[str, Any]]) -> None:
         cc, pid = role["country_code"].upper(), role["party_id"].upper()
         if Party.objects.filter(role=role["role"], country_code=cc, party_id=pid).exists():
             raise ocpi_errors.InvalidParameters(f"Party {role['role']} {cc}/{pid} is hosted by this platform")
-        taken = PartnerRole.objects.filter(
-            role=role["role"], country_code__iexact=cc, party_id__iexact=pid
-        ).exclude(partner=partner)
+        taken = PartnerRole.objects.filter(role=role["role"], country_code__iexact=cc, party_id__iexact=pid).exclude(
+            partner=partner
+        )
         if taken.exists():
-            raise ocpi_errors.InvalidParameters(f"Party {role['role']} {cc}/{pid} is already registered by another partner")
+            raise ocpi_errors.InvalidParameters(
+                f"Party {role['role']} {cc}/{pid} is already registered by another partner"
+            )
 
 
 def _store_connection(partner: Partner, discovery: Discovery, roles: list[dict[str, Any]], versions_url_: str) -> None:
@@ -396,7 +399,9 @@ def _validate_credentials_answer(answer: Any) -> dict[str, Any]:
 
 def _fail(partner: Partner, exc: Exception) -> None:
     logger.warning("Registration with partner %s failed: %s", partner.pk, exc)
-    Partner.objects.filter(pk=partner.pk).update(state=PartnerState.ERROR, last_error=str(exc)[:2000], outbound_token="")
+    Partner.objects.filter(pk=partner.pk).update(
+        state=PartnerState.ERROR, last_error=str(exc)[:2000], outbound_token=""
+    )
     PartnerToken.objects.filter(partner=partner).delete()
 
 

@@ -38,7 +38,9 @@ def make_registered_partner(
         name=name, state=PartnerState.REGISTERED, outbound_token=outbound_token, version="2.2.1"
     )
     for role, cc, pid in roles:
-        PartnerRole.objects.create(partner=partner, role=role, country_code=cc, party_id=pid, business_details={"name": name})
+        PartnerRole.objects.create(
+            partner=partner, role=role, country_code=cc, party_id=pid, business_details={"name": name}
+        )
     for identifier, role, url in endpoints or []:
         PartnerEndpoint.objects.create(partner=partner, identifier=identifier, role=role, url=url)
     token = token_generate()

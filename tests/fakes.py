@@ -112,9 +112,13 @@ class FakePartner:
                         self._send(status, answer)
                         return
                 if path == "/ocpi/versions":
-                    self._send(200, fake._envelope([{"version": v, "url": f"{fake.base}/ocpi/{v}"} for v in fake.versions]))
+                    self._send(
+                        200, fake._envelope([{"version": v, "url": f"{fake.base}/ocpi/{v}"} for v in fake.versions])
+                    )
                 elif path == "/ocpi/2.2.1":
-                    endpoints = [{"identifier": "credentials", "role": "SENDER", "url": f"{fake.base}/ocpi/2.2.1/credentials"}]
+                    endpoints = [
+                        {"identifier": "credentials", "role": "SENDER", "url": f"{fake.base}/ocpi/2.2.1/credentials"}
+                    ]
                     endpoints += [{"identifier": i, "role": r, "url": fake.url(i, r)} for i, r in fake.modules]
                     self._send(200, fake._envelope({"version": "2.2.1", "endpoints": endpoints}))
                 elif path == "/ocpi/2.2.1/credentials" and method in ("POST", "PUT"):
@@ -133,19 +137,19 @@ class FakePartner:
                 else:
                     self._send(200, fake._envelope())
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._handle("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._handle("POST")
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def do_PUT(self) -> None:
                 self._handle("PUT")
 
-            def do_PATCH(self) -> None:  # noqa: N802
+            def do_PATCH(self) -> None:
                 self._handle("PATCH")
 
-            def do_DELETE(self) -> None:  # noqa: N802
+            def do_DELETE(self) -> None:
                 self._handle("DELETE")
 
         return Handler

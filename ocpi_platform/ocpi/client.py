@@ -161,7 +161,9 @@ class OcpiClient:
             "Accept": "application/json",
         }
         if routing:
-            headers.update(routing_headers(from_party=from_party or self.from_party, to_party=to_party or self.to_party))
+            headers.update(
+                routing_headers(from_party=from_party or self.from_party, to_party=to_party or self.to_party)
+            )
         return headers
 
     def request(
@@ -200,7 +202,9 @@ class OcpiClient:
         duration_ms = int((time.monotonic() - started) * 1000)
         if result is not None and expect_success:
             error = self._check(method, url, result, response)
-        self._record(method, response.url if response is not None else url, headers, body, response, result, duration_ms)
+        self._record(
+            method, response.url if response is not None else url, headers, body, response, result, duration_ms
+        )
         if error is not None:
             raise error
         assert result is not None
@@ -232,7 +236,10 @@ class OcpiClient:
         what = f"{method} {url} -> HTTP {http}, OCPI {code}: {result.status_message or ''}".strip()
         if http == 429:
             return OcpiTransientError(
-                what, http_status=http, ocpi_status=code, retry_after=_retry_after_seconds(result.headers.get("retry-after"))
+                what,
+                http_status=http,
+                ocpi_status=code,
+                retry_after=_retry_after_seconds(result.headers.get("retry-after")),
             )
         if http >= 500 or http in (408,):
             return OcpiTransientError(what, http_status=http, ocpi_status=code)
@@ -280,7 +287,7 @@ class OcpiClient:
                 request_body=body or b"",
                 response_body=response.content if response is not None else b"",
             )
-        except Exception:  # noqa: BLE001 - the log must never break a delivery
+        except Exception:
             logger.exception("Could not record outbound OCPI message")
 
     def get(self, url: str, **kwargs: Any) -> OcpiResult:

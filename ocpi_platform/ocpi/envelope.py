@@ -34,9 +34,7 @@ def format_datetime(value: datetime) -> str:
     return text + "Z"
 
 
-def envelope(
-    data: Any = _OMIT, *, status_code: int = SUCCESS, status_message: str | None = None
-) -> dict[str, Any]:
+def envelope(data: Any = _OMIT, *, status_code: int = SUCCESS, status_message: str | None = None) -> dict[str, Any]:
     """Build the envelope; `data` is left out entirely when the module defines none (transport.md 5)."""
     body: dict[str, Any] = {}
     if data is not _OMIT:

@@ -122,7 +122,9 @@ def ocpi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, OcpiError):
         return error_response(exc)
     if isinstance(exc, drf.ValidationError):
-        return error_response(InvalidParameters("Invalid or missing parameters: " + "; ".join(_flatten_errors(exc.detail))))
+        return error_response(
+            InvalidParameters("Invalid or missing parameters: " + "; ".join(_flatten_errors(exc.detail)))
+        )
     if isinstance(exc, drf.ParseError):
         return error_response(OcpiError(f"Malformed JSON: {exc.detail}", http_status=400))
     if isinstance(exc, drf.UnsupportedMediaType):

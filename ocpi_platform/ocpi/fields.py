@@ -49,6 +49,8 @@ class CiStringField(serializers.CharField):
         super().__init__(max_length=max_length, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if not all(0x20 <= ord(ch) <= 0x7E for ch in value):
             self.fail("ascii")

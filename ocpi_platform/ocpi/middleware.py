@@ -120,7 +120,7 @@ class OcpiMiddleware:
                 request_body=request_body,
                 response_body=getattr(response, "content", b"") if not response.streaming else b"",
             )
-        except Exception:  # noqa: BLE001 - the log must never break an answer to a partner
+        except Exception:
             logger.exception("Could not record inbound OCPI message")
 
 

@@ -50,7 +50,9 @@ def page_params(request: Request) -> PageParams:
         try:
             return parse_datetime(raw.replace(" ", "+"))
         except ValueError:
-            raise InvalidParameters(f"Invalid or missing parameters: {name}: must be an RFC 3339 UTC date-time") from None
+            raise InvalidParameters(
+                f"Invalid or missing parameters: {name}: must be an RFC 3339 UTC date-time"
+            ) from None
 
     offset = integer("offset", 0)
     limit = min(integer("limit", settings.OCPI_PAGE_LIMIT_DEFAULT), cap)

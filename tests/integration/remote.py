@@ -15,7 +15,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import requests
 from django.conf import settings
@@ -40,7 +39,8 @@ class RemotePlatform:
         db = settings.DATABASES["default"]
         if db["ENGINE"].endswith("postgresql"):
             self._pg_name = f"ocpi_remote_{uuid.uuid4().hex[:10]}"
-            self.database_url = f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{self._pg_name}"
+            user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+            self.database_url = f"postgres://{user}@{host}:{port}/{self._pg_name}"
         else:
             self.database_url = f"sqlite:///{self._tmp.name}/remote.sqlite3"
         self.log = Path(self._tmp.name) / "remote.log"
@@ -114,5 +114,3 @@ class RemotePlatform:
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "-c", code)
-
-

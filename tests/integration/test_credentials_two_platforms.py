@@ -33,10 +33,10 @@ def ours(live_server: Any, settings: Any) -> str:
 
 def remote_partner_state(remote: RemotePlatform, name: str) -> dict[str, Any]:
     out = remote.shell(
-        "import json; from partners.models import Partner; p = Partner.objects.get(name=%r); "
+        f"import json; from partners.models import Partner; p = Partner.objects.get(name={name!r}); "
         "print(json.dumps({'state': p.state, 'version': p.version, "
         "'roles': sorted(f'{r.role} {r.country_code}/{r.party_id}' for r in p.roles.all()), "
-        "'endpoints': sorted(f'{e.identifier} {e.role}' for e in p.endpoints.all())}))" % name
+        "'endpoints': sorted(f'{e.identifier} {e.role}' for e in p.endpoints.all())}))"
     )
     return json.loads(out.strip().splitlines()[-1])
 

@@ -19,7 +19,9 @@ class LogListView(OcpiView):
 
     def get(self, request: Request) -> Response:
         params = page_params(request)
-        rows = filter_last_updated(MessageLog.objects.filter(method="X"), params, field="created_at").order_by("created_at", "pk")
+        rows = filter_last_updated(MessageLog.objects.filter(method="X"), params, field="created_at").order_by(
+            "created_at", "pk"
+        )
         return paginated_response(request, rows, lambda page: [m.url for m in page], params)
 
 

@@ -26,7 +26,9 @@ def staff() -> Client:
 
 
 def test_partner_pages(staff: Client) -> None:
-    registered = make_registered_partner("Acme eMSP", [("EMSP", "DE", "EMP")], [("locations", "RECEIVER", "https://a/l")])
+    registered = make_registered_partner(
+        "Acme eMSP", [("EMSP", "DE", "EMP")], [("locations", "RECEIVER", "https://a/l")]
+    )
     Partner.objects.create(name="Broken", state=PartnerState.ERROR, last_error="No mutual OCPI version")
     page = staff.get("/admin/partners/partner/")
     assert page.status_code == 200

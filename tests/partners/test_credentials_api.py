@@ -94,7 +94,9 @@ def test_register_full_handshake(invited: tuple[Partner, str], fake_partner: Any
     # the partner was called back with its token B on its versions and details
     called = [(r.method, r.path) for r in fake_partner.requests]
     assert ("GET", "/ocpi/versions") in called and ("GET", "/ocpi/2.2.1") in called
-    assert all(r.headers["Authorization"] == token_encode_header("token-b-for-the-partner") for r in fake_partner.requests)
+    assert all(
+        r.headers["Authorization"] == token_encode_header("token-b-for-the-partner") for r in fake_partner.requests
+    )
     partner.refresh_from_db()
     assert partner.state == PartnerState.REGISTERED
     assert partner.version == "2.2.1"
@@ -123,7 +125,9 @@ def test_register_full_handshake(invited: tuple[Partner, str], fake_partner: Any
 
 def test_register_twice_is_405(invited: tuple[Partner, str], fake_partner: Any) -> None:
     _, token_a = invited
-    token_c = client_with(token_a).post(CREDENTIALS, credentials_body(fake_partner), format="json").json()["data"]["token"]
+    token_c = (
+        client_with(token_a).post(CREDENTIALS, credentials_body(fake_partner), format="json").json()["data"]["token"]
+    )
     response = client_with(token_c).post(CREDENTIALS, credentials_body(fake_partner), format="json")
     assert response.status_code == 405
     assert response.json()["status_code"] == 2000
@@ -148,7 +152,9 @@ def test_token_a_refused_outside_versions_and_credentials(invited: tuple[Partner
 
 def test_update_rotates_tokens_and_refetches_endpoints(invited: tuple[Partner, str], fake_partner: Any) -> None:
     partner, token_a = invited
-    token_c = client_with(token_a).post(CREDENTIALS, credentials_body(fake_partner), format="json").json()["data"]["token"]
+    token_c = (
+        client_with(token_a).post(CREDENTIALS, credentials_body(fake_partner), format="json").json()["data"]["token"]
+    )
     fake_partner.modules = [("locations", "RECEIVER"), ("sessions", "RECEIVER")]
     response = client_with(token_c).put(CREDENTIALS, credentials_body(fake_partner, token="rotated-b"), format="json")
     assert response.status_code == 200
@@ -164,7 +170,9 @@ def test_update_rotates_tokens_and_refetches_endpoints(invited: tuple[Partner, s
 
 def test_delete_unregisters_and_revokes(invited: tuple[Partner, str], fake_partner: Any) -> None:
     partner, token_a = invited
-    token_c = client_with(token_a).post(CREDENTIALS, credentials_body(fake_partner), format="json").json()["data"]["token"]
+    token_c = (
+        client_with(token_a).post(CREDENTIALS, credentials_body(fake_partner), format="json").json()["data"]["token"]
+    )
     response = client_with(token_c).delete(CREDENTIALS)
     assert response.status_code == 200
     assert response.json()["status_code"] == 1000
@@ -235,7 +243,9 @@ def test_register_refuses_a_party_of_another_partner(invited: tuple[Partner, str
             {
                 "token": "t",
                 "url": "https://x/versions",
-                "roles": [{"role": "EMSP", "country_code": "DEU", "party_id": "EMP", "business_details": {"name": "x"}}],
+                "roles": [
+                    {"role": "EMSP", "country_code": "DEU", "party_id": "EMP", "business_details": {"name": "x"}}
+                ],
             },
             "roles[0].country_code",
         ),
@@ -243,7 +253,9 @@ def test_register_refuses_a_party_of_another_partner(invited: tuple[Partner, str
             {
                 "token": "t",
                 "url": "https://x/versions",
-                "roles": [{"role": "EMSP", "country_code": "DE", "party_id": "EMP", "business_details": {"name": "n" * 101}}],
+                "roles": [
+                    {"role": "EMSP", "country_code": "DE", "party_id": "EMP", "business_details": {"name": "n" * 101}}
+                ],
             },
             "roles[0].business_details.name",
         ),
@@ -275,7 +287,9 @@ def test_deeply_nested_json_is_400(invited: tuple[Partner, str]) -> None:
 
 def test_body_over_limit_is_413(invited: tuple[Partner, str], settings: Any) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    response = client_with(invited[1]).generic("POST", CREDENTIALS, b"{" + b" " * 2000 + b"}", content_type="application/json")
+    response = client_with(invited[1]).generic(
+        "POST", CREDENTIALS, b"{" + b" " * 2000 + b"}", content_type="application/json"
+    )
     assert response.status_code == 413
     assert response.json()["status_code"] == 2000
 

@@ -13,13 +13,13 @@ from partners.services import _discover
 from tests.examples import load_example
 
 
-
 def load(name: str) -> Any:
     return load_example(name)
 
 
 @pytest.mark.parametrize(
-    "name", ["credentials_example.json", "credentials_example2.json", "credentials_example3.json", "credentials_example4.json"]
+    "name",
+    ["credentials_example.json", "credentials_example2.json", "credentials_example3.json", "credentials_example4.json"],
 )
 def test_credentials_examples_round_trip(name: str) -> None:
     example = load(name)
@@ -32,11 +32,15 @@ def test_credentials_examples_round_trip(name: str) -> None:
 @pytest.mark.parametrize("name", ["version_details_example.json", "version_details_example2.json"])
 def test_version_details_examples_are_understood(name: str, fake_partner: Any) -> None:
     details = load(name)
-    fake_partner.responses["/ocpi/2.2.1"] = (200, {"data": details, "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"})
+    fake_partner.responses["/ocpi/2.2.1"] = (
+        200,
+        {"data": details, "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"},
+    )
     discovery = _discover(OcpiClient(token=fake_partner.token_a), fake_partner.versions_url)
     # the credentials endpoint's role carries no meaning and is stored as SENDER (spec-issues B1)
     expected = {
-        (e["identifier"], "SENDER" if e["identifier"] == "credentials" else e["role"], e["url"]) for e in details["endpoints"]
+        (e["identifier"], "SENDER" if e["identifier"] == "credentials" else e["role"], e["url"])
+        for e in details["endpoints"]
     }
     assert {(e["identifier"], e["role"], e["url"]) for e in discovery.endpoints} == expected
 

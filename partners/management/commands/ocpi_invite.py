@@ -11,11 +11,11 @@ from partners.services import partner_invite
 class Command(BaseCommand):
     help = "Invite a partner platform: prints our versions URL and a one-time registration token A."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="Partner name in the back office")
         parser.add_argument("--json", action="store_true", help='Print {"versions_url": ..., "token": ...}')
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         try:
             partner, token = partner_invite(name=options["name"])
         except ValueError as exc:

@@ -10,12 +10,12 @@ from partners.services import partner_register
 class Command(BaseCommand):
     help = "Register with a partner: GET its versions and details with token A, POST our credentials."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("versions_url", help="The partner's versions URL")
         parser.add_argument("token_a", help="The registration token A the partner gave us")
         parser.add_argument("--name", help="Partner name in the back office (default: the versions URL)")
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         self.stdout.write(f"Registering with {options['versions_url']} ...")
         try:
             partner = partner_register(
