@@ -2,7 +2,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _sync_parties(sender, **kwargs) -> None:  # noqa: ANN001 - signal signature
+def _sync_parties(sender, **kwargs) -> None:
     """Configuration bootstrap (not domain flow): the parties named in OCPI_PARTIES exist after migrate."""
     from .services import parties_sync_from_settings
 

@@ -38,6 +38,8 @@ def partner_endpoint_url(*, partner: Partner, identifier: str, role: str) -> str
 
 def partner_list_with_endpoint(*, identifier: str, role: str) -> QuerySet[Partner]:
     """Registered partners that expose this interface: whom a push of this module goes to."""
-    return Partner.objects.filter(
-        state=PartnerState.REGISTERED, endpoints__identifier=identifier, endpoints__role=role
-    ).distinct().order_by("pk")
+    return (
+        Partner.objects.filter(state=PartnerState.REGISTERED, endpoints__identifier=identifier, endpoints__role=role)
+        .distinct()
+        .order_by("pk")
+    )
