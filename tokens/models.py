@@ -1,1 +1,147 @@
-from django.db import models  # noqa: F401
+"""OCPI Token (tokens.md 4.1): our eMSP drivers' tokens and the tokens partner eMSPs push to our CPO."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Upper
+
+from partners.models import Party, Role
+
+
+class TokenType(models.TextChoices):
+    AD_HOC_USER = "AD_HOC_USER"
+    APP_USER = "APP_USER"
+    OTHER = "OTHER"
+    RFID = "RFID"
+
+
+class WhitelistType(models.TextChoices):
+    ALWAYS = "ALWAYS"
+    ALLOWED = "ALLOWED"
+    ALLOWED_OFFLINE = "ALLOWED_OFFLINE"
+    NEVER = "NEVER"
+
+
+class ProfileType(models.TextChoices):
+    """Charging preference (sessions.md, Charging Preferences)."""
+
+    CHEAP = "CHEAP"
+    FAST = "FAST"
+    GREEN = "GREEN"
+    REGULAR = "REGULAR"
+
+
+# eMI3 / ISO 15118 contract id (eMA ID): country, provider, "C", 8 alphanumerics, optional check character;
+# separators "-" either everywhere or nowhere. E.g. NL-EXA-C12345678-X or NLEXAC12345678X.
+EMAID_RE = re.compile(r"^[A-Za-z]{2}(-?)[A-Za-z0-9]{3}\1[Cc][A-Za-z0-9]{8}(?:\1[A-Za-z0-9])?$")
+
+
+def validate_contract_id(value: str) -> None:
+    """Our own tokens carry an eMI3 contract id (eMA ID), as the spec recommends (tokens.md 4.1)."""
+    if not EMAID_RE.match(value or ""):
+        raise ValidationError(
+            "%(value)r is not an eMI3 contract id: expected country code, provider id, 'C', 8 letters/digits "
+            "and an optional check character, e.g. NL-EXA-C12345678-X or NLEXAC12345678X",
+            code="invalid_contract_id",
+            params={"value": value},
+        )
+
+
+class TokenQuerySet(models.QuerySet):
+    def owned_by_us(self) -> TokenQuerySet:
+        """Tokens of our own active eMSP parties (what our Tokens Sender serves and we push)."""
+        ours = Party.objects.filter(
+            role=Role.EMSP,
+            active=True,
+            country_code=Upper(OuterRef("country_code")),
+            party_id=Upper(OuterRef("party_id")),
+        )
+        return self.filter(Exists(ours), received_from__isnull=True)
+
+    def received(self) -> TokenQuerySet:
+        """Tokens a partner eMSP pushed to our CPO Receiver (our whitelist cache)."""
+        return self.filter(received_from__isnull=False)
+
+    def for_party(self, country_code: str, party_id: str) -> TokenQuerySet:
+        return self.filter(country_code__iexact=country_code, party_id__iexact=party_id)
+
+    def changed_between(self, date_from: datetime | None, date_to: datetime | None) -> TokenQuerySet:
+        """OCPI date window: date_from inclusive, date_to exclusive (transport.md 7.1); None = open."""
+        queryset = self
+        if date_from is not None:
+            queryset = queryset.filter(last_updated__gte=date_from)
+        if date_to is not None:
+            queryset = queryset.filter(last_updated__lt=date_to)
+        return queryset
+
+
+class Token(models.Model):
+    """A driver's authorization means (RFID card, app user id); not a credentials token.
+
+    Keyed by (country_code, party_id, uid, type), case-insensitively (transport.md 12). `received_from` is
+    the partner that pushed it (null for our own eMSP tokens).
+    """
+
+    country_code = models.CharField(max_length=2, help_text="eMSP owning the token (ISO 3166-1 alpha-2)")
+    party_id = models.CharField(max_length=3, help_text="eMSP owning the token")
+    ocpi_id = models.CharField("uid", max_length=36, help_text="OCPI uid: RFID UID or an app user id")
+    type = models.CharField(max_length=11, choices=TokenType.choices, default=TokenType.RFID)
+    contract_id = models.CharField(max_length=36, help_text="Driver contract id (eMA ID), e.g. NL-EXA-C12345678-X")
+    visual_number = models.CharField(max_length=64, blank=True, help_text="Number printed on the card")
+    issuer = models.CharField(max_length=64, help_text="Issuing company, as printed on the card")
+    group_id = models.CharField(
+        max_length=36, blank=True, help_text="Tokens that act as one; keep ≤ 20 characters for OCPP 1.x chargers"
+    )
+    valid = models.BooleanField(default=True)
+    whitelist = models.CharField(max_length=15, choices=WhitelistType.choices, default=WhitelistType.ALLOWED)
+    language = models.CharField(max_length=2, blank=True, help_text="ISO 639-1 language of the driver")
+    default_profile_type = models.CharField(max_length=7, choices=ProfileType.choices, blank=True)
+    energy_contract = models.JSONField(
+        null=True, blank=True, help_text='EnergyContract: {"supplier_name": ..., "contract_id": ...}'
+    )
+    last_updated = models.DateTimeField(db_index=True)
+    received_from = models.ForeignKey(
+        "partners.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="received_tokens",
+        help_text="Partner that pushed this token to our CPO (empty: one of our own eMSP tokens)",
+    )
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["country_code", "party_id", "ocpi_id", "type"]
+        constraints = [
+            models.UniqueConstraint(
+                Upper("country_code"), Upper("party_id"), Upper("ocpi_id"), "type", name="token_unique_cc_pid_uid_type"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}/{self.party_id}/{self.ocpi_id} ({self.type})"
+
+    @property
+    def is_ours(self) -> bool:
+        return self.received_from_id is None
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.energy_contract is not None:
+            contract = self.energy_contract
+            supplier = contract.get("supplier_name") if isinstance(contract, dict) else None
+            if not isinstance(supplier, str) or not supplier or len(supplier) > 64:
+                errors["energy_contract"] = "must be an object with supplier_name (text, at most 64 characters)"
+            elif not isinstance(contract.get("contract_id"), str | None) or len(contract.get("contract_id") or "") > 64:
+                errors["energy_contract"] = "contract_id must be text of at most 64 characters"
+            elif set(contract) - {"supplier_name", "contract_id"}:
+                errors["energy_contract"] = "only supplier_name and contract_id are allowed"
+        if errors:
+            raise ValidationError(errors)

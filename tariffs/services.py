@@ -1,0 +1,241 @@
+"""Writes of tariffs: create, replace, delete (tombstone) and the demo seed.
+
+`data` arguments are `TariffSerializer(...).validated_data` (model-side names: `ocpi_id` for the spec's
+`id`). Every change of a tariff of one of our CPO parties enqueues its delivery to partners in the same
+transaction (`_push`); tariffs have no PATCH in 2.2.1, so a change is always a full PUT (or a DELETE).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .api.serializers import TariffSerializer, tariff_to_ocpi
+from .models import Tariff, TariffElement
+from .selectors import party_is_our_cpo, tariff_get, tariff_is_ours
+
+logger = logging.getLogger(__name__)
+
+KEY_FIELDS = ("country_code", "party_id", "ocpi_id")
+
+
+def _push(tariff: Tariff, hint: dict[str, Any]) -> None:
+    """Enqueue the delivery of one of our tariffs to every connected eMSP (same transaction as the change).
+
+    hint {} = PUT the current state, {"deleted": True} = DELETE. The outbox is written by the partners app;
+    until it exists nothing is pushed.
+    """
+    if not tariff_is_ours(tariff=tariff):
+        return
+    try:
+        from partners.outbox import outbox_enqueue
+    except ImportError as exc:
+        if exc.name not in (None, "partners.outbox"):
+            raise  # a real import error inside the outbox
+        logger.debug("partners.outbox.outbox_enqueue not available; tariff %s not pushed", tariff.pk)
+        return
+    outbox_enqueue(module="tariffs", object_id=tariff.pk, hint=hint)
+
+
+def _plain(value: Any) -> Any:
+    """Validated (Ordered)dicts -> plain JSON-ready dicts without null members."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _price(data: Mapping[str, Any], name: str) -> tuple[Decimal | None, Decimal | None]:
+    price = data.get(name) or {}
+    return price.get("excl_vat"), price.get("incl_vat")
+
+
+def _apply(tariff: Tariff, data: Mapping[str, Any]) -> None:
+    """PUT semantics (transport.md 4.2): omitted optional fields revert to their default."""
+    tariff.currency = data["currency"]
+    tariff.type = data.get("type") or ""
+    tariff.tariff_alt_text = _plain(data.get("tariff_alt_text") or [])
+    tariff.tariff_alt_url = data.get("tariff_alt_url") or ""
+    tariff.min_price_excl_vat, tariff.min_price_incl_vat = _price(data, "min_price")
+    tariff.max_price_excl_vat, tariff.max_price_incl_vat = _price(data, "max_price")
+    tariff.start_date_time = data.get("start_date_time")
+    tariff.end_date_time = data.get("end_date_time")
+    tariff.energy_mix = _plain(data.get("energy_mix"))
+
+
+def _save(tariff: Tariff, data: Mapping[str, Any], last_updated: datetime | None) -> Tariff:
+    elements = data.get("elements") or []
+    if not elements:
+        raise ValidationError({"elements": "A tariff needs at least one element."})
+    _apply(tariff, data)
+    tariff.deleted_at = None
+    tariff.last_updated = last_updated or timezone.now()
+    tariff.full_clean()
+    tariff.save()
+    tariff.elements.all().delete()
+    TariffElement.objects.bulk_create(
+        [
+            TariffElement(
+                tariff=tariff,
+                position=position,
+                price_components=_plain(element["price_components"]),
+                restrictions=_plain(element.get("restrictions")),
+            )
+            for position, element in enumerate(elements)
+        ]
+    )
+    _push(tariff, {})
+    return tariff_get(pk=tariff.pk) or tariff
+
+
+@transaction.atomic
+def tariff_create(*, data: Mapping[str, Any], last_updated: datetime | None = None) -> Tariff:
+    """Create a tariff (elements in list order). last_updated = now unless given (a received copy).
+
+    A deleted tariff (tombstone) with the same key is brought back; a live one is a ValidationError.
+    """
+    country_code, party_id, ocpi_id = data["country_code"].upper(), data["party_id"].upper(), data["ocpi_id"]
+    existing = (
+        Tariff.objects.select_for_update()
+        .filter(country_code__iexact=country_code, party_id__iexact=party_id, ocpi_id__iexact=ocpi_id)
+        .first()
+    )
+    if existing is not None and not existing.is_deleted:
+        raise ValidationError({"ocpi_id": f"Tariff {existing} already exists."})
+    tariff = existing or Tariff()
+    tariff.country_code, tariff.party_id, tariff.ocpi_id = country_code, party_id, ocpi_id
+    return _save(tariff, data, last_updated)
+
+
+@transaction.atomic
+def tariff_update(*, tariff: Tariff, data: Mapping[str, Any], last_updated: datetime | None = None) -> Tariff:
+    """Replace a tariff and all its elements (PUT semantics; a deleted tariff is brought back).
+
+    The key (country_code, party_id, id) never changes: if `data` carries it, it must match.
+    """
+    for field in KEY_FIELDS:
+        if field in data and str(data[field]).upper() != str(getattr(tariff, field)).upper():
+            raise ValidationError({field: f"The key of tariff {tariff} cannot change."})
+    if ocpi_id := data.get("ocpi_id"):
+        tariff.ocpi_id = ocpi_id  # same id, possibly other letter case
+    return _save(tariff, data, last_updated)
+
+
+@transaction.atomic
+def tariff_put(*, data: Mapping[str, Any], last_updated: datetime | None = None) -> tuple[Tariff, bool]:
+    """Create or replace by key; returns (tariff, created)."""
+    existing = (
+        Tariff.objects.select_for_update()
+        .filter(
+            country_code__iexact=data["country_code"],
+            party_id__iexact=data["party_id"],
+            ocpi_id__iexact=data["ocpi_id"],
+        )
+        .first()
+    )
+    if existing is None or existing.is_deleted:
+        return tariff_create(data=data, last_updated=last_updated), True
+    return tariff_update(tariff=existing, data=data, last_updated=last_updated), False
+
+
+@transaction.atomic
+def tariff_delete(*, tariff: Tariff) -> Tariff:
+    """Delete a tariff: keep a tombstone (deleted_at) so the outbox can still send the DELETE.
+
+    Senders and selectors skip deleted tariffs. Deleting twice does nothing the second time.
+    """
+    if tariff.is_deleted:
+        return tariff
+    now = timezone.now()
+    tariff.deleted_at = now
+    tariff.last_updated = now
+    tariff.save(update_fields=["deleted_at", "last_updated"])
+    _push(tariff, {"deleted": True})
+    return tariff
+
+
+# --- Demo data ------------------------------------------------------------------------------------
+
+
+def demo_tariffs_ocpi(*, country_code: str, party_id: str) -> list[dict[str, Any]]:
+    """The two demo tariffs as OCPI objects (without last_updated)."""
+    base = {"country_code": country_code.upper(), "party_id": party_id.upper(), "currency": "EUR"}
+    return [
+        {
+            **base,
+            "id": "AC-STD",
+            "tariff_alt_text": [
+                {"language": "en", "text": "Standard AC charging tariff."},
+                {"language": "nl", "text": "Standaard tarief voor AC-laden."},
+            ],
+            "elements": [
+                {"price_components": [{"type": "ENERGY", "price": Decimal("0.35"), "vat": Decimal(21), "step_size": 1}]}
+            ],
+        },
+        {
+            **base,
+            "id": "DC-TOD",
+            "tariff_alt_text": [
+                {"language": "en", "text": "DC fast charging. Please move your car once charging has finished."},
+                {"language": "nl", "text": "DC-snelladen. Zet uw auto weg zodra het laden klaar is."},
+            ],
+            "elements": [
+                {
+                    "price_components": [
+                        {"type": "ENERGY", "price": Decimal("0.59"), "vat": Decimal(21), "step_size": 1}
+                    ],
+                    "restrictions": {"start_time": "07:00", "end_time": "23:00"},
+                },
+                {
+                    # end_time < start_time: the window wraps past midnight (tariffs.md 4.4).
+                    "price_components": [
+                        {"type": "ENERGY", "price": Decimal("0.45"), "vat": Decimal(21), "step_size": 1}
+                    ],
+                    "restrictions": {"start_time": "23:00", "end_time": "07:00"},
+                },
+                {
+                    "price_components": [
+                        {"type": "PARKING_TIME", "price": Decimal("6.00"), "vat": Decimal(21), "step_size": 60}
+                    ]
+                },
+            ],
+        },
+    ]
+
+
+def tariff_seed_demo(*, country_code: str, party_id: str) -> list[Tariff]:
+    """Create (or bring back to the demo content) the demo tariffs AC-STD and DC-TOD of our CPO party.
+
+    Idempotent: a tariff that already has the demo content is left alone (no new last_updated, no push).
+    """
+    if not party_is_our_cpo(country_code=country_code, party_id=party_id):
+        logger.warning("Seeding demo tariffs for %s/%s: not one of our active CPO parties", country_code, party_id)
+    result = []
+    for body in demo_tariffs_ocpi(country_code=country_code, party_id=party_id):
+        serializer = TariffSerializer(data={**body, "last_updated": "2000-01-01T00:00:00Z"})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        wanted = {k: v for k, v in TariffSerializer(data).data.items() if k != "last_updated"}
+        with transaction.atomic():
+            existing = (
+                Tariff.objects.select_for_update()
+                .filter(country_code__iexact=country_code, party_id__iexact=party_id, ocpi_id__iexact=body["id"])
+                .first()
+            )
+            if existing is not None and not existing.is_deleted:
+                current = tariff_get(pk=existing.pk) or existing
+                if {k: v for k, v in tariff_to_ocpi(current).items() if k != "last_updated"} == wanted:
+                    result.append(current)
+                    continue
+                result.append(tariff_update(tariff=existing, data=data))
+            else:
+                result.append(tariff_create(data=data))
+    return result

@@ -1,0 +1,97 @@
+"""Canonical Token serializer (tokens.md 4.1 and 4.4): GET responses, pushes and inbound validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from ocpi_platform.ocpi.fields import CiStringField, OcpiDateTimeField, OcpiStringField, StrictBooleanField
+from tokens.models import ProfileType, TokenType, WhitelistType
+
+TOKEN_FIELDS = (
+    "country_code",
+    "party_id",
+    "uid",
+    "type",
+    "contract_id",
+    "visual_number",
+    "issuer",
+    "group_id",
+    "valid",
+    "whitelist",
+    "language",
+    "default_profile_type",
+    "energy_contract",
+    "last_updated",
+)
+_OPTIONAL = ("visual_number", "group_id", "language", "default_profile_type", "energy_contract")
+
+
+class StrictCiStringField(CiStringField):
+    """CiString that refuses JSON numbers/booleans (DRF's CharField would turn 123 into "123")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class EnumField(serializers.ChoiceField):
+    """A closed OCPI enum: only the exact (case-sensitive) spec strings."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class EnergyContractSerializer(serializers.Serializer):
+    supplier_name = OcpiStringField(max_length=64)
+    contract_id = OcpiStringField(max_length=64, required=False, allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        return {key: value for key, value in data.items() if value is not None}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        return {key: item for key, item in value.items() if item is not None}
+
+
+class TokenSerializer(serializers.Serializer):
+    """OCPI Token. PUT: all required fields; PATCH: `partial=True`, `last_updated` still required."""
+
+    country_code = StrictCiStringField(max_length=2)
+    party_id = StrictCiStringField(max_length=3)
+    uid = StrictCiStringField(max_length=36, source="ocpi_id")
+    type = EnumField(choices=TokenType.choices)
+    contract_id = StrictCiStringField(max_length=36)
+    visual_number = OcpiStringField(max_length=64, required=False, allow_null=True, allow_blank=True)
+    issuer = OcpiStringField(max_length=64)
+    group_id = StrictCiStringField(max_length=36, required=False, allow_null=True, allow_blank=True)
+    valid = StrictBooleanField()
+    whitelist = EnumField(choices=WhitelistType.choices)
+    language = OcpiStringField(max_length=2, required=False, allow_null=True, allow_blank=True)
+    default_profile_type = EnumField(choices=ProfileType.choices, required=False, allow_null=True)
+    energy_contract = EnergyContractSerializer(required=False, allow_null=True)
+    last_updated = OcpiDateTimeField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.partial:
+            if "last_updated" not in attrs:
+                # transport.md 4.3: last_updated is required in every PATCH (the spec's own 2001 example).
+                raise serializers.ValidationError({"last_updated": "This field is required in every PATCH."})
+            if attrs.get("energy_contract") is not None:
+                # A PATCH replaces the whole EnergyContract, so it must be complete (partial mode skips that).
+                nested = EnergyContractSerializer(data=self.initial_data["energy_contract"])
+                if not nested.is_valid():
+                    raise serializers.ValidationError({"energy_contract": nested.errors})
+        return attrs
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for key in _OPTIONAL:
+            if data.get(key) in (None, "", {}):
+                data.pop(key, None)
+        return data
