@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from partners.models import Party, Role
 
-from .models import Token, TokenType, WhitelistType, validate_contract_id
+from .models import Token, TokenAuthorization, TokenType, WhitelistType, validate_contract_id
 from .selectors import token_get
 from .services import EDITABLE_FIELDS, token_block, token_issue, token_set_whitelist, token_unblock, token_update
 
@@ -213,3 +213,24 @@ class TokenAdmin(admin.ModelAdmin):
     @admin.action(description="Unblock (valid = true) selected tokens (ours)")
     def unblock(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         _apply(self, request, queryset, lambda t: token_unblock(token=t), "Unblocked")
+
+
+@admin.register(TokenAuthorization)
+class TokenAuthorizationAdmin(admin.ModelAdmin):
+    """Real-time authorizations our eMSP answered: find the token behind a Session's or CDR's reference."""
+
+    list_display = ("reference", "allowed", "token", "location_id", "partner", "created_at")
+    list_filter = ("allowed", ("partner", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("reference", "token__ocpi_id", "token__contract_id", "location_id")
+    list_select_related = ("token", "partner")
+    raw_id_fields = ("token", "partner")
+    ordering = ("-created_at", "-pk")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TokenAuthorization | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TokenAuthorization | None = None) -> bool:
+        return False

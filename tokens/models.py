@@ -28,6 +28,16 @@ class WhitelistType(models.TextChoices):
     NEVER = "NEVER"
 
 
+class AllowedType(models.TextChoices):
+    """AuthorizationInfo.allowed (tokens.md 5): the eMSP's answer to a real-time authorization."""
+
+    ALLOWED = "ALLOWED"
+    BLOCKED = "BLOCKED"
+    EXPIRED = "EXPIRED"
+    NO_CREDIT = "NO_CREDIT"
+    NOT_ALLOWED = "NOT_ALLOWED"
+
+
 class ProfileType(models.TextChoices):
     """Charging preference (sessions.md, Charging Preferences)."""
 
@@ -124,6 +134,10 @@ class Token(models.Model):
                 Upper("country_code"), Upper("party_id"), Upper("ocpi_id"), "type", name="token_unique_cc_pid_uid_type"
             ),
         ]
+        indexes = [
+            # Real-time authorization looks a token up by uid + type only (tokens.md 3.2: no party in the URL).
+            models.Index(Upper("ocpi_id"), "type", name="token_uid_type_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.country_code}/{self.party_id}/{self.ocpi_id} ({self.type})"
@@ -145,3 +159,32 @@ class Token(models.Model):
                 errors["energy_contract"] = "only supplier_name and contract_id are allowed"
         if errors:
             raise ValidationError(errors)
+
+
+class TokenAuthorization(models.Model):
+    """One real-time authorization our eMSP answered (tokens.md 3.2).
+
+    `reference` is the AuthorizationInfo.authorization_reference the CPO copies into the Session and CDR, so
+    they can be matched to the token, the location and the CPO partner that asked.
+    """
+
+    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="authorizations")
+    reference = models.CharField(max_length=36, unique=True, help_text="authorization_reference we returned")
+    location_id = models.CharField(max_length=36, blank=True, help_text="LocationReferences.location_id, if given")
+    evse_uids = models.JSONField(default=list, blank=True, help_text="LocationReferences.evse_uids, if given")
+    partner = models.ForeignKey(
+        "partners.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="token_authorizations",
+        help_text="CPO partner that asked (empty: our own CPO, in-process)",
+    )
+    allowed = models.CharField(max_length=11, choices=AllowedType.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.allowed}"

@@ -1,14 +1,12 @@
-"""Reads of tokens.
-
-TODO(tokens authorize): the eMSP real-time authorization (POST {uid}/authorize, tokens.md 3.2) will look up
-our own token with `Token.objects.owned_by_us().filter(ocpi_id__iexact=uid, type=type)`.
-"""
+"""Reads of tokens: the OCPI key lookups, the Sender list and the real-time authorization lookups."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from django.db.models import QuerySet
+
+from partners.models import Partner, PartnerRole, PartnerState, Party, Role
 
 from .models import Token, TokenType
 
@@ -56,3 +54,43 @@ def token_list_published(*, date_from: datetime | None = None, date_to: datetime
     between pages while a CPO is paging.
     """
     return Token.objects.owned_by_us().changed_between(date_from, date_to).order_by("pk")
+
+
+def token_get_for_authorization(
+    *, uid: str, type: str = TokenType.RFID, country_code: str | None = None, party_id: str | None = None
+) -> Token | None:
+    """One of our own eMSP tokens for a real-time authorization (tokens.md 3.2): one indexed query.
+
+    The URL carries no party; when the request is addressed to one (OCPI-to-* headers, transport.md 8) only
+    that party's tokens count. Uses the (Upper(uid), type) index.
+    """
+    queryset = Token.objects.owned_by_us().filter(ocpi_id__iexact=uid, type=type)
+    if country_code and party_id:
+        queryset = queryset.for_party(country_code, party_id)
+    return queryset.order_by("pk").first()
+
+
+def token_owner_partner(*, country_code: str, party_id: str) -> Partner | None:
+    """The registered partner hosting the eMSP party (country_code, party_id): whom our CPO asks (tokens.md 6)."""
+    role = (
+        PartnerRole.objects.select_related("partner")
+        .filter(
+            role=Role.EMSP,
+            country_code__iexact=country_code,
+            party_id__iexact=party_id,
+            partner__state=PartnerState.REGISTERED,
+        )
+        .first()
+    )
+    return role.partner if role else None
+
+
+def token_party_is_our_emsp(*, country_code: str, party_id: str) -> bool:
+    return Party.objects.filter(
+        role=Role.EMSP, active=True, country_code__iexact=country_code, party_id__iexact=party_id
+    ).exists()
+
+
+def our_cpo_party() -> Party | None:
+    """The CPO party our real-time authorization requests come from (OCPI-from-* headers)."""
+    return Party.objects.filter(role=Role.CPO, active=True).order_by("pk").first()

@@ -1,7 +1,8 @@
 """Every write to tokens: partner pushes to our CPO Receiver, and our own eMSP tokens (issue, change, block).
 
 Changes to our own tokens enqueue a push to the connected CPOs in the same transaction (`_push`).
-Real-time authorization (POST {uid}/authorize, tokens.md 3.2) is not built yet.
+Real-time authorization (tokens.md 3.2 and 6, both roles) lives in tokens/authorization.py and is re-exported
+here: `token_authorize` (our eMSP answers) and `token_authorize_at_charge_point` (our CPO decides).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from django.utils import timezone
 
 from partners.models import Partner, Party, Role
 
+from .authorization import AuthorizationDecision as AuthorizationDecision  # re-exported
+from .authorization import AuthorizationInfo as AuthorizationInfo
+from .authorization import token_authorize as token_authorize
+from .authorization import token_authorize_at_charge_point as token_authorize_at_charge_point
 from .models import Token, TokenType, WhitelistType, validate_contract_id
 from .selectors import token_get
 

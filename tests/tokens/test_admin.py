@@ -155,3 +155,20 @@ def test_token_admin_has_no_delete(admin_client: Any, ours: Token) -> None:
 
     assert response.status_code == 403
     assert Token.objects.filter(pk=ours.pk).exists()
+
+
+def test_token_authorization_admin_changelist_search_and_view(admin_client: Any, ours: Token) -> None:
+    from tokens.services import token_authorize
+
+    info = token_authorize(uid=ours.ocpi_id, location={"location_id": "LOC9", "evse_uids": []})
+    changelist = reverse("admin:tokens_tokenauthorization_changelist")
+
+    assert admin_client.get(changelist).status_code == 200
+    for term in (info.authorization_reference, "04OURS01", "LOC9"):
+        response = admin_client.get(changelist, {"q": term})
+        assert response.status_code == 200
+        assert info.authorization_reference in response.content.decode()
+    assert info.authorization_reference not in admin_client.get(changelist, {"q": "nothing"}).content.decode()
+    stored = ours.authorizations.get()
+    assert admin_client.get(reverse("admin:tokens_tokenauthorization_change", args=[stored.pk])).status_code == 200
+    assert admin_client.get(reverse("admin:tokens_tokenauthorization_add")).status_code == 403

@@ -10,11 +10,11 @@ from rest_framework.response import Response
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
-from tokens.models import Token, TokenType
+from tokens.models import Token
 from tokens.selectors import token_get_received
 from tokens.services import TokenPartyNotAllowedError, token_store_received
 
-from .serializers import TokenSerializer
+from .serializers import TokenSerializer, token_type_param
 
 
 class TokenReceiverBaseView(OcpiView):
@@ -27,14 +27,7 @@ class TokenReceiverObjectView(OcpiView):
     """GET/PUT/PATCH `{country_code}/{party_id}/{token_uid}[?type=]` (type defaults to RFID)."""
 
     def _token_type(self) -> str:
-        value = self.request.query_params.get("type")
-        if value in (None, ""):
-            return TokenType.RFID
-        if value not in TokenType.values:
-            raise InvalidParameters(
-                f"Invalid or missing parameters: type: {value!r} is not a TokenType ({', '.join(TokenType.values)})"
-            )
-        return value
+        return token_type_param(self.request)
 
     def _validated(self, party: PartyRef, token_uid: str, token_type: str, *, partial: bool) -> dict[str, Any]:
         serializer = TokenSerializer(data=self.request.data, partial=partial)

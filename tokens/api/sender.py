@@ -1,7 +1,5 @@
-"""eMSP role, Tokens Sender interface (tokens.md 3): CPOs pull our drivers' tokens.
-
-Real-time authorization (POST {token_uid}/authorize, tokens.md 3.2) comes later.
-"""
+"""eMSP role, Tokens Sender interface (tokens.md 3): CPOs pull our drivers' tokens and ask for real-time
+authorization (POST {token_uid}/authorize, tokens.md 3.2)."""
 
 from __future__ import annotations
 
@@ -11,11 +9,14 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ocpi_platform.ocpi.exceptions import InvalidParameters, UnknownToken
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
-from ocpi_platform.ocpi.views import SENDER, OcpiView
+from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
+from tokens.models import Token
 from tokens.selectors import token_list_published
+from tokens.services import token_authorize
 
-from .serializers import TokenSerializer
+from .serializers import LocationReferencesSerializer, TokenSerializer, authorization_info_data, token_type_param
 
 
 def _serialize(rows: Sequence[Any]) -> list[Any]:
@@ -31,3 +32,38 @@ class TokenSenderListView(OcpiView):
         params = page_params(request)
         queryset = token_list_published(date_from=params.date_from, date_to=params.date_to)
         return paginated_response(request, queryset, _serialize, params)
+
+
+class TokenSenderAuthorizeView(OcpiView):
+    """POST `{token_uid}/authorize[?type=]` with an optional LocationReferences body: AuthorizationInfo.
+
+    Any registered partner (a CPO) may ask about any of our tokens; tokens of other eMSPs, including the ones
+    partners pushed to our CPO, are unknown here (HTTP 404, OCPI 2004, no data). Synchronous: the driver waits.
+    """
+
+    def _location(self, request: Request) -> dict[str, Any] | None:
+        data = request.data
+        if data in (None, {}):  # no body (or an empty object): the reference is optional (card. ?)
+            return None
+        if not isinstance(data, dict):
+            raise InvalidParameters("Invalid or missing parameters: the body must be a LocationReferences object")
+        serializer = LocationReferencesSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def post(self, request: Request, token_uid: str) -> Response:
+        token_type = token_type_param(request)
+        location = self._location(request)
+        addressed = self.routing.to_party  # OCPI-to-*: only that party's tokens (transport.md 8)
+        try:
+            info = token_authorize(
+                uid=token_uid,
+                type=token_type,
+                location=location,
+                partner=self.partner,
+                country_code=addressed.country_code if addressed else None,
+                party_id=addressed.party_id if addressed else None,
+            )
+        except Token.DoesNotExist:
+            raise UnknownToken(f"Unknown token {token_uid} ({token_type})") from None
+        return ocpi_response(authorization_info_data(info))

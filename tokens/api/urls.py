@@ -3,7 +3,7 @@
 from django.urls import re_path
 
 from .receiver import TokenReceiverBaseView, TokenReceiverObjectView
-from .sender import TokenSenderListView
+from .sender import TokenSenderAuthorizeView, TokenSenderListView
 
 urlpatterns = [
     # CPO role: Receiver (partner eMSPs push their tokens).
@@ -15,4 +15,9 @@ urlpatterns = [
     ),
     # eMSP role: Sender (CPOs pull our tokens).
     re_path(r"^emsp/2\.2\.1/tokens/?$", TokenSenderListView.as_view(), name="tokens-sender-list"),
+    re_path(
+        r"^emsp/2\.2\.1/tokens/(?P<token_uid>[^/]+)/authorize/?$",
+        TokenSenderAuthorizeView.as_view(),
+        name="tokens-sender-authorize",
+    ),
 ]
