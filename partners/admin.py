@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from django import forms
@@ -18,6 +17,8 @@ from ocpi_platform.ocpi.exceptions import OcpiError
 from ocpi_platform.ocpi.versions import versions_url
 
 from . import services
+from .admin_outbox import OutboxPartnerColumns
+from .outbox import partner_list_with_outbox_counts
 from .models import MessageLog, Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party
 
 
@@ -73,8 +74,17 @@ class InviteForm(forms.Form):
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
-    list_display = ("name", "connection_status", "version", "role_list", "registered_at", "messages_link")
+class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "connection_status",
+        "version",
+        "role_list",
+        "outbox_pending",
+        "outbox_failed_dead",
+        "outbox_last_success",
+        "messages_link",
+    )
     list_filter = ("state", "token_encoding")
     search_fields = ("name", "versions_url", "roles__party_id")
     readonly_fields = (
@@ -105,7 +115,10 @@ class PartnerAdmin(admin.ModelAdmin):
     change_list_template = "admin/partners/partner/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
-        return super().get_queryset(request).prefetch_related("roles")
+        queryset = super().get_queryset(request).prefetch_related("roles")
+        if request.resolver_match and request.resolver_match.url_name == "partners_partner_changelist":
+            queryset = partner_list_with_outbox_counts(queryset)
+        return queryset
 
     @admin.display(description="status", ordering="state")
     def connection_status(self, obj: Partner) -> str:
@@ -217,5 +230,3 @@ class MessageLogAdmin(admin.ModelAdmin):
         return False
 
 
-with contextlib.suppress(ImportError):
-    from . import admin_outbox  # noqa: F401 - registers the outbox admin

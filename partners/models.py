@@ -203,3 +203,108 @@ class MessageLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.method} {self.url} -> {self.http_status}/{self.ocpi_status}"
+
+
+# --- Outbox: reliable pushes to partners (partners/outbox/) --------------------------------------
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    DELIVERED = "DELIVERED", "Delivered"
+    SKIPPED = "SKIPPED", "Skipped (nothing to send)"
+    FAILED = "FAILED", "Failed (permanent error)"
+    DEAD = "DEAD", "Dead-lettered"
+    SUPERSEDED = "SUPERSEDED", "Superseded by a later delivery"
+
+
+
+class OutboxDelivery(models.Model):
+    """One pending push of one object to one partner, written in the transaction of the change.
+
+    At most one open (PENDING) row per (partner, module, object_id): later changes merge their hint into it.
+    The task that sends it holds a lease (`claimed_until` + `claim_token`); `revision` grows with every merge
+    so a task that sent an older state does not mark a newer change as delivered.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="outbox_deliveries")
+    module = models.CharField(max_length=16)
+    object_id = models.BigIntegerField()
+    hint = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=OutboxState.choices, default=OutboxState.PENDING)
+    revision = models.PositiveIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=0, help_text="Sends that failed")
+    next_attempt_at = models.DateTimeField()
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When the queued task is expected to run")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    action = models.CharField(max_length=8, blank=True, help_text="Last HTTP method sent (or SKIP)")
+    note = models.CharField(max_length=255, blank=True)
+    last_error = models.TextField(blank=True)
+    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_ocpi_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "outbox delivery"
+        verbose_name_plural = "outbox deliveries"
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "module", "object_id"],
+                condition=models.Q(state="PENDING"),
+                name="outboxdelivery_one_open_per_object",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="outbox_state_due"),
+            models.Index(fields=["partner", "state"], name="outbox_partner_state"),
+            models.Index(fields=["module", "object_id"], name="outbox_module_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.module} #{self.object_id} -> {self.partner_id} ({self.state})"
+
+
+class OutboxSync(models.Model):
+    """What a partner last received of one object: the push functions' memory (PUT vs PATCH, skip, URLs)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="outbox_sync")
+    module = models.CharField(max_length=16)
+    object_id = models.BigIntegerField()
+    delivered_last_updated = models.DateTimeField(null=True, blank=True)
+    exists = models.BooleanField(default=False, help_text="The whole object was PUT there (and not deleted since)")
+    data = models.JSONField(default=dict, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "outbox sync state"
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "module", "object_id"], name="outboxsync_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.module} #{self.object_id} at {self.partner_id}"
+
+    def holds(self, last_updated: object) -> bool:
+        """The partner holds the whole object at this `last_updated` or newer."""
+        return bool(self.exists and self.delivered_last_updated and self.delivered_last_updated >= last_updated)
+
+
+class OutboxPartnerState(models.Model):
+    """Per-partner circuit breaker and rate limiter, so one partner never costs another worker time."""
+
+    partner = models.OneToOneField(Partner, on_delete=models.CASCADE, related_name="outbox_state")
+    blocked_until = models.DateTimeField(null=True, blank=True, help_text="No request before this time")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    next_slot_at = models.DateTimeField(null=True, blank=True, help_text="Rate limit: next request allowed at")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "outbox partner state"
+
+    def __str__(self) -> str:
+        return f"outbox state of {self.partner_id}"

@@ -6,3 +6,7 @@ class SessionsConfig(AppConfig):
     name = "sessions"
     label = "charging_sessions"  # "sessions" is taken by django.contrib.sessions
     verbose_name = "Charging sessions"
+
+    def ready(self) -> None:
+        # Register the "sessions" outbox module (audience: the token owner; push: PUT/PATCH).
+        from . import outbox_hooks  # noqa: F401

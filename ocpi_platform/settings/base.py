@@ -91,9 +91,10 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 default, opted into now
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("OCPI_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 
 # --- Django REST Framework: OCPI endpoints only -------------------------------------------------
@@ -123,6 +124,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "message-log-purge": {"task": "partners.tasks.message_log_purge", "schedule": 3600.0},
+    # Outbox safety net: re-queue due deliveries whose task was lost; expires so runs never pile up.
+    "outbox-requeue-due": {"task": "partners.tasks.outbox_requeue_due", "schedule": 30.0, "options": {"expires": 25}},
 }
 
 # --- OCPI: this platform's identity and protocol limits -----------------------------------------
@@ -141,6 +144,19 @@ OCPI_HTTP_TIMEOUT_SECONDS = env.float("OCPI_HTTP_TIMEOUT_SECONDS", default=10.0)
 # Message log: bodies truncated to this many characters; rows older than the retention are purged.
 OCPI_MESSAGE_LOG_BODY_CHARS = env.int("OCPI_MESSAGE_LOG_BODY_CHARS", default=4000)
 OCPI_MESSAGE_LOG_RETENTION_DAYS = env.int("OCPI_MESSAGE_LOG_RETENTION_DAYS", default=30)
+# Outbox (reliable pushes): attempts before dead-lettering, exponential backoff with jitter between them.
+OCPI_OUTBOX_MAX_ATTEMPTS = env.int("OCPI_OUTBOX_MAX_ATTEMPTS", default=12)
+OCPI_OUTBOX_BACKOFF_BASE_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_BASE_SECONDS", default=5.0)
+OCPI_OUTBOX_BACKOFF_MAX_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_MAX_SECONDS", default=3600.0)
+OCPI_OUTBOX_PARTNER_CONCURRENCY = env.int("OCPI_OUTBOX_PARTNER_CONCURRENCY", default=2)
+# Progress PATCHes of a running session go to the eMSP at most this often (the final state always goes).
+OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS = env.float("OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS", default=60.0)
+# CPO side: how long we wait for an eMSP's real-time authorization before the whitelist fallback.
+OCPI_REALTIME_AUTH_TIMEOUT_SECONDS = env.float("OCPI_REALTIME_AUTH_TIMEOUT_SECONDS", default=2.0)
+# Commands: the timeout announced in CommandResponse; a charge point silent for longer gives TIMEOUT.
+OCPI_COMMAND_TIMEOUT_SECONDS = env.int("OCPI_COMMAND_TIMEOUT_SECONDS", default=30)
+# Received CDRs whose cost differs from what the partner's tariff gives by more than this are flagged.
+OCPI_CDR_COST_TOLERANCE = env.float("OCPI_CDR_COST_TOLERANCE", default=0.01)
 # Hooks the generic OCPI layer calls into the partners app (the layer imports no app).
 OCPI_TOKEN_RESOLVER = "partners.selectors.partner_token_resolve"
 OCPI_MESSAGE_RECORDER = "partners.services.message_log_record"

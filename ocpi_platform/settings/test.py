@@ -8,3 +8,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 OCPI_BASE_URL = env("OCPI_BASE_URL", default="http://testserver").rstrip("/")
 OCPI_PARTIES = ["CPO:NL:EXA:Example CPO", "EMSP:NL:EXA:Example eMSP"]
 OCPI_HTTP_TIMEOUT_SECONDS = 5.0
+# Tasks run inline in the test process; the worker tests start a real worker and switch this off for
+# themselves (tests/worker.py). The worker subprocess reads CELERY_TASK_ALWAYS_EAGER=0 from its environment.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

@@ -1,0 +1,45 @@
+"""The outbox: every push of every module to every partner goes through here (ARCHITECTURE.md "Outbox").
+
+outbox_enqueue(module=..., object_id=..., hint=..., partners=None)   # inside the change's transaction
+register_module(module, audience=..., push=...)                       # once per OCPI module
+"""
+
+from .hints import hint_merge, hint_normalize
+from .registry import (
+    KNOWN_MODULES,
+    OutboxModule,
+    PushResult,
+    get_module,
+    partner_party,
+    register_module,
+    unregister_module,
+)
+from .selectors import outbox_stats, partner_list_with_outbox_counts
+from .services import (
+    outbox_dead_letter,
+    outbox_deliver,
+    outbox_enqueue,
+    outbox_requeue_due,
+    outbox_retry,
+    outbox_setting,
+)
+
+__all__ = [
+    "KNOWN_MODULES",
+    "OutboxModule",
+    "PushResult",
+    "get_module",
+    "hint_merge",
+    "hint_normalize",
+    "outbox_dead_letter",
+    "outbox_deliver",
+    "outbox_enqueue",
+    "outbox_requeue_due",
+    "outbox_retry",
+    "outbox_setting",
+    "outbox_stats",
+    "partner_list_with_outbox_counts",
+    "partner_party",
+    "register_module",
+    "unregister_module",
+]

@@ -1,0 +1,112 @@
+"""Which modules push through the outbox: per module an audience (who gets an object) and a push function."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ocpi_platform.ocpi.headers import PartyRef
+    from partners.models import Partner
+
+logger = logging.getLogger(__name__)
+
+# The OCPI modules whose services call outbox_enqueue. Other names are accepted once registered (tests).
+KNOWN_MODULES = ("locations", "tariffs", "tokens", "sessions", "cdrs")
+SKIP = "SKIP"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push function did; the outbox records it in the delivery and the partner's sync-state row.
+
+    action: the HTTP method sent ("PUT", "PATCH", "DELETE", "POST") or "SKIP" when nothing was sent.
+    last_updated: the object's `last_updated` the partner now holds (sync rows never move backwards).
+    exists: True when the partner now holds a whole copy that PATCHes can build on (after a PUT/POST); False
+        when it does not (after a DELETE, or a skipped change it will not get: the next send must be a PUT);
+        None: unchanged.
+    data: merged into the sync row's free JSON (e.g. the URL a CDR was POSTed to, the URL of a PUT).
+    """
+
+    action: str
+    last_updated: datetime | None = None
+    exists: bool | None = None
+    data: dict[str, Any] | None = None
+    note: str = ""
+
+    @classmethod
+    def skip(cls, note: str) -> PushResult:
+        return cls(action=SKIP, note=note)
+
+    @property
+    def sent(self) -> bool:
+        return self.action != SKIP
+
+
+@dataclass(frozen=True)
+class OutboxModule:
+    name: str
+    audience: Callable[[int], Iterable[Partner]]
+    push: Callable[..., PushResult]
+
+
+_registry: dict[str, OutboxModule] = {}
+_hooks_loaded: set[str] = set()
+
+
+def register_module(
+    module: str, *, audience: Callable[[int], Iterable[Partner]], push: Callable[..., PushResult]
+) -> None:
+    """Declare a module's recipients and its push function `push(*, partner, object_id, hint, sync)`.
+
+    Registering again replaces the previous registration (AppConfig.ready may run more than once in tests).
+    """
+    _registry[module] = OutboxModule(name=module, audience=audience, push=push)
+
+
+def unregister_module(module: str) -> None:
+    """For tests that register a throw-away module."""
+    _registry.pop(module, None)
+
+
+def get_module(module: str) -> OutboxModule | None:
+    """The registration of `module`, loading the registration files lazily.
+
+    Looked up in order: partners.outbox_modules (locations, tariffs) and `<module>.outbox_hooks` if that file
+    exists. Lazy because the registering apps import partners, and a worker must find them without help.
+    """
+    if module not in _registry and module not in _hooks_loaded:
+        _hooks_loaded.add(module)
+        importlib.import_module("partners.outbox_modules")
+        name = f"{module}.outbox_hooks"
+        if module not in _registry and module.isidentifier() and _module_exists(name):
+            importlib.import_module(name)
+    return _registry.get(module)
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def partner_party(partner: Partner, roles: Iterable[str]) -> PartyRef | None:
+    """The partner's party to address (OCPI-to-* headers): its first role among `roles`, in that order.
+
+    Locations/tariffs go to ("EMSP", "NSP", "OTHER", "HUB"); tokens to ("CPO", "HUB"). A Hub is addressed
+    itself (Broadcast Push, transport.md 8.2).
+    """
+    from ocpi_platform.ocpi.headers import PartyRef
+
+    wanted = list(roles)
+    found = {r.role: r for r in partner.roles.filter(role__in=wanted).order_by("pk")}
+    for role in wanted:
+        if role in found:
+            return PartyRef.of(found[role].country_code, found[role].party_id)
+    return None

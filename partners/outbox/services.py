@@ -1,0 +1,521 @@
+"""The transactional outbox: enqueue in the change's transaction, deliver one row per task, retry, dead-letter.
+
+Guarantees (ARCHITECTURE.md "Outbox", STYLE.md 4):
+* a delivery row is written in the transaction of the change; the task is queued on commit, and the beat
+  task re-queues due rows whose task was lost, so nothing is lost and a rolled-back change sends nothing;
+* one open row per (partner, module, object): later changes merge into it (coalescing), and a lease
+  (claimed_until + claim_token, taken with a conditional UPDATE that works on PostgreSQL and SQLite) keeps
+  at most one task sending it; the push reads the object's current state at send time;
+* results are recorded with conditional updates: a task whose lease was taken over, or that sent an older
+  revision than the row now holds, cannot mark newer changes delivered;
+* transient failures back off exponentially with jitter (Retry-After honoured); permanent ones are recorded
+  and not retried; after OCPI_OUTBOX_MAX_ATTEMPTS the row is dead-lettered;
+* partners are isolated: a failing partner is blocked (circuit breaker) and probed by one delivery at a time,
+  a partner has at most OCPI_OUTBOX_PARTNER_CONCURRENCY sends in flight, and its optional rate limit is
+  honoured; waiting is a countdown/eta or the beat, never a sleep in a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ocpi_platform.ocpi.client import OcpiClientError, OcpiPermanentError, OcpiTransientError
+from partners.models import (
+    OutboxDelivery,
+    OutboxPartnerState,
+    OutboxState,
+    OutboxSync,
+    Partner,
+    PartnerState,
+)
+from partners.tasks import outbox_deliver as outbox_deliver_task
+
+from .hints import hint_merge, hint_normalize
+from .registry import KNOWN_MODULES, PushResult, get_module
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, float] = {
+    "OCPI_OUTBOX_MAX_ATTEMPTS": 12,  # failed sends before a delivery is dead-lettered
+    "OCPI_OUTBOX_BACKOFF_BASE_SECONDS": 5,  # first retry after ~5 s, then doubling
+    "OCPI_OUTBOX_BACKOFF_MAX_SECONDS": 3600,
+    "OCPI_OUTBOX_LEASE_MARGIN_SECONDS": 10,  # lease = 3 x partner timeout + this
+    "OCPI_OUTBOX_PARTNER_CONCURRENCY": 2,  # sends in flight per partner
+    "OCPI_OUTBOX_MAX_COUNTDOWN_SECONDS": 300,  # longer waits are left to the beat (no long ETAs in the broker)
+    "OCPI_OUTBOX_REQUEUE_GRACE_SECONDS": 120,  # a queued task that has not run this long is presumed lost
+    "OCPI_OUTBOX_REQUEUE_BATCH": 200,  # per partner and beat run / recovery
+}
+_CALLS_PER_PUSH = 3  # a PATCH, its fallback PUT, and slack: the lease must outlive every call's timeout
+_DUE_TOLERANCE = timedelta(seconds=1)  # ETAs fire a little early or late; clocks differ slightly
+
+
+def outbox_setting(name: str) -> float:
+    return getattr(settings, name, DEFAULTS[name])
+
+
+def _now() -> datetime:
+    """The outbox clock (tests move it instead of sleeping)."""
+    return timezone.now()
+
+
+# --- Enqueue --------------------------------------------------------------------------------------
+
+
+def outbox_enqueue(
+    *,
+    module: str,
+    object_id: int,
+    hint: dict[str, Any] | None = None,
+    partners: Iterable[Partner | int] | None = None,
+) -> None:
+    """Write one pending delivery per recipient in the caller's transaction; queue the tasks on commit.
+
+    `partners` defaults to the module's audience. A module that is known but not registered yet is logged
+    and skipped (the apps are being built); an unknown module name is a programming error.
+    """
+    spec = get_module(module)
+    if spec is None:
+        if module not in KNOWN_MODULES:
+            raise LookupError(f"Outbox module {module!r} is not registered")
+        logger.error("Outbox module %r has no registration yet: %s #%s not pushed", module, module, object_id)
+        return
+    hint = hint_normalize(hint)
+    recipients = spec.audience(object_id) if partners is None else partners
+    partner_ids = sorted({p.pk if isinstance(p, Partner) else int(p) for p in recipients})
+    if not partner_ids:
+        return
+    now = _now()
+    due: list[int] = []
+    with transaction.atomic():
+        for partner_id in partner_ids:
+            delivery_id, schedule_now = _enqueue_one(partner_id, module, object_id, hint, now)
+            if schedule_now:
+                due.append(delivery_id)
+        if due:
+            transaction.on_commit(lambda: [_schedule(pk) for pk in due], robust=True)
+
+
+def _enqueue_one(partner_id: int, module: str, object_id: int, hint: dict[str, Any], now: datetime) -> tuple[int, bool]:
+    key = {"partner_id": partner_id, "module": module, "object_id": object_id}
+    for _ in range(3):
+        open_row = (
+            OutboxDelivery.objects.select_for_update()
+            .filter(**key, state=OutboxState.PENDING)
+            .only("pk", "hint", "next_attempt_at", "claimed_until")
+            .first()
+        )
+        if open_row is not None:
+            OutboxDelivery.objects.filter(pk=open_row.pk).update(
+                hint=hint_merge(open_row.hint, hint), revision=F("revision") + 1, updated_at=now
+            )
+            # A row in backoff keeps its schedule; a row being sent is re-sent by its task (revision changed).
+            free = open_row.claimed_until is None or open_row.claimed_until <= now
+            return open_row.pk, free and open_row.next_attempt_at <= now
+        # What a dead-lettered or failed delivery did not bring over is owed too: merge it in.
+        stale = list(
+            OutboxDelivery.objects.select_for_update()
+            .filter(**key, state__in=[OutboxState.FAILED, OutboxState.DEAD])
+            .only("pk", "hint")
+        )
+        merged = hint
+        for row in stale:
+            merged = hint_merge(row.hint, merged)
+        try:
+            with transaction.atomic():
+                row = OutboxDelivery.objects.create(**key, hint=merged, next_attempt_at=now, queued_at=now)
+        except IntegrityError:
+            continue  # a concurrent transaction opened one first: merge into it
+        if stale:
+            OutboxDelivery.objects.filter(pk__in=[r.pk for r in stale]).update(
+                state=OutboxState.SUPERSEDED, note=f"superseded by delivery {row.pk}", updated_at=now
+            )
+        return row.pk, True
+    raise RuntimeError(f"Could not enqueue {module} #{object_id} for partner {partner_id}")
+
+
+def _schedule(delivery_id: int, countdown: float = 0) -> None:
+    """Queue a task; if the broker is unreachable the beat re-queues the row later."""
+    try:
+        outbox_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown or None)
+    except Exception:
+        logger.exception("Outbox: could not queue delivery %s; the beat will re-queue it", delivery_id)
+
+
+# --- Deliver --------------------------------------------------------------------------------------
+
+
+def _free_claim() -> Q:
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lte=_now())
+
+
+def _jitter(seconds: float) -> timedelta:
+    return timedelta(seconds=random.uniform(0, max(0.0, seconds)))
+
+
+def _backoff(attempt: int) -> timedelta:
+    """Exponential backoff with equal jitter: half the delay fixed, half random."""
+    base = outbox_setting("OCPI_OUTBOX_BACKOFF_BASE_SECONDS")
+    delay = min(outbox_setting("OCPI_OUTBOX_BACKOFF_MAX_SECONDS"), base * 2 ** max(0, attempt - 1))
+    return timedelta(seconds=delay / 2) + _jitter(delay / 2)
+
+
+def _lease(partner: Partner) -> timedelta:
+    return timedelta(
+        seconds=partner.timeout_seconds * _CALLS_PER_PUSH + outbox_setting("OCPI_OUTBOX_LEASE_MARGIN_SECONDS")
+    )
+
+
+def _reschedule(delivery_id: int, *, at: datetime, token: str | None = None, **fields: Any) -> bool:
+    """Move a pending row to `at` (releasing our lease if we hold one) and queue a task for it if soon."""
+    countdown = max(0.0, (at - _now()).total_seconds())
+    soon = countdown <= outbox_setting("OCPI_OUTBOX_MAX_COUNTDOWN_SECONDS")
+    rows = OutboxDelivery.objects.filter(pk=delivery_id, state=OutboxState.PENDING)
+    if token:
+        rows = rows.filter(claim_token=token)
+        fields.update(claimed_until=None, claim_token="")
+    else:
+        rows = rows.filter(_free_claim())
+    updated = rows.update(next_attempt_at=at, queued_at=at if soon else None, updated_at=_now(), **fields)
+    if updated and soon:
+        _schedule(delivery_id, countdown)
+    return bool(updated)
+
+
+def _finish(delivery: OutboxDelivery, token: str, state: str, *, same_revision: bool = True, **fields: Any) -> bool:
+    rows = OutboxDelivery.objects.filter(pk=delivery.pk, claim_token=token, state=OutboxState.PENDING)
+    if same_revision:
+        rows = rows.filter(revision=delivery.revision)
+    now = _now()
+    return bool(
+        rows.update(
+            state=state, claimed_until=None, claim_token="", finished_at=now, updated_at=now, queued_at=None, **fields
+        )
+    )
+
+
+def _partner_state(partner: Partner) -> OutboxPartnerState:
+    state, _ = OutboxPartnerState.objects.get_or_create(partner=partner)
+    return state
+
+
+def outbox_deliver(*, delivery_id: int) -> str:
+    """Send one delivery (the task body). Idempotent: safe to run twice, late, or concurrently.
+
+    Returns what happened, for logs and tests: delivered, skipped, retry, failed, dead, busy, deferred, ...
+    """
+    now = _now()
+    delivery = OutboxDelivery.objects.select_related("partner").filter(pk=delivery_id).first()
+    if delivery is None or delivery.state != OutboxState.PENDING:
+        return "done"
+    if delivery.claimed_until and delivery.claimed_until > now:
+        return "busy"
+    if delivery.next_attempt_at > now + _DUE_TOLERANCE:
+        return "not-due"
+    partner = delivery.partner
+    if partner.state != PartnerState.REGISTERED:
+        token = _claim(delivery, partner, now)
+        if token:
+            _finish(
+                delivery, token, OutboxState.SKIPPED, same_revision=False, action="SKIP", note="partner not registered"
+            )
+        return "skipped"
+
+    pstate = _partner_state(partner)
+    if pstate.blocked_until and pstate.blocked_until > now:
+        _reschedule(delivery.pk, at=pstate.blocked_until + _jitter(min(30.0, partner.timeout_seconds * 2)))
+        return "deferred"
+    in_flight = (
+        OutboxDelivery.objects.filter(partner=partner, state=OutboxState.PENDING, claimed_until__gt=now)
+        .exclude(pk=delivery.pk)
+        .count()
+    )
+    if in_flight >= outbox_setting("OCPI_OUTBOX_PARTNER_CONCURRENCY"):
+        _reschedule(delivery.pk, at=now + timedelta(seconds=0.5) + _jitter(min(5.0, partner.timeout_seconds)))
+        return "deferred"
+
+    token = _claim(delivery, partner, now)
+    if token is None:
+        return "busy"
+    delivery.refresh_from_db()  # the hint and revision as of our claim (merges may have landed meanwhile)
+
+    probing = pstate.consecutive_failures > 0
+    if probing:
+        # The partner failed lately: one delivery at a time finds out whether it is back.
+        acquired = (
+            OutboxPartnerState.objects.filter(pk=pstate.pk)
+            .filter(Q(blocked_until__isnull=True) | Q(blocked_until__lte=now))
+            .update(blocked_until=now + _lease(partner))
+        )
+        if not acquired:
+            _reschedule(delivery.pk, at=now + _lease(partner) + _jitter(5.0), token=token)
+            return "deferred"
+    wait = _rate_limit_wait(partner, pstate, now)
+    if wait is not None:
+        if probing:
+            OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=now)
+        _reschedule(delivery.pk, at=now + wait, token=token)
+        return "rate-limited"
+    return _push(delivery, partner, pstate, token, probing)
+
+
+def _claim(delivery: OutboxDelivery, partner: Partner, now: datetime) -> str | None:
+    token = uuid.uuid4().hex
+    claimed = (
+        OutboxDelivery.objects.filter(
+            pk=delivery.pk, state=OutboxState.PENDING, next_attempt_at__lte=now + _DUE_TOLERANCE
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .update(claimed_until=now + _lease(partner), claim_token=token, queued_at=None)
+    )
+    return token if claimed else None
+
+
+def _rate_limit_wait(partner: Partner, pstate: OutboxPartnerState, now: datetime) -> timedelta | None:
+    """Partner.rate_limit_per_second: take the next send slot, or say how long to wait for one."""
+    rate = partner.rate_limit_per_second
+    if not rate or rate <= 0:
+        return None
+    interval = timedelta(seconds=1 / rate)
+    pstate.refresh_from_db(fields=["next_slot_at"])
+    slot = pstate.next_slot_at
+    if slot and slot > now:
+        return slot - now + _jitter(interval.total_seconds() * 4)
+    rows = OutboxPartnerState.objects.filter(pk=pstate.pk)
+    rows = rows.filter(next_slot_at=slot) if slot else rows.filter(next_slot_at__isnull=True)
+    if rows.update(next_slot_at=now + interval):
+        return None
+    return interval + _jitter(interval.total_seconds() * 4)
+
+
+def _push(delivery: OutboxDelivery, partner: Partner, pstate: OutboxPartnerState, token: str, probing: bool) -> str:
+    spec = get_module(delivery.module)
+    if spec is None:
+        return _on_error(delivery, token, RuntimeError(f"Outbox module {delivery.module!r} is not registered"))
+    sync, _ = OutboxSync.objects.get_or_create(partner=partner, module=delivery.module, object_id=delivery.object_id)
+    try:
+        result = spec.push(partner=partner, object_id=delivery.object_id, hint=dict(delivery.hint), sync=sync)
+    except OcpiTransientError as exc:
+        return _on_transient(delivery, partner, pstate, token, exc)
+    except OcpiPermanentError as exc:
+        _partner_answered(partner, pstate)
+        return _on_permanent(delivery, token, exc)
+    except Exception as exc:
+        logger.exception(
+            "Outbox: push of %s #%s to partner %s crashed", delivery.module, delivery.object_id, partner.pk
+        )
+        if probing:
+            OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=_now())
+        return _on_error(delivery, token, exc)
+    return _on_success(delivery, partner, pstate, sync, token, result, probing)
+
+
+def _record_sync(sync: OutboxSync, result: PushResult) -> None:
+    now = _now()
+    fields: dict[str, Any] = {"delivered_at": now}
+    rows = OutboxSync.objects.filter(pk=sync.pk)
+    if result.last_updated is not None:
+        fields["delivered_last_updated"] = result.last_updated
+        # Never move backwards: a slower task that sent an older state does not overwrite a newer record.
+        rows = rows.filter(Q(delivered_last_updated__isnull=True) | Q(delivered_last_updated__lte=result.last_updated))
+    if result.exists is not None:
+        fields["exists"] = result.exists
+    if result.data:
+        fields["data"] = {**(sync.data or {}), **result.data}
+    rows.update(**fields)
+
+
+def _on_success(
+    delivery: OutboxDelivery,
+    partner: Partner,
+    pstate: OutboxPartnerState,
+    sync: OutboxSync,
+    token: str,
+    result: PushResult,
+    probing: bool,
+) -> str:
+    if result.sent or result.exists is not None or result.data:
+        _record_sync(sync, result)
+    if result.sent:
+        _partner_answered(partner, pstate)
+    elif probing:
+        OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=_now())  # let another one probe
+    state = OutboxState.DELIVERED if result.sent else OutboxState.SKIPPED
+    common = {"action": result.action[:8], "note": result.note[:255], "last_error": ""}
+    if _finish(delivery, token, state, **common):
+        return state.lower()
+    # A change merged in while we were sending (or our lease was lost): send again with the current state.
+    if _reschedule(delivery.pk, at=_now(), token=token, **common):
+        return "resend"
+    return "lost-lease"
+
+
+def _partner_answered(partner: Partner, pstate: OutboxPartnerState) -> None:
+    """The partner is reachable: close its circuit and wake the deliveries that waited for it."""
+    now = _now()
+    OutboxPartnerState.objects.filter(pk=pstate.pk).update(last_success_at=now)
+    recovered = OutboxPartnerState.objects.filter(pk=pstate.pk, consecutive_failures__gt=0).update(
+        consecutive_failures=0, blocked_until=None
+    )
+    if recovered:
+        logger.info("Outbox: partner %s is reachable again", partner.pk)
+        _wake(partner.pk, now)
+
+
+def _wake(partner_id: int, now: datetime) -> None:
+    ids = list(
+        OutboxDelivery.objects.filter(partner_id=partner_id, state=OutboxState.PENDING, next_attempt_at__gt=now)
+        .filter(_free_claim())
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[: int(outbox_setting("OCPI_OUTBOX_REQUEUE_BATCH"))]
+    )
+    OutboxDelivery.objects.filter(pk__in=ids, state=OutboxState.PENDING).update(next_attempt_at=now, queued_at=now)
+    for pk in ids:
+        _schedule(pk)
+
+
+def _error_fields(exc: Exception) -> dict[str, Any]:
+    fields: dict[str, Any] = {"last_error": f"{exc.__class__.__name__}: {exc}"[:4000]}
+    if isinstance(exc, OcpiClientError):
+        fields["last_http_status"] = exc.http_status
+        fields["last_ocpi_status"] = (
+            exc.ocpi_status if exc.ocpi_status is None or 0 <= exc.ocpi_status < 32768 else None
+        )
+    return fields
+
+
+def _retry_or_die(delivery: OutboxDelivery, token: str, exc: Exception, delay: timedelta) -> str:
+    attempts = delivery.attempts + 1
+    fields = {**_error_fields(exc), "attempts": attempts}
+    if attempts >= outbox_setting("OCPI_OUTBOX_MAX_ATTEMPTS") and _finish(delivery, token, OutboxState.DEAD, **fields):
+        logger.warning("Outbox: delivery %s dead-lettered after %s attempts: %s", delivery.pk, attempts, exc)
+        return "dead"
+    # Not dead yet, or a change merged in meanwhile (it deserves its own attempt).
+    _reschedule(delivery.pk, at=_now() + delay, token=token, **fields)
+    return "retry"
+
+
+def _on_transient(
+    delivery: OutboxDelivery, partner: Partner, pstate: OutboxPartnerState, token: str, exc: OcpiTransientError
+) -> str:
+    now = _now()
+    failures = pstate.consecutive_failures + 1
+    if exc.retry_after is not None:
+        # 429: no request to this partner before Retry-After (jitter only ever adds).
+        partner_delay = timedelta(seconds=exc.retry_after)
+        delay = partner_delay + _jitter(1.0)
+    else:
+        partner_delay = _backoff(failures)
+        delay = max(_backoff(delivery.attempts + 1), partner_delay)
+    OutboxPartnerState.objects.filter(pk=pstate.pk).update(
+        consecutive_failures=F("consecutive_failures") + 1,
+        blocked_until=now + partner_delay,
+        last_failure_at=now,
+        last_error=str(exc)[:2000],
+    )
+    logger.info("Outbox: delivery %s to partner %s failed (%s); retry in %s", delivery.pk, partner.pk, exc, delay)
+    return _retry_or_die(delivery, token, exc, delay)
+
+
+def _on_permanent(delivery: OutboxDelivery, token: str, exc: OcpiPermanentError) -> str:
+    fields = {**_error_fields(exc), "attempts": delivery.attempts + 1}
+    if _finish(delivery, token, OutboxState.FAILED, **fields):
+        logger.warning("Outbox: delivery %s failed permanently: %s", delivery.pk, exc)
+        return "failed"
+    # The object changed while we were sending: the new state may well be accepted.
+    _reschedule(delivery.pk, at=_now(), token=token, **fields)
+    return "resend"
+
+
+def _on_error(delivery: OutboxDelivery, token: str, exc: Exception) -> str:
+    return _retry_or_die(delivery, token, exc, _backoff(delivery.attempts + 1))
+
+
+# --- Beat and staff actions -----------------------------------------------------------------------
+
+
+def outbox_requeue_due() -> int:
+    """Beat: queue a task for every due delivery whose task is missing (broker flushed, worker killed).
+
+    A row counts as lost when it is due, not leased, and its last queued task should have run more than
+    OCPI_OUTBOX_REQUEUE_GRACE_SECONDS ago. Blocked partners are left alone (their probe wakes them).
+    """
+    now = _now()
+    grace = timedelta(seconds=outbox_setting("OCPI_OUTBOX_REQUEUE_GRACE_SECONDS"))
+    due = (
+        OutboxDelivery.objects.filter(state=OutboxState.PENDING, next_attempt_at__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lte=now - grace))
+        .exclude(partner__outbox_state__blocked_until__gt=now)
+    )
+    batch = int(outbox_setting("OCPI_OUTBOX_REQUEUE_BATCH"))
+    queued = 0
+    for partner_id in sorted(set(due.values_list("partner_id", flat=True))):
+        ids = list(
+            due.filter(partner_id=partner_id).order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:batch]
+        )
+        due.filter(pk__in=ids).update(queued_at=now)
+        for pk in ids:
+            _schedule(pk)
+        queued += len(ids)
+    if queued:
+        logger.info("Outbox: re-queued %s due deliveries", queued)
+    return queued
+
+
+@transaction.atomic
+def outbox_retry(*, delivery: OutboxDelivery) -> OutboxDelivery:
+    """Staff: send a failed or dead-lettered delivery again now (with the object's current state)."""
+    delivery = OutboxDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.state not in (OutboxState.FAILED, OutboxState.DEAD):
+        raise ValueError(f"Delivery {delivery.pk} is {delivery.state}; only failed or dead deliveries can be retried")
+    now = _now()
+    open_row = (
+        OutboxDelivery.objects.select_for_update()
+        .filter(partner_id=delivery.partner_id, module=delivery.module, object_id=delivery.object_id)
+        .filter(state=OutboxState.PENDING)
+        .first()
+    )
+    if open_row is not None:
+        # A newer delivery of the same object is pending: it carries this one's changes too.
+        OutboxDelivery.objects.filter(pk=open_row.pk).update(
+            hint=hint_merge(open_row.hint, delivery.hint), revision=F("revision") + 1, next_attempt_at=now
+        )
+        delivery.state = OutboxState.SUPERSEDED
+        delivery.note = f"retried via delivery {open_row.pk}"
+        delivery.save(update_fields=["state", "note", "updated_at"])
+        target = open_row.pk
+    else:
+        delivery.state = OutboxState.PENDING
+        delivery.attempts = 0
+        delivery.next_attempt_at = now
+        delivery.queued_at = now
+        delivery.finished_at = None
+        delivery.note = "retried by staff"
+        delivery.save(
+            update_fields=["state", "attempts", "next_attempt_at", "queued_at", "finished_at", "note", "updated_at"]
+        )
+        target = delivery.pk
+    transaction.on_commit(lambda: _schedule(target), robust=True)
+    return delivery
+
+
+def outbox_dead_letter(*, delivery: OutboxDelivery, reason: str = "dead-lettered by staff") -> OutboxDelivery:
+    """Staff: stop trying a pending delivery (kept, visible and retryable)."""
+    now = _now()
+    updated = OutboxDelivery.objects.filter(pk=delivery.pk, state=OutboxState.PENDING).update(
+        state=OutboxState.DEAD, claimed_until=None, claim_token="", finished_at=now, updated_at=now, note=reason[:255]
+    )
+    if not updated:
+        raise ValueError(f"Delivery {delivery.pk} is not pending")
+    delivery.refresh_from_db()
+    return delivery

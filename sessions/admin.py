@@ -1,0 +1,315 @@
+"""Staff back office for charging sessions: partners' sessions are read-only; on ours staff may correct the
+status, end time, cost and a few texts (through session_update, which pushes the change to the token owner).
+Sessions are never added or deleted here (they come from the chargers; OCPI has no deletion)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template import Context, Template
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import ChargingProfileRequest, ChargingSession, CommandRequest, CommandType, Reservation
+from .services import session_update
+
+# Fields of our own sessions staff may change; everything else comes from the charger or the protocol.
+STAFF_EDITABLE = (
+    "status",
+    "end_date_time",
+    "total_cost_excl_vat",
+    "total_cost_incl_vat",
+    "meter_id",
+    "authorization_reference",
+)
+
+
+class OwnershipFilter(admin.SimpleListFilter):
+    title = "ownership"
+    parameter_name = "ownership"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("ours", "Our CPO sessions"), ("received", "Received from partner CPOs")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ChargingSession]) -> QuerySet[ChargingSession]:
+        if self.value() == "ours":
+            return queryset.filter(received_from__isnull=True)
+        if self.value() == "received":
+            return queryset.received()
+        return queryset
+
+
+class PartyListFilter(admin.SimpleListFilter):
+    title = "CPO party"
+    parameter_name = "party"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        pairs = (
+            ChargingSession.objects.order_by("country_code", "party_id")
+            .values_list("country_code", "party_id")
+            .distinct()
+        )
+        return [(f"{cc}/{pid}", f"{cc}/{pid}") for cc, pid in pairs]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ChargingSession]) -> QuerySet[ChargingSession]:
+        if not self.value() or "/" not in self.value():
+            return queryset
+        country_code, party_id = self.value().split("/", 1)
+        return queryset.for_party(country_code, party_id)
+
+
+@admin.register(ChargingSession)
+class ChargingSessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "ocpi_id",
+        "party",
+        "status",
+        "location_id",
+        "evse_uid",
+        "token_uid",
+        "kwh",
+        "start_date_time",
+        "end_date_time",
+        "last_updated",
+        "source",
+    )
+    list_filter = (
+        "status",
+        OwnershipFilter,
+        PartyListFilter,
+        ("location_id", admin.AllValuesFieldListFilter),
+        ("start_date_time", admin.DateFieldListFilter),
+    )
+    search_fields = ("ocpi_id", "token_uid", "evse_uid", "authorization_reference")
+    list_select_related = ("received_from", "token_owner_partner")
+    show_full_result_count = False
+    date_hierarchy = "start_date_time"
+    ordering = ("-start_date_time", "-pk")
+    fields = (
+        "country_code",
+        "party_id",
+        "ocpi_id",
+        "status",
+        "start_date_time",
+        "end_date_time",
+        "kwh",
+        "currency",
+        "total_cost_excl_vat",
+        "total_cost_incl_vat",
+        "cdr_token_display",
+        "auth_method",
+        "authorization_reference",
+        "location_id",
+        "evse_uid",
+        "connector_id",
+        "meter_id",
+        "charging_periods_display",
+        "charging_preferences_display",
+        "token_owner_partner",
+        "received_from",
+        "last_updated",
+        "created_at",
+    )
+
+    @admin.display(description="party", ordering="country_code")
+    def party(self, obj: ChargingSession) -> str:
+        return f"{obj.country_code}/{obj.party_id}"
+
+    @admin.display(description="source")
+    def source(self, obj: ChargingSession) -> str:
+        return "ours" if obj.is_ours else str(obj.received_from)
+
+    @admin.display(description="CDR token")
+    def cdr_token_display(self, obj: ChargingSession) -> str:
+        return _pretty(obj.cdr_token)
+
+    @admin.display(description="charging periods")
+    def charging_periods_display(self, obj: ChargingSession) -> str:
+        return _pretty(obj.charging_periods)
+
+    @admin.display(description="charging preferences")
+    def charging_preferences_display(self, obj: ChargingSession) -> str:
+        return _pretty(obj.charging_preferences)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is not None and obj.is_ours:
+            return tuple(name for name in self.fields if name not in STAFF_EDITABLE)
+        return self.fields
+
+    def save_model(self, request: HttpRequest, obj: ChargingSession, form: Any, change: bool) -> None:
+        """Our sessions change through session_update (new last_updated, push to the token owner)."""
+        if not obj.is_ours:
+            return
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in STAFF_EDITABLE}
+        if not changes:
+            return
+        try:
+            session_update(session=obj, **changes)
+        except ValidationError as exc:
+            self.message_user(request, f"Session not changed: {'; '.join(exc.messages)}", level=messages.ERROR)
+
+
+def _pretty(value: Any) -> str:
+    if value in (None, [], {}):
+        return "-"
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=False))
+
+
+# --- Commands, reservations and charging profiles ------------------------------------------------------
+
+_SEND_TEMPLATE = Template(
+    """{% extends "admin/base_site.html" %}
+{% block content %}<div id="content-main">
+<p>Our eMSP sends a command to a partner CPO (Commands Sender). The CommandResponse is shown at once; the
+CommandResult arrives on our callback (reload the command's page).</p>
+<form method="post">{% csrf_token %}<table>{{ form.as_table }}</table>
+<div class="submit-row"><input type="submit" class="default" value="Send"></div></form></div>{% endblock %}"""
+)
+
+
+class SendCommandForm(forms.Form):
+    """Staff: send a command to a partner CPO (until partner EVSEs get their own admin action)."""
+
+    partner = forms.ModelChoiceField(queryset=None, help_text="Partners with a commands Receiver")
+    command = forms.ChoiceField(choices=CommandType.choices)
+    location_id = forms.CharField(max_length=36, required=False)
+    evse_uid = forms.CharField(label="EVSE uid", max_length=36, required=False)
+    connector_id = forms.CharField(max_length=36, required=False)
+    token_uid = forms.CharField(max_length=36, required=False, help_text="One of our eMSP tokens")
+    session_id = forms.CharField(max_length=36, required=False, help_text="STOP_SESSION")
+    reservation_id = forms.CharField(max_length=36, required=False, help_text="RESERVE_NOW / CANCEL_RESERVATION")
+    expiry_date = forms.DateTimeField(required=False, help_text="RESERVE_NOW, e.g. 2025-01-01 18:00")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from partners.selectors import partner_list_with_endpoint
+
+        super().__init__(*args, **kwargs)
+        self.fields["partner"].queryset = partner_list_with_endpoint(identifier="commands", role="RECEIVER")
+
+
+@admin.register(CommandRequest)
+class CommandRequestAdmin(admin.ModelAdmin):
+    """Every command received (our CPO) or sent (our eMSP). "Add" opens the Send-a-command form."""
+
+    list_display = (
+        "created_at",
+        "direction",
+        "command",
+        "partner",
+        "location_id",
+        "evse_uid",
+        "session_id",
+        "response_result",
+        "result",
+        "posted_at",
+        "short_error",
+    )
+    list_filter = ("direction", "command", "response_result", "result", "partner")
+    search_fields = ("uid", "location_id", "evse_uid", "session_id", "reservation_id", "token_uid", "response_url")
+    list_select_related = ("partner",)
+    raw_id_fields = ("charging_session",)
+    date_hierarchy = "created_at"
+    readonly_fields = tuple(
+        f.name for f in CommandRequest._meta.get_fields() if f.concrete and not f.many_to_many and f.name != "id"
+    )
+
+    @admin.display(description="error")
+    def short_error(self, obj: CommandRequest) -> str:
+        return (obj.error or "")[:60]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a record of what was said; commands are sent through "Add" (the send form)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        from .commands import command_refresh
+
+        command = CommandRequest.objects.filter(pk=object_id).first()
+        if command is not None:
+            command_refresh(command=command)  # an overdue result reads as TIMEOUT
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        from .commands import command_send
+
+        form = SendCommandForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                sent = command_send(
+                    partner=data["partner"],
+                    command=data["command"],
+                    location_id=data["location_id"] or None,
+                    evse_uid=data["evse_uid"] or None,
+                    connector_id=data["connector_id"] or None,
+                    token=data["token_uid"] or None,
+                    session_id=data["session_id"] or None,
+                    reservation_id=data["reservation_id"] or None,
+                    expiry_date=data["expiry_date"],
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                level = messages.SUCCESS if sent.response_result == "ACCEPTED" else messages.WARNING
+                self.message_user(
+                    request,
+                    f"{sent.command} sent: CommandResponse {sent.response_result or '-'} "
+                    f"(OCPI {sent.response_status_code}){f': {sent.error}' if sent.error else ''}",
+                    level=level,
+                )
+                return HttpResponseRedirect(reverse("admin:charging_sessions_commandrequest_change", args=[sent.pk]))
+        context = {**self.admin_site.each_context(request), "title": "Send a command", "form": form}
+        return HttpResponse(_SEND_TEMPLATE.render(Context(context | {"request": request}, autoescape=True)))
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = ("reservation_id", "partner", "location_id", "evse_uid", "status", "expiry_date", "created_at")
+    list_filter = ("status", "partner")
+    search_fields = ("reservation_id", "location_id", "evse_uid")
+    list_select_related = ("partner",)
+    raw_id_fields = ("command", "session")
+    readonly_fields = tuple(
+        f.name for f in Reservation._meta.get_fields() if f.concrete and not f.many_to_many and f.name != "id"
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ChargingProfileRequest)
+class ChargingProfileRequestAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "action", "partner", "session_id", "response_result", "result", "posted_at")
+    list_filter = ("action", "response_result", "result", "partner")
+    search_fields = ("uid", "session_id", "response_url")
+    list_select_related = ("partner",)
+    raw_id_fields = ("charging_session",)
+    readonly_fields = tuple(
+        f.name
+        for f in ChargingProfileRequest._meta.get_fields()
+        if f.concrete and not f.many_to_many and f.name != "id"
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

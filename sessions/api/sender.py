@@ -1,0 +1,57 @@
+"""CPO role, Sessions Sender interface (sessions.md 2): partner eMSPs pull the sessions of their tokens and
+set charging preferences of an ongoing session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
+from ocpi_platform.ocpi.pagination import page_params, paginated_response
+from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
+from sessions.selectors import session_get_for_partner, session_list_for_partner
+from sessions.services import ChargingPreferencesNotSupportedError, session_set_charging_preferences
+
+from .serializers import ChargingPreferencesSerializer, session_to_ocpi
+
+
+def _serialize(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    return [session_to_ocpi(row) for row in rows]
+
+
+class SessionSenderListView(OcpiView):
+    """GET list (paginated; date_from, date_to, offset, limit): only sessions whose token belongs to the caller.
+
+    date_from is marked required by the module but optional by the pagination chapter: accepted without
+    (spec-issues A4).
+    """
+
+    ocpi_endpoint = ("sessions", SENDER)
+
+    def get(self, request: Request) -> Response:
+        params = page_params(request)
+        queryset = session_list_for_partner(partner=self.partner, date_from=params.date_from, date_to=params.date_to)
+        return paginated_response(request, queryset, _serialize, params)
+
+
+class SessionSenderChargingPreferencesView(OcpiView):
+    """PUT `{session_id}/charging_preferences`: ChargingPreferences in, ChargingPreferencesResponse out."""
+
+    def put(self, request: Request, session_id: str) -> Response:
+        party = self.routing.to_party
+        session = session_get_for_partner(partner=self.partner, session_id=session_id, party=party)
+        if session is None and party is not None:
+            session = session_get_for_partner(partner=self.partner, session_id=session_id)
+        if session is None:
+            raise ObjectNotFound(f"Unknown session {session_id}")
+        serializer = ChargingPreferencesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            answer = session_set_charging_preferences(session=session, preferences=serializer.validated_data)
+        except ChargingPreferencesNotSupportedError as exc:
+            # sessions.md 2.2 / spec-issues D2: HTTP 404 with OCPI 2001.
+            raise InvalidParameters(str(exc), http_status=404) from None
+        return ocpi_response(str(answer))

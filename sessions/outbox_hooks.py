@@ -1,0 +1,112 @@
+"""Outbox registration of the Sessions module (CPO role): who receives our sessions and how they are sent.
+
+Audience: only the token owner (session.token_owner_partner), when it is registered and offers a sessions
+Receiver; no other partner ever gets a session (sessions.md 6: not broadcast). Registered from
+SessionsConfig.ready() and found lazily by partners.outbox.registry.
+
+Push (sessions.md 1 and 3): PUT the whole session `{sessions Receiver}/{cc}/{pid}/{id}` when the partner holds
+no certain copy (never delivered, or the previous attempt failed or got no answer), else PATCH the changed
+fields with last_updated; a PATCH's charging_periods are the periods the partner does not have yet (the
+Receiver appends them). While a PATCH is under way the partner's copy counts as uncertain, so a failed or
+unanswered PATCH is never replayed (it could append periods twice): the next attempt PUTs the whole session.
+A PATCH refused by the partner falls back to a PUT at once (transport.md 4.3).
+Routing headers: FROM = our CPO party (the session's), TO = the token's eMSP party.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
+from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.views import RECEIVER
+from partners.models import OutboxSync, Partner
+from partners.outbox import PushResult, register_module
+from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
+from partners.services import partner_client
+
+logger = logging.getLogger(__name__)
+
+MODULE = "sessions"
+
+
+def sessions_audience(object_id: int) -> Any:
+    """The token owner of one of our sessions, if it can receive sessions; nobody otherwise."""
+    from sessions.models import ChargingSession
+
+    owner_id = (
+        ChargingSession.objects.filter(pk=object_id, received_from__isnull=True)
+        .values_list("token_owner_partner_id", flat=True)
+        .first()
+    )
+    if owner_id is None:
+        return []
+    return partner_list_with_endpoint(identifier=MODULE, role=RECEIVER).filter(pk=owner_id)
+
+
+def session_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: OutboxSync) -> PushResult:
+    from sessions.api.serializers import session_to_ocpi
+    from sessions.models import ChargingSession
+
+    session = ChargingSession.objects.filter(pk=object_id).first()
+    if session is None:
+        return PushResult.skip("session no longer exists")
+    if not session.is_ours or session.token_owner_partner_id != partner.pk:
+        return PushResult.skip("partner is not the token owner of this session")
+    base = partner_endpoint_url(partner=partner, identifier=MODULE, role=RECEIVER)
+    if not base:
+        return PushResult.skip("partner has no sessions Receiver")
+    url = join_url(base, session.country_code, session.party_id, session.ocpi_id)
+    client = partner_client(
+        partner,
+        from_party=PartyRef.of(session.country_code, session.party_id),
+        to_party=PartyRef.of(session.token_country_code, session.token_party_id),
+    )
+    body = session_to_ocpi(session)
+    periods = body.get("charging_periods", [])
+
+    def put_session() -> PushResult:
+        client.put(url, json=body)
+        return PushResult(
+            action="PUT",
+            last_updated=session.last_updated,
+            exists=True,
+            data={"url": url, "periods": len(periods)},
+        )
+
+    if not sync.exists or not hint or hint.get("full"):
+        return put_session()
+    fields = [name for name in hint.get("fields") or [] if name != "last_updated"]
+    if not fields:
+        if sync.holds(session.last_updated):
+            return PushResult.skip("partner already holds this state")
+        return put_session()
+
+    patch: dict[str, Any] = {}
+    held_periods = (sync.data or {}).get("periods")
+    sent_periods = held_periods
+    for name in fields:
+        if name == "charging_periods":
+            if not isinstance(held_periods, int) or held_periods > len(periods):
+                return put_session()  # unknown or shrunk list: only a PUT can replace periods (sessions.md 3.2)
+            if len(periods) > held_periods:
+                patch["charging_periods"] = periods[held_periods:]
+            sent_periods = len(periods)
+        elif name not in body:
+            return put_session()  # an emptied field: PATCH cannot remove information (transport.md 4.3)
+        else:
+            patch[name] = body[name]
+    patch["last_updated"] = body["last_updated"]
+
+    # From here until the partner's answer its copy is uncertain: a retry must PUT, not PATCH again.
+    OutboxSync.objects.filter(pk=sync.pk).update(exists=False)
+    try:
+        client.patch(url, json=patch)
+    except OcpiPermanentError as exc:
+        logger.info("Partner %s refused the PATCH of %s (%s): sending the whole session", partner.pk, url, exc)
+        return put_session()
+    return PushResult(action="PATCH", last_updated=session.last_updated, exists=True, data={"periods": sent_periods})
+
+
+register_module(MODULE, audience=sessions_audience, push=session_push)

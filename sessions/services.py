@@ -1,0 +1,537 @@
+"""Every write to charging sessions: our CPO sessions (start, periods, stop, updates, charging preferences)
+and the sessions partner CPOs push to our eMSP Receiver.
+
+Every change to one of our sessions enqueues a push to the token owner in the same transaction (`_push`):
+hints name the changed OCPI fields ({"fields": [...]}, PATCH) or ask for the whole object ({"full": True},
+PUT). Progress-only changes (kwh, charging_periods, total_cost) are paced: at most one send per
+OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS per session; a paced change is delivered later, never dropped, and
+any other change (status, end, final state) goes out at once with everything owed (`_pace`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from ocpi_platform.ocpi.fields import parse_datetime
+from partners.models import OutboxDelivery, OutboxState, OutboxSync, Partner, PartnerRole, Party, Role
+
+from .api.serializers import (
+    CdrDimensionSerializer,
+    CdrTokenSerializer,
+    ChargingPreferencesSerializer,
+    to_stored_period,
+    to_stored_periods,
+    to_stored_preferences,
+    to_stored_token,
+)
+from .models import FINAL_STATUSES, ChargingPreferencesResponse, ChargingSession, SessionStatus
+from .selectors import session_get
+
+logger = logging.getLogger(__name__)
+
+MODULE = "sessions"
+DEFAULT_PATCH_MIN_INTERVAL_SECONDS = 60.0
+# OCPI fields whose change is "progress" (meter values): pushes of these alone are paced.
+PROGRESS_FIELDS = frozenset({"kwh", "charging_periods", "total_cost", "last_updated"})
+# Model field -> OCPI field, for push hints.
+_SPEC_NAMES = {"ocpi_id": "id", "total_cost_excl_vat": "total_cost", "total_cost_incl_vat": "total_cost"}
+# Fields of our own sessions that session_update may change (keys, token and periods have their own paths).
+EDITABLE_FIELDS = (
+    "status",
+    "start_date_time",
+    "end_date_time",
+    "kwh",
+    "auth_method",
+    "authorization_reference",
+    "meter_id",
+    "total_cost_excl_vat",
+    "total_cost_incl_vat",
+    "evse_uid",
+    "connector_id",
+)
+_OPTIONAL_TEXT = ("authorization_reference", "meter_id")
+
+
+class SessionPartyNotAllowedError(Exception):
+    """A partner pushed a session under one of our own parties."""
+
+
+class ChargingPreferencesNotSupportedError(Exception):
+    """The session's EVSE lacks the CHARGING_PREFERENCES_CAPABLE capability (sessions.md 2.2)."""
+
+
+def _now() -> datetime:
+    """The sessions clock (tests move it together with the outbox clock)."""
+    return timezone.now()
+
+
+def patch_min_interval() -> float:
+    return float(getattr(settings, "OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS", DEFAULT_PATCH_MIN_INTERVAL_SECONDS))
+
+
+# --- Helpers ----------------------------------------------------------------------------------------
+
+
+def _validated(serializer_class: type[serializers.Serializer], data: Any, field: str, *, many: bool = False) -> Any:
+    """Validate a service argument with the canonical serializer; errors become a ValidationError on `field`."""
+    serializer = serializer_class(data=data, many=many)
+    if not serializer.is_valid():
+        raise ValidationError({field: str(serializer.errors)})
+    return serializer.validated_data
+
+
+def _our_cpo_party(country_code: str, party_id: str) -> Party:
+    party = Party.objects.filter(
+        role=Role.CPO, active=True, country_code=country_code.upper(), party_id=party_id.upper()
+    ).first()
+    if party is None:
+        raise ValidationError(
+            {"party_id": f"{country_code}/{party_id} is not one of our active CPO parties"}, code="not_our_party"
+        )
+    return party
+
+
+def _token_owner(token: Mapping[str, Any]) -> Partner | None:
+    """The partner that registered the token's eMSP party (None for our own eMSP's or unknown tokens)."""
+    role = (
+        PartnerRole.objects.select_related("partner")
+        .filter(role=Role.EMSP, country_code__iexact=token["country_code"], party_id__iexact=token["party_id"])
+        .first()
+    )
+    return role.partner if role else None
+
+
+def _apply_token(session: ChargingSession, token: Mapping[str, Any]) -> None:
+    session.cdr_token = to_stored_token(token)
+    session.token_country_code = token["country_code"].upper()
+    session.token_party_id = token["party_id"].upper()
+    session.token_uid = token["uid"]
+
+
+def _clean(session: ChargingSession) -> None:
+    session.full_clean(validate_unique=False, validate_constraints=False)
+    if session.end_date_time is not None and session.end_date_time < session.start_date_time:
+        raise ValidationError({"end_date_time": "must not be before start_date_time"})
+
+
+def _spec_fields(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(_SPEC_NAMES.get(name, name) for name in names))
+
+
+def _lock_ours(session: ChargingSession) -> ChargingSession:
+    """Re-read one of our sessions under a row lock (concurrent meter updates must not lose periods)."""
+    fresh = ChargingSession.objects.select_for_update().get(pk=session.pk)
+    if not fresh.is_ours:
+        raise ValidationError(f"Session {fresh} was received from a partner and cannot be changed here")
+    return fresh
+
+
+def _decimal(value: Any, field: str) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | str) or not isinstance(value, int | float | Decimal):
+        raise ValidationError({field: "must be a number"})
+    return Decimal(str(value))
+
+
+# --- Pushing our sessions (outbox) ------------------------------------------------------------------
+
+
+def _push(session: ChargingSession, hint: dict[str, Any]) -> None:
+    """Enqueue the delivery of one of our sessions to its token owner (same transaction as the change)."""
+    if not session.is_ours or session.token_owner_partner_id is None:
+        return
+    from partners.outbox import outbox_enqueue
+
+    outbox_enqueue(module=MODULE, object_id=session.pk, hint=hint)
+    _pace(session)
+
+
+def _is_progress(hint: Mapping[str, Any]) -> bool:
+    fields = hint.get("fields")
+    if hint.get("full") or not fields or set(hint) != {"fields"}:
+        return False
+    return set(fields) <= PROGRESS_FIELDS
+
+
+def _pace(session: ChargingSession) -> None:
+    """Throttle progress PATCHes: the open delivery waits until `interval` after the last send.
+
+    Works on the open (PENDING) outbox row of this session, which outbox_enqueue has just written or merged:
+    * only progress fields owed, session not final, partner holds the session: the row is moved to
+      last send + interval (and a task is queued for then);
+    * anything else owed (status, end, ...) and the row was paced: it is moved back to now.
+    Rows in backoff (attempts > 0) or being sent are left to the outbox.
+    """
+    now = _now()
+    row = (
+        OutboxDelivery.objects.select_for_update()
+        .filter(
+            partner_id=session.token_owner_partner_id, module=MODULE, object_id=session.pk, state=OutboxState.PENDING
+        )
+        .first()
+    )
+    if row is None or row.attempts or (row.claimed_until is not None and row.claimed_until > now):
+        return
+    if _is_progress(row.hint) and not session.is_final:
+        last_sent = (
+            OutboxSync.objects.filter(
+                partner_id=session.token_owner_partner_id, module=MODULE, object_id=session.pk, exists=True
+            )
+            .values_list("delivered_at", flat=True)
+            .first()
+        )
+        if last_sent is None:
+            return  # the partner has no (certain) copy: the PUT goes out now
+        due = last_sent + timedelta(seconds=patch_min_interval())
+        if due > row.next_attempt_at:
+            _move_delivery(row.pk, due, now)
+    elif row.next_attempt_at > now:
+        _move_delivery(row.pk, now, now)
+
+
+def _move_delivery(delivery_id: int, at: datetime, now: datetime) -> None:
+    from partners.outbox import outbox_setting
+
+    countdown = max(0.0, (at - now).total_seconds())
+    soon = countdown <= outbox_setting("OCPI_OUTBOX_MAX_COUNTDOWN_SECONDS")
+    # queued_at=None leaves a far-away row to the outbox beat (it re-queues due rows that have no task).
+    OutboxDelivery.objects.filter(pk=delivery_id, state=OutboxState.PENDING).update(
+        next_attempt_at=at, queued_at=at if soon else None
+    )
+    if soon:
+        transaction.on_commit(lambda: _schedule_delivery(delivery_id, countdown), robust=True)
+
+
+def _schedule_delivery(delivery_id: int, countdown: float) -> None:
+    """Queue the outbox task for a moved row; if the broker is down the outbox beat re-queues it."""
+    from partners.tasks import outbox_deliver as outbox_deliver_task
+
+    try:
+        outbox_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown or None)
+    except Exception:
+        logger.exception("Could not queue outbox delivery %s of a session", delivery_id)
+
+
+# --- CPO role: our own sessions ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def session_start(
+    *,
+    country_code: str,
+    party_id: str,
+    ocpi_id: str | None = None,
+    location_id: str,
+    evse_uid: str,
+    connector_id: str,
+    cdr_token: dict[str, Any],
+    auth_method: str,
+    authorization_reference: str | None = None,
+    start_date_time: datetime,
+    currency: str,
+    token_owner_partner: Partner | None = None,
+    meter_id: str | None = None,
+    status: str = SessionStatus.ACTIVE,
+) -> ChargingSession:
+    """Create a session of one of our CPO parties and PUT it to the token owner (sessions.md 1).
+
+    `ocpi_id` None: a UUID is generated. `token_owner_partner` None: the partner that registered the token's
+    eMSP party (cdr_token country_code/party_id), if any. `status` is ACTIVE, PENDING or RESERVATION.
+    Raises ValidationError (not our party, bad token, duplicate id, field errors).
+    """
+    party = _our_cpo_party(country_code, party_id)
+    if status in FINAL_STATUSES:
+        raise ValidationError({"status": f"a session cannot start {status}"})
+    token = _validated(CdrTokenSerializer, cdr_token, "cdr_token")
+    session = ChargingSession(
+        country_code=party.country_code,
+        party_id=party.party_id,
+        ocpi_id=ocpi_id or str(uuid.uuid4()),
+        start_date_time=start_date_time,
+        kwh=Decimal(0),
+        auth_method=auth_method,
+        authorization_reference=authorization_reference or "",
+        location_id=location_id,
+        evse_uid=evse_uid,
+        connector_id=connector_id,
+        meter_id=meter_id or "",
+        currency=currency,
+        charging_periods=[],
+        status=status,
+        last_updated=_now(),
+        token_owner_partner=token_owner_partner or _token_owner(token),
+    )
+    _apply_token(session, token)
+    _clean(session)
+    if session_get(country_code=session.country_code, party_id=session.party_id, session_id=session.ocpi_id):
+        raise ValidationError({"ocpi_id": f"Session {session.ocpi_id} already exists"}, code="unique")
+    try:
+        with transaction.atomic():
+            session.save(force_insert=True)
+    except IntegrityError as exc:
+        raise ValidationError({"ocpi_id": f"Session {session.ocpi_id} already exists"}, code="unique") from exc
+    _push(session, {"full": True})
+    return session
+
+
+@transaction.atomic
+def session_add_period(
+    *,
+    session: ChargingSession,
+    start_date_time: datetime,
+    dimensions: list[dict[str, Any]],
+    kwh_total: Decimal | float | int,
+    cost_excl_vat: Decimal | float | int | None = None,
+    cost_incl_vat: Decimal | float | int | None = None,
+    tariff_id: str | None = None,
+) -> ChargingSession:
+    """Append a ChargingPeriod to one of our sessions and set kwh (total so far) and the running cost.
+
+    Periods are chronological: one starting before the last one is refused. Costs left None keep their
+    value. The push is a PATCH carrying only the new period(s) (paced, see `_pace`).
+    """
+    session = _lock_ours(session)
+    if session.is_final:
+        raise ValidationError(f"Session {session} is {session.status}: no further changes")
+    dims = _validated(CdrDimensionSerializer, dimensions, "dimensions", many=True)
+    if not dims:
+        raise ValidationError({"dimensions": "a charging period needs at least one dimension"})
+    periods = list(session.charging_periods or [])
+    if periods and start_date_time <= parse_datetime(periods[-1]["start_date_time"]):
+        raise ValidationError({"start_date_time": "must be after the start of the previous charging period"})
+    period: dict[str, Any] = {"start_date_time": start_date_time, "dimensions": dims}
+    if tariff_id:
+        period["tariff_id"] = tariff_id
+    session.charging_periods = [*periods, to_stored_period(period)]
+    changed = ["charging_periods"]
+    kwh = _decimal(kwh_total, "kwh_total")
+    if kwh != session.kwh:
+        session.kwh = kwh
+        changed.append("kwh")
+    for field, value in (("total_cost_excl_vat", cost_excl_vat), ("total_cost_incl_vat", cost_incl_vat)):
+        amount = _decimal(value, field)
+        if amount is not None and amount != getattr(session, field):
+            setattr(session, field, amount)
+            changed.append(field)
+    session.last_updated = _now()
+    _clean(session)
+    session.save(update_fields=[*changed, "last_updated"])
+    _push(session, {"fields": [*_spec_fields(changed), "last_updated"]})
+    return session
+
+
+@transaction.atomic
+def session_stop(
+    *, session: ChargingSession, end_date_time: datetime, status: str = SessionStatus.COMPLETED
+) -> ChargingSession:
+    """End one of our sessions (COMPLETED, or INVALID: not billed). Always pushed at once (never paced).
+
+    Stopping again with the same status and end time is a no-op (a repeated StopTransaction).
+    """
+    if status not in FINAL_STATUSES:
+        raise ValidationError({"status": f"a session ends COMPLETED or INVALID, not {status}"})
+    session = _lock_ours(session)
+    if session.is_final:
+        if session.status == status and session.end_date_time == end_date_time:
+            return session
+        raise ValidationError(f"Session {session} is already {session.status}")
+    session.end_date_time = end_date_time
+    session.status = status
+    session.last_updated = _now()
+    _clean(session)
+    session.save(update_fields=["end_date_time", "status", "last_updated"])
+    _push(session, {"fields": ["end_date_time", "status", "last_updated"]})
+    return session
+
+
+@transaction.atomic
+def session_update(*, session: ChargingSession, **changes: Any) -> ChargingSession:
+    """Change fields of one of our sessions (EDITABLE_FIELDS, model names): PENDING -> ACTIVE with the new
+    start_date_time, auth_method/authorization_reference changes, meter totals, staff corrections.
+
+    Compared with the stored row (not the instance passed in, which an admin form may have changed already);
+    nothing is saved or pushed when nothing changed. A final session cannot go back to a non-final status.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"Cannot change {', '.join(sorted(unknown))} of a session")
+    fresh = _lock_ours(session)
+    if fresh.is_final and changes.get("status", fresh.status) not in FINAL_STATUSES:
+        raise ValidationError({"status": f"Session {fresh} is {fresh.status}: it cannot become active again"})
+    changed = []
+    for field, value in changes.items():
+        if field in _OPTIONAL_TEXT and value is None:
+            value = ""
+        if field in ("kwh", "total_cost_excl_vat", "total_cost_incl_vat"):
+            value = _decimal(value, field)
+            if field == "kwh" and value is None:
+                raise ValidationError({"kwh": "is required"})
+        if getattr(fresh, field) != value:
+            setattr(fresh, field, value)
+            changed.append(field)
+    if "total_cost_incl_vat" in changed and fresh.total_cost_excl_vat is None:
+        raise ValidationError({"total_cost_excl_vat": "is required when total_cost_incl_vat is given"})
+    if not changed:
+        return fresh
+    fresh.last_updated = _now()
+    _clean(fresh)
+    fresh.save(update_fields=[*changed, "last_updated"])
+    # An emptied optional field cannot be PATCHed away (transport.md 4.3): the push function PUTs then.
+    _push(fresh, {"fields": [*_spec_fields(changed), "last_updated"]})
+    return fresh
+
+
+def session_set_charging_preferences(*, session: ChargingSession, preferences: Mapping[str, Any]) -> str:
+    """Sender PUT charging_preferences (sessions.md 2.2): store them and answer a ChargingPreferencesResponse.
+
+    Raises ChargingPreferencesNotSupportedError when the session's EVSE (looked up in the locations app) is
+    unknown or lacks CHARGING_PREFERENCES_CAPABLE. Finished sessions answer NOT_POSSIBLE. Preferences are not
+    part of the Session object: last_updated does not move and nothing is pushed. Passing them on to the
+    charger (smart charging) is the charging-profiles code's business.
+    """
+    if not _evse_accepts_preferences(session):
+        raise ChargingPreferencesNotSupportedError(f"EVSE {session.evse_uid} is not CHARGING_PREFERENCES_CAPABLE")
+    if session.is_final:
+        return ChargingPreferencesResponse.NOT_POSSIBLE
+    data = _validated(ChargingPreferencesSerializer, dict(preferences), "charging_preferences")
+    ChargingSession.objects.filter(pk=session.pk).update(charging_preferences=to_stored_preferences(data))
+    session.charging_preferences = to_stored_preferences(data)
+    return ChargingPreferencesResponse.ACCEPTED
+
+
+def _evse_accepts_preferences(session: ChargingSession) -> bool:
+    from locations.selectors import location_get  # lazy: locations is used through its selectors only
+
+    location = location_get(
+        country_code=session.country_code, party_id=session.party_id, location_id=session.location_id
+    )
+    if location is None:
+        return False
+    evse = next((e for e in location.evses.all() if e.uid.upper() == session.evse_uid.upper()), None)
+    return evse is not None and "CHARGING_PREFERENCES_CAPABLE" in (evse.capabilities or [])
+
+
+# --- eMSP role: sessions pushed by partner CPOs (Receiver interface) --------------------------------
+
+
+def _received_fields(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    """validated_data -> model fields. PUT: omitted optional fields revert to empty (transport.md 4.2)."""
+    required = ("start_date_time", "kwh", "auth_method", "location_id", "evse_uid", "connector_id", "currency")
+    fields: dict[str, Any] = {name: data[name] for name in (*required, "status", "last_updated") if name in data}
+    for name in _OPTIONAL_TEXT:
+        if name in data:
+            fields[name] = data[name] or ""
+        elif not partial:
+            fields[name] = ""
+    if "end_date_time" in data or not partial:
+        fields["end_date_time"] = data.get("end_date_time")
+    if "total_cost" in data:
+        fields["total_cost_excl_vat"] = data["total_cost"]["excl_vat"]
+        fields["total_cost_incl_vat"] = data["total_cost"].get("incl_vat")
+    elif not partial:
+        fields["total_cost_excl_vat"] = fields["total_cost_incl_vat"] = None
+    return fields
+
+
+def _append_periods(stored: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PATCH append (sessions.md 3.2), skipping periods already held (same start): replays append nothing."""
+    starts = {p.get("start_date_time") for p in stored}
+    return [*stored, *(p for p in new if p["start_date_time"] not in starts)]
+
+
+@transaction.atomic
+def session_store_received(
+    *,
+    partner: Partner,
+    country_code: str,
+    party_id: str,
+    session_id: str,
+    data: Mapping[str, Any],
+    partial: bool,
+    _retried: bool = False,
+) -> tuple[ChargingSession, bool]:
+    """Receiver PUT (create or replace) or PATCH of a partner CPO's session; returns (session, created).
+
+    `data` is SessionSerializer.validated_data. PUT replaces the whole session: its charging_periods replace
+    the stored ones, and no/empty charging_periods remove them (sessions.md 3.1). PATCH changes only the
+    given fields and APPENDS its charging_periods to the stored list (sessions.md 3.2: omitted or empty means
+    no change; replacing periods takes a PUT); a period whose start_date_time is already stored is not added
+    twice, so a replayed PATCH is harmless. A null value in a PATCH changes nothing (PATCH cannot remove
+    information, transport.md 4.3). Pushes with a last_updated older than the stored one are ignored (and
+    logged); an equal one is applied again (idempotent). PATCH of an unknown session raises
+    ChargingSession.DoesNotExist; a push under one of our own parties, or over a session another partner
+    pushed, raises SessionPartyNotAllowedError.
+    The caller has checked that the partner holds (country_code, party_id) and that the body's ids match.
+    """
+    country_code, party_id = country_code.upper(), party_id.upper()
+    if Party.objects.filter(country_code=country_code, party_id=party_id).exists():
+        raise SessionPartyNotAllowedError(f"{country_code}/{party_id} is one of our own parties")
+    session = session_get(country_code=country_code, party_id=party_id, session_id=session_id, for_update=True)
+    if session is None and partial:
+        raise ChargingSession.DoesNotExist(f"Unknown session {country_code}/{party_id}/{session_id}")
+    if session is not None and session.received_from_id != partner.pk:
+        # Another platform pushed this session (same party code under another role): not this partner's.
+        raise SessionPartyNotAllowedError(f"Session {session} was received from another partner")
+    if session is not None and data["last_updated"] < session.last_updated:
+        logger.info(
+            "Ignored stale session %s from partner %s: last_updated %s older than stored %s",
+            session,
+            partner.pk,
+            data["last_updated"],
+            session.last_updated,
+        )
+        return session, False
+
+    created = session is None
+    if session is None:
+        session = ChargingSession(
+            country_code=country_code,
+            party_id=party_id,
+            ocpi_id=data.get("ocpi_id", session_id),
+            received_from=partner,
+        )
+    for name, value in _received_fields(data, partial=partial).items():
+        setattr(session, name, value)
+    if "cdr_token" in data:
+        _apply_token(session, data["cdr_token"])
+    new_periods = to_stored_periods(data.get("charging_periods"))
+    if partial:
+        session.charging_periods = _append_periods(list(session.charging_periods or []), new_periods)
+    else:
+        session.charging_periods = new_periods
+    session.received_from = partner
+    if session.end_date_time is not None and session.end_date_time < session.start_date_time:
+        raise ValidationError({"end_date_time": "must not be before start_date_time"})
+
+    if created:
+        try:
+            with transaction.atomic():
+                session.save(force_insert=True)
+        except IntegrityError:
+            if _retried:
+                raise
+            logger.info("Concurrent create of session %s; retrying as update", session)
+            return session_store_received(
+                partner=partner,
+                country_code=country_code,
+                party_id=party_id,
+                session_id=session_id,
+                data=data,
+                partial=partial,
+                _retried=True,
+            )
+        return session, True
+    session.save()
+    return session, False

@@ -1,0 +1,136 @@
+"""CDR admin smoke tests (staff superuser): changelist with filters and totals, search, read-only detail, credit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cdrs.models import Cdr
+from cdrs.services import cdr_create_from_session, cdr_store_received
+from tests.cdrs.factories import example_cdr, make_session, our_connector, our_tariff
+from tests.cdrs.test_serializers import validated
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:cdrs_cdr_changelist")
+
+
+@pytest.fixture
+def cdrs(partner_cpo: Any, mocker: Any) -> tuple[Cdr, Cdr]:
+    mocker.patch("partners.outbox.outbox_enqueue")
+    our_tariff("T1")
+    ours = cdr_create_from_session(session=make_session(our_connector(("T1",), ocpi_id="SITE-A"), kwh="20"))
+    theirs, _ = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+    return ours, theirs
+
+
+def rows(response: Any) -> str:
+    return response.content.decode()
+
+
+def test_cdr_admin_changelist_shows_both_directions_and_totals(admin_client: Any, cdrs: tuple[Cdr, Cdr]) -> None:
+    ours, theirs = cdrs
+
+    response = admin_client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert str(ours) in rows(response) and str(theirs) in rows(response)
+    totals = response.context_data["cdr_totals"]
+    assert totals == [
+        {
+            "currency": "EUR",
+            "count": 2,
+            "energy": ours.total_energy + theirs.total_energy,
+            "cost_excl_vat": ours.total_cost_excl_vat + theirs.total_cost_excl_vat,
+            "cost_incl_vat": ours.total_cost_incl_vat + theirs.total_cost_incl_vat,
+        }
+    ]
+    assert 'id="cdr-totals"' in rows(response)
+
+
+@pytest.mark.parametrize(
+    ("query", "expect_ours", "expect_theirs"),
+    [
+        ({"direction": "issued"}, True, False),
+        ({"direction": "received"}, False, True),
+        ({"party": "BE/BEC"}, False, True),
+        ({"party": "NL/EXA"}, True, False),
+        ({"tariff_check_status__exact": "UNCHECKED"}, False, True),
+        ({"credit": "credit"}, False, False),
+        ({"credit": "regular"}, True, True),
+        ({"location": "LOC1"}, False, True),
+        ({"ended": "7"}, False, False),
+        ({"q": "12345"}, False, True),
+        ({"q": "RFID001"}, True, False),
+    ],
+)
+def test_cdr_admin_filters_and_search(
+    admin_client: Any, cdrs: tuple[Cdr, Cdr], query: dict, expect_ours: bool, expect_theirs: bool
+) -> None:
+    ours, theirs = cdrs
+
+    response = admin_client.get(CHANGELIST, query)
+
+    assert response.status_code == 200
+    shown = {cdr.pk for cdr in response.context_data["cl"].result_list}
+    assert (ours.pk in shown, theirs.pk in shown) == (expect_ours, expect_theirs)
+    assert response.context_data["cdr_totals"] == [] or response.context_data["cdr_totals"][0]["count"] == len(shown)
+
+
+def test_cdr_admin_search_by_session_id(admin_client: Any, cdrs: tuple[Cdr, Cdr]) -> None:
+    ours, _ = cdrs
+
+    response = admin_client.get(CHANGELIST, {"q": ours.session_id})
+
+    assert [cdr.pk for cdr in response.context_data["cl"].result_list] == [ours.pk]
+
+
+def test_cdr_admin_changelist_queries_do_not_grow_with_rows(
+    admin_client: Any, cdrs: tuple[Cdr, Cdr], partner_cpo: Any
+) -> None:
+    admin_client.get(CHANGELIST)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(CHANGELIST)
+    for n in range(10):
+        cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr(id=f"X{n}")))
+    with CaptureQueriesContext(connection) as more:
+        admin_client.get(CHANGELIST)
+
+    assert len(more) == len(few)
+
+
+def test_cdr_admin_detail_is_read_only(admin_client: Any, cdrs: tuple[Cdr, Cdr]) -> None:
+    ours, _ = cdrs
+    url = reverse("admin:cdrs_cdr_change", args=[ours.pk])
+
+    response = admin_client.get(url)
+    posted = admin_client.post(url, {"remark": "changed"})
+
+    assert response.status_code == 200
+    assert ours.ocpi_id in rows(response)
+    assert "CdrLocation" in rows(response)
+    assert 'name="_save"' not in rows(response)
+    assert posted.status_code == 403
+    assert admin_client.get(reverse("admin:cdrs_cdr_add")).status_code == 403
+    assert admin_client.get(reverse("admin:cdrs_cdr_delete", args=[ours.pk])).status_code == 403
+
+
+def test_cdr_admin_credit_action(admin_client: Any, cdrs: tuple[Cdr, Cdr]) -> None:
+    ours, theirs = cdrs
+
+    response = admin_client.post(
+        CHANGELIST,
+        {"action": "create_credit_cdr", "_selected_action": [ours.pk, theirs.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    credit = Cdr.objects.get(credit=True)
+    assert credit.credit_reference_id == ours.ocpi_id
+    text = rows(response)
+    assert f"Credit CDR {credit} created" in text
+    assert "received from a partner" in text
