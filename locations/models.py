@@ -1,1 +1,270 @@
-from django.db import models  # noqa: F401
+"""OCPI 2.2.1 Location > EVSE > Connector (locations.md section 4), ours and partners'.
+
+Nested value types (opening_times, energy_mix, images, business details, ...) are JSON columns holding the
+canonical OCPI representation written by the services after validation by the canonical serializers.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Upper
+
+from partners.models import Party, Role
+
+from .constants import (
+    COUNTRY_ALPHA3_RE,
+    EVSE_ID_RE,
+    LATITUDE_RE,
+    LONGITUDE_RE,
+    ConnectorFormat,
+    ConnectorType,
+    EVSEStatus,
+    ParkingType,
+    PowerType,
+)
+
+# --- Field validators (also used by the admin forms through full_clean) ----------------------------
+
+
+def validate_latitude(value: str) -> None:
+    if not LATITUDE_RE.match(value or "") or not _in_range(value, 90):
+        raise ValidationError(
+            "Latitude must look like 51.047599 (5 to 7 decimals) and lie between -90 and 90.", code="latitude"
+        )
+
+
+def validate_longitude(value: str) -> None:
+    if not LONGITUDE_RE.match(value or "") or not _in_range(value, 180):
+        raise ValidationError(
+            "Longitude must look like 3.729944 (5 to 7 decimals) and lie between -180 and 180.", code="longitude"
+        )
+
+
+def _in_range(value: str, bound: int) -> bool:
+    try:
+        return abs(Decimal(value)) <= bound
+    except InvalidOperation:
+        return False
+
+
+def validate_time_zone(value: str) -> None:
+    if not value or value not in _time_zones():
+        raise ValidationError(
+            "%(value)s is not an IANA time zone name (e.g. Europe/Amsterdam).",
+            code="time_zone",
+            params={"value": value},
+        )
+
+
+def _time_zones() -> set[str]:
+    global _TZ_CACHE
+    if _TZ_CACHE is None:
+        _TZ_CACHE = zoneinfo.available_timezones()
+    return _TZ_CACHE
+
+
+_TZ_CACHE: set[str] | None = None
+
+
+def validate_evse_id(value: str) -> None:
+    if value and not EVSE_ID_RE.match(value):
+        raise ValidationError(
+            "%(value)s is not an eMI3 EVSE ID such as BE*BEC*E041503001.", code="evse_id", params={"value": value}
+        )
+
+
+def validate_country_alpha3(value: str) -> None:
+    if not COUNTRY_ALPHA3_RE.match(value or ""):
+        raise ValidationError("Country must be an ISO 3166-1 alpha-3 code in capitals, e.g. NLD.", code="country")
+
+
+class OcpiJSONField(models.JSONField):
+    """A JSONField decoded with orjson: the Sender list reads ten JSON columns per EVSE row and location."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if isinstance(value, str) and self.decoder is None and not isinstance(expression, KeyTransform):
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                pass  # NaN, huge integers, ...: let the standard decoder try
+        return super().from_db_value(value, expression, connection)
+
+
+# --- Querysets ----------------------------------------------------------------------------------
+
+
+class LocationQuerySet(models.QuerySet):
+    def owned_by_us(self) -> LocationQuerySet:
+        """Rows of one of our own active CPO parties.
+
+        The parties are read now (one tiny query) and become literal conditions: a correlated Exists() over
+        the parties table cost a join filter per row on every count and page of the Sender list.
+        """
+        parties = Party.objects.filter(role=Role.CPO, active=True).values_list("country_code", "party_id")
+        condition = Q()
+        for country_code, party_id in parties:
+            condition |= Q(country_code=country_code, party_id=party_id)
+        return self.filter(condition) if condition else self.none()
+
+    def for_party(self, country_code: str, party_id: str) -> LocationQuerySet:
+        return self.filter(country_code=country_code.upper(), party_id=party_id.upper())
+
+    def published(self) -> LocationQuerySet:
+        return self.filter(publish=True)
+
+    def changed_between(self, date_from: datetime | None, date_to: datetime | None) -> LocationQuerySet:
+        """OCPI list window: date_from inclusive, date_to exclusive (transport.md 7.1)."""
+        queryset = self
+        if date_from is not None:
+            queryset = queryset.filter(last_updated__gte=date_from)
+        if date_to is not None:
+            queryset = queryset.filter(last_updated__lt=date_to)
+        return queryset
+
+
+class LocationManager(models.Manager.from_queryset(LocationQuerySet)):
+    def ours_published(self) -> LocationQuerySet:
+        """What our CPO Sender serves to partners: our own parties' published locations."""
+        return self.get_queryset().owned_by_us().published()
+
+
+# --- Models -------------------------------------------------------------------------------------
+
+
+class Location(models.Model):
+    """OCPI Location. country_code/party_id are stored upper case; ocpi_id keeps its case (CiString)."""
+
+    country_code = models.CharField(max_length=2, help_text="Owner CPO's ISO 3166 alpha-2 code")
+    party_id = models.CharField(max_length=3, help_text="Owner CPO's party id")
+    ocpi_id = models.CharField("OCPI id", max_length=36, help_text="The spec's Location.id")
+    publish = models.BooleanField(default=True)
+    publish_allowed_to = OcpiJSONField(default=list, blank=True, help_text="List of PublishTokenType")
+    name = models.CharField(max_length=255, blank=True)
+    address = models.CharField(max_length=255)
+    city = models.CharField(max_length=45)
+    postal_code = models.CharField(max_length=10, blank=True)
+    state = models.CharField(max_length=45, blank=True)
+    country = models.CharField(
+        max_length=3, validators=[validate_country_alpha3], help_text="ISO 3166-1 alpha-3, e.g. NLD"
+    )
+    latitude = models.CharField(max_length=10, validators=[validate_latitude], help_text="e.g. 51.047599")
+    longitude = models.CharField(max_length=11, validators=[validate_longitude], help_text="e.g. 3.729944")
+    related_locations = OcpiJSONField(default=list, blank=True, help_text="List of AdditionalGeoLocation")
+    parking_type = models.CharField(max_length=20, choices=ParkingType.choices, blank=True)
+    directions = OcpiJSONField(default=list, blank=True, help_text="List of DisplayText")
+    operator = OcpiJSONField(null=True, blank=True, help_text="BusinessDetails")
+    suboperator = OcpiJSONField(null=True, blank=True, help_text="BusinessDetails")
+    owner = OcpiJSONField(null=True, blank=True, help_text="BusinessDetails")
+    facilities = OcpiJSONField(default=list, blank=True, help_text="List of Facility")
+    time_zone = models.CharField(max_length=255, validators=[validate_time_zone], help_text="e.g. Europe/Amsterdam")
+    opening_times = OcpiJSONField(null=True, blank=True, help_text="Hours")
+    charging_when_closed = models.BooleanField(null=True, blank=True, help_text="Empty means the spec default (yes)")
+    images = OcpiJSONField(default=list, blank=True, help_text="List of Image")
+    energy_mix = OcpiJSONField(null=True, blank=True, help_text="EnergyMix")
+    last_updated = models.DateTimeField()
+
+    objects = LocationManager()
+
+    class Meta:
+        ordering = ["last_updated", "pk"]
+        constraints = [
+            models.UniqueConstraint("country_code", "party_id", Upper("ocpi_id"), name="location_unique_cc_pid_id"),
+        ]
+        indexes = [
+            # Sender list: published rows in (last_updated, pk) page order; covers the party check and count.
+            models.Index(
+                fields=["last_updated", "id", "country_code", "party_id"],
+                condition=Q(publish=True),
+                name="location_published_page",
+            ),
+            models.Index(fields=["last_updated", "id"], name="location_updated"),
+            models.Index(fields=["city"], name="location_city"),
+            models.Index(fields=["postal_code"], name="location_postal_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}/{self.party_id}/{self.ocpi_id} {self.name}".rstrip()
+
+    @property
+    def coordinates(self) -> dict[str, str]:
+        return {"latitude": self.latitude, "longitude": self.longitude}
+
+
+class EVSE(models.Model):
+    """OCPI EVSE; country_code/party_id copy the Location's so `uid` is unique per CPO party."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="evses")
+    country_code = models.CharField(max_length=2, editable=False)
+    party_id = models.CharField(max_length=3, editable=False)
+    uid = models.CharField("UID", max_length=36, help_text="The spec's EVSE.uid: never changes")
+    evse_id = models.CharField(
+        "EVSE ID", max_length=48, blank=True, validators=[validate_evse_id], help_text="eMI3, e.g. BE*BEC*E041503001"
+    )
+    status = models.CharField(max_length=11, choices=EVSEStatus.choices, default=EVSEStatus.UNKNOWN)
+    status_schedule = OcpiJSONField(default=list, blank=True, help_text="List of StatusSchedule")
+    capabilities = OcpiJSONField(default=list, blank=True, help_text="List of Capability")
+    floor_level = models.CharField(max_length=4, blank=True)
+    latitude = models.CharField(max_length=10, blank=True, validators=[validate_latitude])
+    longitude = models.CharField(max_length=11, blank=True, validators=[validate_longitude])
+    physical_reference = models.CharField(max_length=16, blank=True)
+    directions = OcpiJSONField(default=list, blank=True, help_text="List of DisplayText")
+    parking_restrictions = OcpiJSONField(default=list, blank=True, help_text="List of ParkingRestriction")
+    images = OcpiJSONField(default=list, blank=True, help_text="List of Image")
+    last_updated = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "EVSE"
+        verbose_name_plural = "EVSEs"
+        ordering = ["location_id", "id"]
+        constraints = [
+            models.UniqueConstraint("country_code", "party_id", Upper("uid"), name="evse_unique_cc_pid_uid"),
+        ]
+        indexes = [
+            models.Index(fields=["evse_id"], name="evse_evse_id"),
+            models.Index(fields=["status"], name="evse_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.uid} ({self.evse_id})" if self.evse_id else self.uid
+
+    def clean(self) -> None:
+        if bool(self.latitude) != bool(self.longitude):
+            raise ValidationError("Give both latitude and longitude, or neither.")
+
+    @property
+    def coordinates(self) -> dict[str, str] | None:
+        if not self.latitude:
+            return None
+        return {"latitude": self.latitude, "longitude": self.longitude}
+
+
+class Connector(models.Model):
+    evse = models.ForeignKey(EVSE, on_delete=models.CASCADE, related_name="connectors")
+    ocpi_id = models.CharField("OCPI id", max_length=36, help_text="The spec's Connector.id, unique within the EVSE")
+    standard = models.CharField(max_length=21, choices=ConnectorType.choices)
+    format = models.CharField(max_length=6, choices=ConnectorFormat.choices)
+    power_type = models.CharField(max_length=16, choices=PowerType.choices)
+    max_voltage = models.PositiveIntegerField(help_text="V")
+    max_amperage = models.PositiveIntegerField(help_text="A")
+    max_electric_power = models.PositiveIntegerField(null=True, blank=True, help_text="W")
+    tariff_ids = OcpiJSONField(default=list, blank=True, help_text="List of tariff ids")
+    terms_and_conditions = models.URLField(max_length=255, blank=True)
+    last_updated = models.DateTimeField()
+
+    class Meta:
+        ordering = ["evse_id", "id"]
+        constraints = [
+            models.UniqueConstraint("evse", Upper("ocpi_id"), name="connector_unique_evse_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ocpi_id} {self.standard}"

@@ -18,8 +18,8 @@ from ocpi_platform.ocpi.versions import versions_url
 
 from . import services
 from .admin_outbox import OutboxPartnerColumns
-from .outbox import partner_list_with_outbox_counts
 from .models import MessageLog, Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party
+from .outbox import partner_list_with_outbox_counts
 
 
 @admin.register(Party)
@@ -228,5 +228,3 @@ class MessageLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-

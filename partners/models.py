@@ -217,7 +217,6 @@ class OutboxState(models.TextChoices):
     SUPERSEDED = "SUPERSEDED", "Superseded by a later delivery"
 
 
-
 class OutboxDelivery(models.Model):
     """One pending push of one object to one partner, written in the transaction of the change.
 

@@ -1,0 +1,145 @@
+"""Reads of Locations, EVSEs and Connectors (deterministic order, prefetching for the Sender)."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from ocpi_platform.ocpi.headers import PartyRef
+from partners.models import Party, Role
+
+from .api.serializers import CONNECTOR_COLUMNS, EVSE_COLUMNS, LOCATION_COLUMNS
+from .models import EVSE, Connector, Location
+
+
+def party_is_ours(*, country_code: str, party_id: str) -> bool:
+    """Whether (country_code, party_id) is one of our own active CPO parties."""
+    return Party.objects.filter(
+        role=Role.CPO, active=True, country_code=country_code.upper(), party_id=party_id.upper()
+    ).exists()
+
+
+def our_cpo_party_get(*, country_code: str, party_id: str) -> Party | None:
+    return Party.objects.filter(
+        role=Role.CPO, active=True, country_code=country_code.upper(), party_id=party_id.upper()
+    ).first()
+
+
+def location_list_published(
+    *, date_from: datetime | None = None, date_to: datetime | None = None, party: PartyRef | None = None
+) -> QuerySet[Location]:
+    """Our own published locations as served by the CPO Sender interface, in stable page order.
+
+    Unpublished locations (publish=false) are never served to partners for now: matching the partner's
+    tokens against publish_allowed_to is out of scope.
+    """
+    queryset = Location.objects.ours_published()
+    if party is not None:
+        queryset = queryset.for_party(party.country_code, party.party_id)
+    return (
+        queryset.changed_between(date_from, date_to)
+        .prefetch_related("evses__connectors")
+        .order_by("last_updated", "pk")
+    )
+
+
+class PublishedRows(Sequence):
+    """The Sender list for the shared paginator: len() counts, a slice reads one page of named rows.
+
+    A slice is a "deferred join": the page's ids come from an ordered id query (an index-only scan of the
+    partial index location_published_page), then only those rows are read, so a deep offset does not read
+    the thousands of wide rows it skips.
+    """
+
+    def __init__(self, queryset: QuerySet[Location]) -> None:
+        self._queryset = queryset.order_by("last_updated", "pk")
+        self._total: int | None = None
+
+    def __len__(self) -> int:
+        if self._total is None:
+            self._total = self._queryset.count()
+        return self._total
+
+    def __getitem__(self, index: Any) -> Any:
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        page_ids = self._queryset.values("pk")[index]
+        return list(
+            Location.objects.filter(pk__in=page_ids)
+            .order_by("last_updated", "pk")
+            .values_list(*LOCATION_COLUMNS, named=True)
+        )
+
+
+def location_rows_published(
+    *, date_from: datetime | None = None, date_to: datetime | None = None, party: PartyRef | None = None
+) -> PublishedRows:
+    """The Sender list as named rows (LOCATION_COLUMNS), same filter and order as location_list_published."""
+    queryset = Location.objects.ours_published()
+    if party is not None:
+        queryset = queryset.for_party(party.country_code, party.party_id)
+    return PublishedRows(queryset.changed_between(date_from, date_to))
+
+
+EvseRow = namedtuple("EvseRow", EVSE_COLUMNS)
+ConnectorRow = namedtuple("ConnectorRow", CONNECTOR_COLUMNS)
+_CONNECTOR_JOINED = tuple(f"connectors__{name}" for name in CONNECTOR_COLUMNS if name != "evse_id")
+
+
+def location_children_rows(*, location_ids: list[int]) -> tuple[list[EvseRow], list[ConnectorRow]]:
+    """EVSE and connector rows (EVSE_/CONNECTOR_COLUMNS) of a page of locations, in page order.
+
+    One query (EVSE LEFT JOIN connector) whatever the page size: round trips dominate the Sender's cost.
+    """
+    if not location_ids:
+        return [], []
+    rows = (
+        EVSE.objects.filter(location_id__in=location_ids)
+        .order_by("location_id", "id", "connectors__id")
+        .values_list(*EVSE_COLUMNS, *_CONNECTOR_JOINED)
+    )
+    width = len(EVSE_COLUMNS)
+    evses: list[EvseRow] = []
+    connectors: list[ConnectorRow] = []
+    last_id = None
+    for row in rows:
+        if row[0] != last_id:
+            last_id = row[0]
+            evses.append(EvseRow._make(row[:width]))
+        if row[width] is not None:  # an EVSE without connectors (not valid OCPI, but possible while editing)
+            connectors.append(ConnectorRow(last_id, *row[width:]))
+    return evses, connectors
+
+
+def location_get_published(*, location_id: str, party: PartyRef | None = None) -> Location | None:
+    """One of our published locations by its OCPI id (case-insensitive), with EVSEs and connectors."""
+    queryset = Location.objects.ours_published().filter(ocpi_id__iexact=location_id)
+    if party is not None:
+        queryset = queryset.for_party(party.country_code, party.party_id)
+    return queryset.prefetch_related("evses__connectors").order_by("pk").first()
+
+
+def location_get(*, country_code: str, party_id: str, location_id: str) -> Location | None:
+    """Any owner's location by its full OCPI key (eMSP Receiver, admin, seed data)."""
+    return (
+        Location.objects.for_party(country_code, party_id)
+        .filter(ocpi_id__iexact=location_id)
+        .prefetch_related("evses__connectors")
+        .first()
+    )
+
+
+def evse_get(*, location: Location, evse_uid: str) -> EVSE | None:
+    return location.evses.filter(uid__iexact=evse_uid).prefetch_related("connectors").first()
+
+
+def connector_get(*, evse: EVSE, connector_id: str) -> Connector | None:
+    return evse.connectors.filter(ocpi_id__iexact=connector_id).first()
+
+
+def evse_list_for_location(*, location: Location) -> QuerySet[EVSE]:
+    return location.evses.prefetch_related("connectors").order_by("pk")

@@ -1,0 +1,337 @@
+"""Every write of Locations, EVSEs and Connectors.
+
+Inputs are dicts keyed by *model field names*: `LocationSerializer(...).validated_data` (and the EVSE/
+Connector equivalents) or an admin form's cleaned_data. Nested `evses` / `connectors` lists are optional.
+
+`last_updated` (locations.md 4): on rows of our own CPO parties it is set to now on every object that really
+changed, and a changed EVSE or Connector also moves its EVSE's and Location's `last_updated`. On rows of
+partner parties (eMSP Receiver) the `last_updated` sent by the partner is stored, and a PUT/PATCH of an
+EVSE or Connector gives its parents that same value (locations.md 3.2, 3.3).
+
+Every change to one of our rows enqueues a push with `_push()` in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from .constants import EVSEStatus
+from .models import EVSE, Connector, Location
+from .selectors import party_is_ours
+
+logger = logging.getLogger(__name__)
+
+_KEYS = {"id", "location", "evse", "country_code", "party_id", "ocpi_id", "uid", "last_updated"}
+LOCATION_FIELDS = tuple(f.name for f in Location._meta.concrete_fields if f.name not in _KEYS)
+EVSE_FIELDS = tuple(f.name for f in EVSE._meta.concrete_fields if f.name not in _KEYS)
+CONNECTOR_FIELDS = tuple(f.name for f in Connector._meta.concrete_fields if f.name not in _KEYS)
+# Model field -> OCPI field, for push hints.
+_SPEC_NAMES = {"ocpi_id": "id", "latitude": "coordinates", "longitude": "coordinates"}
+
+
+def _push(location: Location, hint: dict[str, Any]) -> None:
+    """Enqueue a push of `location` to the partners (outbox), inside the caller's transaction.
+
+    The outbox lives in partners/outbox.py; until it exists this is a no-op.
+    """
+    try:
+        from partners.outbox import outbox_enqueue
+    except ImportError:
+        logger.debug("partners.outbox not available: push of location %s skipped", location.pk)
+        return
+    outbox_enqueue(module="locations", object_id=location.pk, hint=hint)
+
+
+def _spec_fields(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(_SPEC_NAMES.get(name, name) for name in names))
+
+
+def _apply(obj: models.Model, data: dict[str, Any], fields: tuple[str, ...], *, replace: bool) -> list[str]:
+    """Copy `data` onto `obj`; with `replace`, fields missing from data revert to their default (PUT)."""
+    changed = []
+    for name in fields:
+        if name not in data and not replace:
+            continue
+        value = data.get(name)
+        field = obj._meta.get_field(name)
+        if value is None and not field.null:
+            value = field.get_default()
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.append(name)
+    return changed
+
+
+def _stamp(ours: bool, data: dict[str, Any]) -> datetime:
+    if ours or not data.get("last_updated"):
+        return timezone.now()
+    return data["last_updated"]
+
+
+def _clean(obj: models.Model, exclude: tuple[str, ...] = ()) -> None:
+    obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+
+
+# --- Connectors ---------------------------------------------------------------------------------
+
+
+def _connector_write(
+    evse: EVSE, data: dict[str, Any], *, ours: bool, connector: Connector | None, replace: bool
+) -> tuple[Connector, list[str]]:
+    created = connector is None
+    if connector is None:
+        connector = Connector(evse=evse, ocpi_id=data["ocpi_id"])
+    changed = _apply(connector, data, CONNECTOR_FIELDS, replace=replace)
+    if not ours and data.get("last_updated") and data["last_updated"] != connector.last_updated:
+        changed.append("last_updated")
+    if created or changed:
+        connector.last_updated = _stamp(ours, data)
+        _clean(connector, exclude=("evse",))
+        connector.save()
+    return connector, (["*"] if created else changed)
+
+
+def _connectors_replace(evse: EVSE, items: list[dict[str, Any]], *, ours: bool, created: bool) -> bool:
+    """Make the EVSE's connectors exactly `items` (connectors have no REMOVED status: absent ones go)."""
+    existing = {} if created else {c.ocpi_id.upper(): c for c in evse.connectors.all()}
+    changed = False
+    for item in items:
+        _, fields = _connector_write(
+            evse, item, ours=ours, connector=existing.pop(item["ocpi_id"].upper(), None), replace=True
+        )
+        changed = changed or bool(fields)
+    if existing:
+        Connector.objects.filter(pk__in=[c.pk for c in existing.values()]).delete()
+        changed = True
+    return changed
+
+
+# --- EVSEs --------------------------------------------------------------------------------------
+
+
+def _evse_write(
+    location: Location, data: dict[str, Any], *, ours: bool, evse: EVSE | None, replace: bool
+) -> tuple[EVSE, list[str]]:
+    created = evse is None
+    if evse is None:
+        other = EVSE.objects.filter(
+            country_code=location.country_code, party_id=location.party_id, uid__iexact=data["uid"]
+        ).first()
+        if other is not None:
+            if other.location_id != location.pk:
+                raise ValidationError(
+                    {"uid": f"EVSE uid {data['uid']} already belongs to location {other.location.ocpi_id}"}
+                )
+            evse, created = other, False
+        else:
+            evse = EVSE(
+                location=location, country_code=location.country_code, party_id=location.party_id, uid=data["uid"]
+            )
+    changed = _apply(evse, data, EVSE_FIELDS, replace=replace)
+    if not ours and data.get("last_updated") and data["last_updated"] != evse.last_updated:
+        changed.append("last_updated")
+    stamp = _stamp(ours, data)
+    if created:
+        evse.last_updated = stamp
+        _clean(evse, exclude=("location",))
+        evse.save()
+    connectors_changed = False
+    if data.get("connectors") is not None:
+        connectors_changed = _connectors_replace(evse, data["connectors"], ours=ours, created=created)
+        if connectors_changed:
+            changed.append("connectors")
+    if not created and changed:
+        evse.last_updated = stamp
+        _clean(evse, exclude=("location",))
+        evse.save()
+    return evse, (["*"] if created else changed)
+
+
+def _touch(obj: models.Model, stamp: datetime) -> None:
+    """Move a parent's last_updated (spec: a child's change is a change of its parents)."""
+    obj.last_updated = stamp
+    type(obj).objects.filter(pk=obj.pk).update(last_updated=stamp)
+
+
+# --- Locations ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def location_put(*, data: dict[str, Any]) -> tuple[Location, bool]:
+    """Create or replace a Location (PUT semantics: omitted optional fields revert to their default).
+
+    With an `evses` list the EVSEs become exactly that list: new ones are created, listed ones replaced,
+    unlisted ones are set to REMOVED (EVSEs are never deleted). Without `evses` the EVSEs are untouched.
+    Returns (location, created).
+    """
+    country_code, party_id = data["country_code"].upper(), data["party_id"].upper()
+    ours = party_is_ours(country_code=country_code, party_id=party_id)
+    location = Location.objects.filter(
+        country_code=country_code, party_id=party_id, ocpi_id__iexact=data["ocpi_id"]
+    ).first()
+    created = location is None
+    if location is None:
+        location = Location(country_code=country_code, party_id=party_id, ocpi_id=data["ocpi_id"])
+    changed = _apply(location, data, LOCATION_FIELDS, replace=True)
+    if not ours and data.get("last_updated") and data["last_updated"] != location.last_updated:
+        changed.append("last_updated")
+    stamp = _stamp(ours, data)
+    if created:
+        location.last_updated = stamp
+        _clean(location)
+        location.save()
+    if data.get("evses") is not None and _evses_replace(
+        location, data["evses"], ours=ours, created=created, stamp=stamp
+    ):
+        changed.append("evses")
+    if not created and changed:
+        location.last_updated = stamp
+        _clean(location)
+        location.save()
+    if ours and (created or changed):
+        _push(location, {"full": True})
+    return location, created
+
+
+def _evses_replace(
+    location: Location, items: list[dict[str, Any]], *, ours: bool, created: bool, stamp: datetime
+) -> bool:
+    existing = {} if created else {e.uid.upper(): e for e in location.evses.all()}
+    changed = False
+    for item in items:
+        _, fields = _evse_write(location, item, ours=ours, evse=existing.pop(item["uid"].upper(), None), replace=True)
+        changed = changed or bool(fields)
+    for evse in existing.values():
+        if evse.status != EVSEStatus.REMOVED:
+            evse.status = EVSEStatus.REMOVED
+            evse.last_updated = stamp
+            evse.save(update_fields=["status", "last_updated"])
+            changed = True
+    return changed
+
+
+def location_create(*, data: dict[str, Any]) -> Location:
+    """A new Location (with optional nested evses/connectors); ValidationError if the id exists."""
+    exists = Location.objects.filter(
+        country_code=data["country_code"].upper(), party_id=data["party_id"].upper(), ocpi_id__iexact=data["ocpi_id"]
+    ).exists()
+    if exists:
+        raise ValidationError({"ocpi_id": f"Location {data['ocpi_id']} already exists for this party"})
+    location, _ = location_put(data=data)
+    return location
+
+
+@transaction.atomic
+def location_update(*, location: Location, data: dict[str, Any]) -> Location:
+    """PATCH semantics: only the keys present in `data` change. An `evses` list replaces the EVSE list."""
+    ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
+    changed = _apply(location, data, LOCATION_FIELDS, replace=False)
+    if not ours and data.get("last_updated") and data["last_updated"] != location.last_updated:
+        changed.append("last_updated")
+    stamp = _stamp(ours, data)
+    if data.get("evses") is not None and _evses_replace(location, data["evses"], ours=ours, created=False, stamp=stamp):
+        changed.append("evses")
+    if changed:
+        location.last_updated = stamp
+        _clean(location)
+        location.save()
+        if ours:
+            hint = {"full": True} if "evses" in changed else {"fields": _spec_fields(changed)}
+            _push(location, hint)
+    return location
+
+
+def location_publish(*, location: Location, publish: bool = True) -> Location:
+    """Publish (or withdraw) a location; unpublishing also clears nothing else (publish_allowed_to stays)."""
+    data: dict[str, Any] = {"publish": publish}
+    if publish:
+        data["publish_allowed_to"] = []  # only allowed with publish=false (locations.md 4.1)
+    return location_update(location=location, data=data)
+
+
+@transaction.atomic
+def location_push_now(*, location: Location) -> None:
+    """Staff asked to resend a location to every partner: enqueue a full push, change nothing."""
+    if party_is_ours(country_code=location.country_code, party_id=location.party_id):
+        _push(location, {"full": True})
+
+
+# --- EVSE and Connector entry points --------------------------------------------------------------
+
+
+@transaction.atomic
+def evse_put(*, location: Location, data: dict[str, Any]) -> tuple[EVSE, bool]:
+    """Create or replace one EVSE of `location` (and its connectors when `connectors` is given)."""
+    ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
+    existing = location.evses.filter(uid__iexact=data["uid"]).first()
+    evse, changed = _evse_write(location, data, ours=ours, evse=existing, replace=True)
+    if changed:
+        _touch(location, evse.last_updated)
+        if ours:
+            _push(location, {"evse_uid": evse.uid, "full": True})
+    return evse, existing is None
+
+
+@transaction.atomic
+def evse_update(*, evse: EVSE, data: dict[str, Any]) -> EVSE:
+    """PATCH an EVSE: only the keys present change; a `connectors` list replaces the connectors."""
+    location = evse.location
+    ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
+    evse, changed = _evse_write(location, data, ours=ours, evse=evse, replace=False)
+    if changed:
+        _touch(location, evse.last_updated)
+        if ours:
+            hint: dict[str, Any] = {"evse_uid": evse.uid}
+            if "connectors" in changed:
+                hint["full"] = True
+            else:
+                hint["fields"] = _spec_fields([name for name in changed if name != "last_updated"])
+            _push(location, hint)
+    return evse
+
+
+def evse_set_status(*, evse: EVSE, status: str, last_updated: datetime | None = None) -> EVSE:
+    """The most frequent change: a new EVSE status (no-op when unchanged)."""
+    if status not in EVSEStatus.values:
+        raise ValidationError({"status": f"{status} is not an EVSE status"})
+    data: dict[str, Any] = {"status": status}
+    if last_updated is not None:
+        data["last_updated"] = last_updated
+    return evse_update(evse=evse, data=data)
+
+
+@transaction.atomic
+def connector_put(*, evse: EVSE, data: dict[str, Any]) -> tuple[Connector, bool]:
+    """Create or replace one connector of `evse`."""
+    location = evse.location
+    ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
+    existing = evse.connectors.filter(ocpi_id__iexact=data["ocpi_id"]).first()
+    connector, changed = _connector_write(evse, data, ours=ours, connector=existing, replace=True)
+    if changed:
+        _touch(evse, connector.last_updated)
+        _touch(location, connector.last_updated)
+        if ours:
+            _push(location, {"evse_uid": evse.uid, "connector_id": connector.ocpi_id, "full": True})
+    return connector, existing is None
+
+
+@transaction.atomic
+def connector_update(*, connector: Connector, data: dict[str, Any]) -> Connector:
+    """PATCH a connector (e.g. tariff_ids); parents' last_updated follow."""
+    evse = connector.evse
+    location = evse.location
+    ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
+    connector, changed = _connector_write(evse, data, ours=ours, connector=connector, replace=False)
+    if changed:
+        _touch(evse, connector.last_updated)
+        _touch(location, connector.last_updated)
+        if ours:
+            fields = _spec_fields([name for name in changed if name != "last_updated"])
+            _push(location, {"evse_uid": evse.uid, "connector_id": connector.ocpi_id, "fields": fields})
+    return connector

@@ -1,0 +1,328 @@
+"""Gateway events: what charge points report, turned into EVSE statuses, sessions and CDRs.
+
+The one entry point for events coming IN from a charge point gateway (the simulator now, OCPP later):
+`evse_status_changed` (StatusNotification), `session_started` (StartTransaction), `meter_values`
+(MeterValues: one interval = one ChargingPeriod), `session_stopped` (StopTransaction, then unplug).
+Every change goes through the locations/sessions/cdrs services, which push to partners through the outbox
+in the same transaction. Call these outside any HTTP request to a partner (no HTTP happens here).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from sessions.models import ChargingSession, Reservation, ReservationStatus, SessionStatus
+
+if TYPE_CHECKING:
+    from locations.models import EVSE, Connector
+
+logger = logging.getLogger(__name__)
+
+ENERGY_QUANTUM = Decimal("0.001")  # kWh: meter resolution of 1 Wh
+HOURS_QUANTUM = Decimal("0.000001")
+
+
+class GatewayEventError(ValueError):
+    """An event that cannot be applied (unknown EVSE/connector, finished session, ...)."""
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def connector_for(evse: EVSE, connector_id: str | None) -> Connector:
+    """The EVSE's connector `connector_id`, or its first connector when none is named."""
+    from locations.selectors import connector_get
+
+    if connector_id:
+        connector = connector_get(evse=evse, connector_id=connector_id)
+    else:
+        connector = evse.connectors.order_by("pk").first()
+    if connector is None:
+        raise GatewayEventError(f"EVSE {evse.uid} has no connector {connector_id or ''}".strip())
+    return connector
+
+
+def connector_max_power_w(connector: Connector) -> int:
+    """The connector's maximum power in W: max_electric_power, else voltage x amperage (x 3 for AC_3_PHASE:
+    OCPI's max_voltage of a three-phase connector is line to neutral)."""
+    if connector.max_electric_power:
+        return int(connector.max_electric_power)
+    phases = 3 if connector.power_type == "AC_3_PHASE" else 1
+    return int(connector.max_voltage * connector.max_amperage * phases)
+
+
+def _tariffs(evse: EVSE, connector: Connector) -> list[dict[str, Any]]:
+    from tariffs.api.serializers import tariff_to_ocpi
+    from tariffs.selectors import tariff_list_by_ids
+
+    return [
+        tariff_to_ocpi(t)
+        for t in tariff_list_by_ids(
+            country_code=evse.country_code, party_id=evse.party_id, ocpi_ids=connector.tariff_ids or []
+        )
+    ]
+
+
+def _tariff_for(session: ChargingSession, evse: EVSE, connector: Connector) -> dict[str, Any] | None:
+    """The tariff a CDR of this session would use (cdrs.services rules: AD_HOC_PAYMENT for ad-hoc tokens)."""
+    from tariffs.engine import select_tariff
+
+    wanted = "AD_HOC_PAYMENT" if (session.cdr_token or {}).get("type") == "AD_HOC_USER" else "REGULAR"
+    return select_tariff(_tariffs(evse, connector), at=session.start_date_time, tariff_type=wanted)
+
+
+def _currency(evse: EVSE, connector: Connector) -> str:
+    tariffs = _tariffs(evse, connector)
+    if tariffs:
+        return tariffs[0]["currency"]
+    return getattr(settings, "OCPI_DEFAULT_CURRENCY", "EUR")
+
+
+def _running_cost(
+    session: ChargingSession, periods: list[dict[str, Any]], until: datetime
+) -> tuple[Decimal | None, Decimal | None]:
+    """total_cost so far with the session's tariff (None, None when unpriced or not priceable)."""
+    from tariffs.engine import ChargingDataError, TariffError, price
+
+    evse = _evse_of(session)
+    if evse is None or not periods:
+        return None, None
+    try:
+        connector = connector_for(evse, session.connector_id)
+        tariff = _tariff_for(session, evse, connector)
+        if tariff is None:
+            return None, None
+        result = price(tariff, periods, end_date_time=until, time_zone=evse.location.time_zone)
+    except (GatewayEventError, TariffError, ChargingDataError) as exc:
+        logger.info("Session %s: no running cost (%s)", session.pk, exc)
+        return None, None
+    cost = result.total_cost.to_ocpi()  # rounded to 4 decimals like the CDR's
+    return cost["excl_vat"], cost.get("incl_vat")
+
+
+def _evse_of(session: ChargingSession) -> EVSE | None:
+    from locations.selectors import evse_get, location_get
+
+    location = location_get(
+        country_code=session.country_code, party_id=session.party_id, location_id=session.location_id
+    )
+    return evse_get(location=location, evse_uid=session.evse_uid) if location else None
+
+
+def _hours(start: datetime, end: datetime) -> Decimal:
+    return (Decimal(int((end - start).total_seconds() * 1000)) / Decimal(3_600_000)).quantize(HOURS_QUANTUM)
+
+
+# --- events -----------------------------------------------------------------------------------------
+
+
+def evse_status_changed(*, evse: EVSE, status: str) -> EVSE:
+    """StatusNotification: a new EVSE status (no-op when unchanged); pushed to partners by the locations app."""
+    from locations.services import evse_set_status
+
+    return evse_set_status(evse=evse, status=status)
+
+
+@transaction.atomic
+def session_started(
+    *,
+    evse: EVSE,
+    connector_id: str | None,
+    cdr_token: dict[str, Any],
+    auth_method: str,
+    started_at: datetime | None = None,
+    authorization_reference: str | None = None,
+    token_owner_partner: Any = None,
+    meter_id: str | None = None,
+) -> ChargingSession:
+    """StartTransaction: a session starts on one of our EVSEs; the EVSE becomes CHARGING.
+
+    A RESERVATION session of the same token on this EVSE (or on no EVSE yet) becomes ACTIVE (sessions.md 1:
+    "if the reservation leads to charging with the same token"), otherwise a new ACTIVE session is created.
+    """
+    from sessions.services import session_start, session_update
+
+    started_at = started_at or timezone.now()
+    connector = connector_for(evse, connector_id)
+    location = evse.location
+    reservation = (
+        Reservation.objects.select_related("session")
+        .filter(
+            status=ReservationStatus.ACTIVE,
+            country_code=evse.country_code,
+            party_id=evse.party_id,
+            location_id__iexact=location.ocpi_id,
+            session__status=SessionStatus.RESERVATION,
+            session__token_uid__iexact=cdr_token["uid"],
+        )
+        .filter(evse_uid__in=["", evse.uid])
+        .order_by("-pk")
+        .first()
+    )
+    if reservation is not None:
+        session = session_update(
+            session=reservation.session,
+            status=SessionStatus.ACTIVE,
+            start_date_time=started_at,
+            auth_method=auth_method,
+            authorization_reference=authorization_reference or reservation.session.authorization_reference,
+            evse_uid=evse.uid,
+            connector_id=connector.ocpi_id,
+        )
+        Reservation.objects.filter(pk=reservation.pk).update(status=ReservationStatus.USED)
+    else:
+        session = session_start(
+            country_code=evse.country_code,
+            party_id=evse.party_id,
+            location_id=location.ocpi_id,
+            evse_uid=evse.uid,
+            connector_id=connector.ocpi_id,
+            cdr_token=cdr_token,
+            auth_method=auth_method,
+            authorization_reference=authorization_reference,
+            start_date_time=started_at,
+            currency=_currency(evse, connector),
+            token_owner_partner=token_owner_partner,
+            meter_id=meter_id,
+        )
+    evse_status_changed(evse=evse, status="CHARGING")
+    logger.info("Session %s started on EVSE %s (%s)", session.ocpi_id, evse.uid, auth_method)
+    return session
+
+
+@transaction.atomic
+def meter_values(
+    *,
+    session: ChargingSession,
+    period_start: datetime,
+    period_end: datetime,
+    kwh_total: Decimal | float | int | str,
+    max_power_kw: Decimal | float | int | str | None = None,
+) -> ChargingSession:
+    """MeterValues of one interval [period_start, period_end): a ChargingPeriod with the energy charged in it
+    (kwh_total is the cumulative meter reading at period_end), its duration and its peak power; the session's
+    kwh and running total_cost follow (priced with the connector's tariff)."""
+    from sessions.services import session_add_period
+
+    if period_end <= period_start:
+        raise GatewayEventError("period_end must be after period_start")
+    total = Decimal(str(kwh_total)).quantize(ENERGY_QUANTUM)
+    energy = total - Decimal(session.kwh or 0)
+    if energy < 0:
+        raise GatewayEventError(f"meter went backwards: {total} kWh < {session.kwh} kWh")
+    hours = _hours(period_start, period_end)
+    power = Decimal(str(max_power_kw)) if max_power_kw is not None else (energy / hours if hours else Decimal(0))
+    dimensions = [
+        {"type": "ENERGY", "volume": energy},
+        {"type": "TIME", "volume": hours},
+        {"type": "MAX_POWER", "volume": power.quantize(ENERGY_QUANTUM)},
+    ]
+    from sessions.api.serializers import to_stored_period
+
+    periods = [
+        *(session.charging_periods or []),
+        to_stored_period({"start_date_time": period_start, "dimensions": dimensions}),
+    ]
+    cost_excl, cost_incl = _running_cost(session, periods, period_end)
+    return session_add_period(
+        session=session,
+        start_date_time=period_start,
+        dimensions=dimensions,
+        kwh_total=total,
+        cost_excl_vat=cost_excl,
+        cost_incl_vat=cost_incl,
+    )
+
+
+def session_stopped(
+    *,
+    session: ChargingSession,
+    stopped_at: datetime,
+    ended_at: datetime | None = None,
+    create_cdr: bool = True,
+) -> tuple[ChargingSession, Any]:
+    """StopTransaction at `stopped_at` (charging ends); the EV leaves at `ended_at` (default: at once).
+
+    Idle time between them is a PARKING_TIME period. The session is COMPLETED at ended_at, the EVSE becomes
+    AVAILABLE and the CDR is issued (cdrs.services.cdr_create_from_session, which pushes it). Returns
+    (session, cdr); cdr is None when it could not be issued (logged: the session stays COMPLETED and staff can
+    issue it later).
+    """
+    from sessions.api.serializers import to_stored_period
+    from sessions.services import session_add_period, session_stop, session_update
+
+    ended_at = ended_at or stopped_at
+    if ended_at < stopped_at:
+        raise GatewayEventError("ended_at must not be before stopped_at")
+    with transaction.atomic():
+        session = ChargingSession.objects.get(pk=session.pk)
+        if session.is_final:
+            raise GatewayEventError(f"Session {session.ocpi_id} is already {session.status}")
+        if ended_at > stopped_at:
+            parking = [{"type": "PARKING_TIME", "volume": _hours(stopped_at, ended_at)}]
+            periods = [
+                *(session.charging_periods or []),
+                to_stored_period({"start_date_time": stopped_at, "dimensions": parking}),
+            ]
+            cost_excl, cost_incl = _running_cost(session, periods, ended_at)
+            session = session_add_period(
+                session=session,
+                start_date_time=stopped_at,
+                dimensions=parking,
+                kwh_total=session.kwh,
+                cost_excl_vat=cost_excl,
+                cost_incl_vat=cost_incl,
+            )
+        elif session.charging_periods:
+            cost_excl, cost_incl = _running_cost(session, list(session.charging_periods), ended_at)
+            if cost_excl is not None and cost_excl != session.total_cost_excl_vat:
+                session = session_update(session=session, total_cost_excl_vat=cost_excl, total_cost_incl_vat=cost_incl)
+        if session.status != SessionStatus.ACTIVE:
+            session = session_update(session=session, status=SessionStatus.ACTIVE)
+        session = session_stop(session=session, end_date_time=ended_at)
+        evse = _evse_of(session)
+        if evse is not None and not _other_active(session):
+            evse_status_changed(evse=evse, status="AVAILABLE")
+    cdr = _create_cdr(session) if create_cdr else None
+    logger.info("Session %s stopped (%s kWh), CDR %s", session.ocpi_id, session.kwh, getattr(cdr, "ocpi_id", None))
+    return session, cdr
+
+
+def _other_active(session: ChargingSession) -> bool:
+    return (
+        ChargingSession.objects.for_party(session.country_code, session.party_id)
+        .filter(evse_uid__iexact=session.evse_uid, received_from__isnull=True)
+        .exclude(pk=session.pk)
+        .active()
+        .exclude(status=SessionStatus.RESERVATION)
+        .exists()
+    )
+
+
+def _create_cdr(session: ChargingSession) -> Any:
+    from cdrs.services import CdrError, cdr_create_from_session
+
+    try:
+        return cdr_create_from_session(session=session)
+    except (CdrError, ValidationError) as exc:
+        logger.warning("Session %s: CDR not issued: %s", session.ocpi_id, exc)
+        return None
+
+
+__all__ = [
+    "GatewayEventError",
+    "connector_for",
+    "connector_max_power_w",
+    "evse_status_changed",
+    "meter_values",
+    "session_started",
+    "session_stopped",
+]
