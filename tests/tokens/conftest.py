@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +29,9 @@ def our_emsp(db: Any) -> Party:
 
 @pytest.fixture(autouse=True)
 def outbox(mocker: Any) -> Any:
-    """A stand-in for partners.outbox in every tokens test; returns the outbox_enqueue mock.
-
-    These tests check what the services hand to the outbox; delivery is the outbox's own business (and its
-    module registry is still being built).
-    """
-    module = types.ModuleType("partners.outbox")
-    module.outbox_enqueue = mocker.Mock(name="outbox_enqueue")
-    mocker.patch.dict(sys.modules, {"partners.outbox": module})
-    return module.outbox_enqueue
+    """The outbox_enqueue mock in every tokens test: they check what the services hand to the outbox;
+    delivery itself is tested in test_push.py (which overrides this fixture) and in tests/outbox."""
+    return mocker.patch("partners.outbox.outbox_enqueue")
 
 
 @pytest.fixture
