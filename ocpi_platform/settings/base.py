@@ -124,6 +124,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "message-log-purge": {"task": "partners.tasks.message_log_purge", "schedule": 3600.0},
+    # Commands we sent whose async result never came are marked TIMEOUT.
+    "command-expire-overdue": {"task": "sessions.tasks.command_expire_overdue", "schedule": 30.0},
     # Outbox safety net: re-queue due deliveries whose task was lost; expires so runs never pile up.
     "outbox-requeue-due": {"task": "partners.tasks.outbox_requeue_due", "schedule": 30.0, "options": {"expires": 25}},
 }
@@ -157,6 +159,18 @@ OCPI_REALTIME_AUTH_TIMEOUT_SECONDS = env.float("OCPI_REALTIME_AUTH_TIMEOUT_SECON
 OCPI_COMMAND_TIMEOUT_SECONDS = env.int("OCPI_COMMAND_TIMEOUT_SECONDS", default=30)
 # Received CDRs whose cost differs from what the partner's tariff gives by more than this are flagged.
 OCPI_CDR_COST_TOLERANCE = env.float("OCPI_CDR_COST_TOLERANCE", default=0.01)
+# Inbound rate limit per partner (credentials token): a token bucket refilled at this many requests per
+# second, holding at most OCPI_RATE_LIMIT_BURST; beyond it HTTP 429 + Retry-After. 0 switches it off.
+OCPI_RATE_LIMIT_PER_SECOND = env.float("OCPI_RATE_LIMIT_PER_SECOND", default=50.0)
+OCPI_RATE_LIMIT_BURST = env.float("OCPI_RATE_LIMIT_BURST", default=100.0)
+# The buckets live in the default cache: Redis (shared by every web process) when REDIS_URL is set.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "ocpi"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ocpi"}
+    )
+}
 # Hooks the generic OCPI layer calls into the partners app (the layer imports no app).
 OCPI_TOKEN_RESOLVER = "partners.selectors.partner_token_resolve"
 OCPI_MESSAGE_RECORDER = "partners.services.message_log_record"

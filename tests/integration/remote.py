@@ -71,7 +71,10 @@ class RemotePlatform:
             check=False,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"remote manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+            server_log = self.log.read_text()[-4000:] if self.log.exists() else ""
+            raise RuntimeError(
+                f"remote manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}\nserver log:\n{server_log}"
+            )
         return result.stdout
 
     def start(self) -> RemotePlatform:
