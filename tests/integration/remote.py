@@ -73,7 +73,8 @@ class RemotePlatform:
         if result.returncode != 0:
             server_log = self.log.read_text()[-4000:] if self.log.exists() else ""
             raise RuntimeError(
-                f"remote manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}\nserver log:\n{server_log}"
+                f"remote manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}\n"
+                f"server log:\n{server_log}"
             )
         return result.stdout
 
