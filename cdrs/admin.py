@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -20,6 +21,7 @@ from partners.models import Party, Role
 
 from .models import Cdr
 from .services import CdrError, cdr_credit
+from .views_finance import cdr_export_response
 
 
 class PartyFilter(admin.SimpleListFilter):
@@ -147,7 +149,7 @@ class CdrAdmin(admin.ModelAdmin):
     list_select_related = ("received_from", "token_owner_partner")
     show_full_result_count = False
     ordering = ("-end_date_time", "-pk")
-    actions = ("create_credit_cdr",)
+    actions = ("create_credit_cdr", "export_selected_csv", "export_selected_xlsx")
     readonly_fields = (
         "cdr_token_pretty",
         "cdr_location_pretty",
@@ -277,3 +279,22 @@ class CdrAdmin(admin.ModelAdmin):
             self.message_user(request, f"Credit CDR {credit} created for {cdr}.", messages.SUCCESS)
         if not done:
             self.message_user(request, "No credit CDR was created.", messages.WARNING)
+
+    # --- Finance exports (cdrs/exports.py; the export and reconciliation pages are linked in object tools) ---
+
+    def _export_selected(self, queryset: QuerySet[Cdr], fmt: str) -> HttpResponseBase:
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return cdr_export_response(  # exactly the selected CDRs, local times in UTC
+            queryset=queryset.order_by("end_date_time", "pk"),
+            tz=ZoneInfo("UTC"),
+            fmt=fmt,
+            filename=f"cdrs_selected_{stamp}",
+        )
+
+    @admin.action(description="Export selected (CSV)")
+    def export_selected_csv(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> HttpResponseBase:
+        return self._export_selected(queryset, "csv")
+
+    @admin.action(description="Export selected (XLSX)")
+    def export_selected_xlsx(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> HttpResponseBase:
+        return self._export_selected(queryset, "xlsx")

@@ -40,13 +40,10 @@ def cdr_get_live_for_session(*, session: Any) -> Cdr | None:
 
 
 def partner_parties(*, partner: Partner) -> list[PartyRef]:
-    """Every (country_code, party_id) the partner registered, in any role."""
-    return [
-        PartyRef.of(cc, pid)
-        for cc, pid in PartnerRole.objects.filter(partner=partner)
-        .order_by("pk")
-        .values_list("country_code", "party_id")
-    ]
+    """Every (country_code, party_id) the partner registered, in any role (a Hub: and the parties it reports)."""
+    from partners.hubclientinfo import partner_party_refs
+
+    return partner_party_refs(partner=partner)
 
 
 def cdr_list_for_partner(
@@ -81,4 +78,8 @@ def token_owner_partner_get(*, country_code: str, party_id: str) -> Partner | No
         .order_by("pk")
         .first()
     )
-    return role.partner if role is not None else None
+    if role is None:
+        from partners.hubclientinfo import partner_for_party  # an eMSP behind a Hub partner (ClientInfo)
+
+        return partner_for_party(country_code=country_code, party_id=party_id, role=Role.EMSP)
+    return role.partner

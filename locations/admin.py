@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from rest_framework import serializers as drf_serializers
 
-from partners.models import PartnerRole, Party, Role
+from partners.models import Partner, PartnerRole, Party, Role
 
 from . import services
 from .api import serializers as ocpi
@@ -105,6 +105,31 @@ class PartyFilter(admin.SimpleListFilter):
             return queryset
         country_code, party_id = self.value().split("/", 1)
         return queryset.filter(country_code=country_code.upper(), party_id=party_id.upper())
+
+
+class OriginFilter(admin.SimpleListFilter):
+    """Ours vs partners' (received through the eMSP Receiver or pulled), and per sending partner."""
+
+    title = "received from partner"
+    parameter_name = "origin"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        partners = Partner.objects.filter(received_locations__isnull=False).distinct().order_by("name")
+        return [("ours", "Ours"), ("partners", "Partners' (received)")] + [
+            (str(p.pk), f"From {p.name}") for p in partners
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        location_path = "" if queryset.model is Location else "location__"
+        ours = Location.objects.owned_by_us().values("pk")
+        if value == "ours":
+            return queryset.filter(**{f"{location_path}pk__in": ours})
+        if value == "partners":
+            return queryset.exclude(**{f"{location_path}pk__in": ours})
+        if value and value.isdigit():
+            return queryset.filter(**{f"{location_path}received_from_id": int(value)})
+        return queryset
 
 
 class EvseStatusFilter(admin.SimpleListFilter):
@@ -206,7 +231,7 @@ class LocationAdmin(_OursOnlyMixin, admin.ModelAdmin):
         "publish",
         "last_updated",
     )
-    list_filter = ("publish", EvseStatusFilter, PartyFilter, "country")
+    list_filter = ("publish", EvseStatusFilter, OriginFilter, PartyFilter, "country")
     search_fields = ("name", "city", "postal_code", "ocpi_id", "evses__uid", "evses__evse_id")
     search_help_text = "Name or city (contains), postal code (starts with), location id, EVSE uid or EVSE ID (exact)"
     list_select_related = False
@@ -425,7 +450,7 @@ class EvseAdmin(_OursOnlyMixin, admin.ModelAdmin):
     form = EvseAdminForm
     inlines = (ConnectorInline,)
     list_display = ("uid", "evse_id", "status", "location", "country_code", "party_id", "last_updated")
-    list_filter = ("status", PartyFilter)
+    list_filter = ("status", OriginFilter, PartyFilter)
     search_fields = ("uid", "evse_id", "location__ocpi_id")
     search_help_text = "EVSE uid, EVSE ID or location id (exact)"
     list_select_related = ("location",)

@@ -171,6 +171,15 @@ class Location(models.Model):
     images = OcpiJSONField(default=list, blank=True, help_text="List of Image")
     energy_mix = OcpiJSONField(null=True, blank=True, help_text="EnergyMix")
     last_updated = models.DateTimeField()
+    # eMSP role: the partner CPO platform that sent this location (Receiver push or pull); null for ours.
+    received_from = models.ForeignKey(
+        "partners.Partner",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="received_locations",
+    )
 
     objects = LocationManager()
 

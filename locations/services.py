@@ -14,12 +14,15 @@ Every change to one of our rows enqueues a push with `_push()` in the same trans
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+
+from partners.models import Partner, Party
 
 from .constants import EVSEStatus
 from .models import EVSE, Connector, Location
@@ -27,7 +30,7 @@ from .selectors import party_is_ours
 
 logger = logging.getLogger(__name__)
 
-_KEYS = {"id", "location", "evse", "country_code", "party_id", "ocpi_id", "uid", "last_updated"}
+_KEYS = {"id", "location", "evse", "country_code", "party_id", "ocpi_id", "uid", "last_updated", "received_from"}
 LOCATION_FIELDS = tuple(f.name for f in Location._meta.concrete_fields if f.name not in _KEYS)
 EVSE_FIELDS = tuple(f.name for f in EVSE._meta.concrete_fields if f.name not in _KEYS)
 CONNECTOR_FIELDS = tuple(f.name for f in Connector._meta.concrete_fields if f.name not in _KEYS)
@@ -154,7 +157,13 @@ def _evse_write(
 
 
 def _touch(obj: models.Model, stamp: datetime) -> None:
-    """Move a parent's last_updated (spec: a child's change is a change of its parents)."""
+    """Move a parent's last_updated (spec: a child's change is a change of its parents).
+
+    Never backwards: a partner's EVSE/connector may carry an older last_updated than its Location, which
+    already reflects a later change (locations.md 4.1: "last change of the Location or any of its EVSEs").
+    """
+    if obj.last_updated is not None and stamp < obj.last_updated:
+        return
     obj.last_updated = stamp
     type(obj).objects.filter(pk=obj.pk).update(last_updated=stamp)
 
@@ -335,3 +344,179 @@ def connector_update(*, connector: Connector, data: dict[str, Any]) -> Connector
             fields = _spec_fields([name for name in changed if name != "last_updated"])
             _push(location, {"evse_uid": evse.uid, "connector_id": connector.ocpi_id, "fields": fields})
     return connector
+
+
+# --- eMSP role: Locations received from partner CPOs (Receiver interface and pull) -------------------
+#
+# Stored under the sending CPO's party with the partner recorded in Location.received_from; the partner's
+# last_updated is kept (see the module docstring). A push older than what we hold is ignored and logged
+# (replays and out-of-order deliveries are harmless); an equal one is applied again (idempotent).
+
+
+class ReceivedNotAllowedError(Exception):
+    """The partner may not write or read this object: a party of this platform, a party the partner did not
+    register, or an object another partner sent."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """Outcome of storing a received object: `stale` means it was older than ours and ignored."""
+
+    obj: Any
+    created: bool
+    stale: bool = False
+
+
+def received_party_check(*, partner: Partner, country_code: str, party_id: str) -> None:
+    """A partner writes only under a party it registered, never under one hosted by this platform."""
+    if Party.objects.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists():
+        raise ReceivedNotAllowedError(f"{country_code}/{party_id} is a party of this platform")
+    if not partner.holds_party(country_code, party_id):
+        raise ReceivedNotAllowedError(f"{country_code}/{party_id} is not a party registered by this partner")
+
+
+def location_get_received(
+    *, partner: Partner, country_code: str, party_id: str, location_id: str, for_update: bool = False
+) -> Location | None:
+    """A location of a partner party as this partner sent it (None if unknown); another partner's: refused."""
+    received_party_check(partner=partner, country_code=country_code, party_id=party_id)
+    queryset = Location.objects.for_party(country_code, party_id).filter(ocpi_id__iexact=location_id)
+    if for_update:
+        queryset = queryset.select_for_update()
+    location = queryset.prefetch_related("evses__connectors").order_by("pk").first()
+    if location is not None and location.received_from_id not in (None, partner.pk):
+        raise ReceivedNotAllowedError(f"Location {location} was received from another partner")
+    return location
+
+
+def _stale(obj: Any, data: dict[str, Any], partner: Partner) -> bool:
+    if obj is None or obj.last_updated is None or data["last_updated"] >= obj.last_updated:
+        return False
+    logger.info(
+        "Ignored stale %s %s from partner %s: last_updated %s older than stored %s",
+        type(obj).__name__,
+        obj,
+        partner.pk,
+        data["last_updated"],
+        obj.last_updated,
+    )
+    return True
+
+
+def _mark_received(location: Location, partner: Partner) -> None:
+    if location.received_from_id != partner.pk:
+        location.received_from = partner
+        Location.objects.filter(pk=location.pk).update(received_from=partner)
+
+
+def location_receive(
+    *, partner: Partner, country_code: str, party_id: str, location_id: str, data: dict[str, Any], partial: bool
+) -> Received:
+    """Receiver PUT (create/replace, also used by pull) or PATCH of a partner CPO's Location (locations.md 3).
+
+    `data` is LocationSerializer(partial=partial).validated_data; the caller checked that the body's ids equal
+    the URL's. PATCH of an unknown location raises Location.DoesNotExist. ReceivedNotAllowedError for a
+    party of ours / not the partner's / an object of another partner; ValidationError for invalid content.
+    """
+    country_code, party_id = country_code.upper(), party_id.upper()
+    try:
+        with transaction.atomic():
+            return _location_receive(partner, country_code, party_id, location_id, data, partial)
+    except IntegrityError:
+        # A concurrent PUT created the same location first: this one becomes a replace (or is stale).
+        logger.info("Concurrent create of location %s/%s/%s; retrying as update", country_code, party_id, location_id)
+        with transaction.atomic():
+            return _location_receive(partner, country_code, party_id, location_id, data, partial)
+
+
+def _location_receive(
+    partner: Partner, country_code: str, party_id: str, location_id: str, data: dict[str, Any], partial: bool
+) -> Received:
+    location = location_get_received(
+        partner=partner, country_code=country_code, party_id=party_id, location_id=location_id, for_update=True
+    )
+    if location is None and partial:
+        raise Location.DoesNotExist(f"Unknown location {country_code}/{party_id}/{location_id}")
+    if _stale(location, data, partner):
+        return Received(location, created=False, stale=True)
+    if partial:
+        location, created = location_update(location=location, data=data), False
+    else:
+        body = {**data, "country_code": country_code, "party_id": party_id, "ocpi_id": data.get("ocpi_id", location_id)}
+        location, created = location_put(data=body)
+    _mark_received(location, partner)
+    return Received(location, created=created)
+
+
+@transaction.atomic
+def evse_receive(
+    *,
+    partner: Partner,
+    country_code: str,
+    party_id: str,
+    location_id: str,
+    evse_uid: str,
+    data: dict[str, Any],
+    partial: bool,
+) -> Received:
+    """Receiver PUT/PATCH of one EVSE; unknown location (or PATCH of an unknown EVSE) -> DoesNotExist."""
+    location = location_get_received(
+        partner=partner, country_code=country_code, party_id=party_id, location_id=location_id, for_update=True
+    )
+    if location is None:
+        raise Location.DoesNotExist(f"Unknown location {country_code}/{party_id}/{location_id}; PUT it first")
+    evse = location.evses.filter(uid__iexact=evse_uid).first()
+    if evse is None and partial:
+        raise EVSE.DoesNotExist(f"Unknown EVSE {evse_uid} at location {location_id}")
+    if _stale(evse, data, partner):
+        return Received(evse, created=False, stale=True)
+    if partial:
+        evse, created = evse_update(evse=evse, data=data), False
+    else:
+        evse, created = evse_put(location=location, data={**data, "uid": data.get("uid", evse_uid)})
+    _mark_received(location, partner)
+    return Received(evse, created=created)
+
+
+@transaction.atomic
+def connector_receive(
+    *,
+    partner: Partner,
+    country_code: str,
+    party_id: str,
+    location_id: str,
+    evse_uid: str,
+    connector_id: str,
+    data: dict[str, Any],
+    partial: bool,
+) -> Received:
+    """Receiver PUT/PATCH of one connector; unknown location/EVSE (or PATCH of an unknown one) -> DoesNotExist."""
+    location = location_get_received(
+        partner=partner, country_code=country_code, party_id=party_id, location_id=location_id, for_update=True
+    )
+    if location is None:
+        raise Location.DoesNotExist(f"Unknown location {country_code}/{party_id}/{location_id}; PUT it first")
+    evse = location.evses.filter(uid__iexact=evse_uid).first()
+    if evse is None:
+        raise EVSE.DoesNotExist(f"Unknown EVSE {evse_uid} at location {location_id}; PUT it first")
+    connector = evse.connectors.filter(ocpi_id__iexact=connector_id).first()
+    if connector is None and partial:
+        raise Connector.DoesNotExist(f"Unknown connector {connector_id} at EVSE {evse_uid}")
+    if _stale(connector, data, partner):
+        return Received(connector, created=False, stale=True)
+    if partial:
+        connector, created = connector_update(connector=connector, data=data), False
+    else:
+        connector, created = connector_put(evse=evse, data={**data, "ocpi_id": data.get("ocpi_id", connector_id)})
+    _mark_received(location, partner)
+    return Received(connector, created=created)
+
+
+@transaction.atomic
+def location_expire_received(*, location: Location) -> int:
+    """A partner location missing from a complete (unfiltered) pull is no longer valid (transport.md 7.3):
+    its EVSEs become REMOVED (EVSEs are never deleted). last_updated is left as the CPO sent it, so a later
+    push of the same or a newer state is applied. Returns the number of EVSEs changed."""
+    if party_is_ours(country_code=location.country_code, party_id=location.party_id):
+        raise ReceivedNotAllowedError(f"Location {location} belongs to one of our parties")
+    return location.evses.exclude(status=EVSEStatus.REMOVED).update(status=EVSEStatus.REMOVED)

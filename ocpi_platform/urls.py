@@ -2,11 +2,18 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .ocpi.versions import VersionDetailsView, VersionsView
 
 urlpatterns = [
+    path("admin/finance/", include("cdrs.urls_finance")),
+    path("admin/dashboard/", include("partners.urls_dashboard")),
     path("admin/", admin.site.urls),
+    # OpenAPI description of every OCPI endpoint (public, no envelope): YAML, or JSON with ?format=json.
+    path("ocpi/schema/", SpectacularAPIView.as_view(), name="ocpi-schema"),
+    path("ocpi/schema/docs/", SpectacularSwaggerView.as_view(url_name="ocpi-schema"), name="ocpi-schema-docs"),
+    path("ocpi/schema/redoc/", SpectacularRedocView.as_view(url_name="ocpi-schema"), name="ocpi-schema-redoc"),
     re_path(r"^ocpi/versions/?$", VersionsView.as_view(), name="ocpi-versions"),
     re_path(r"^ocpi/2\.2\.1/?$", VersionDetailsView.as_view(), name="ocpi-version-details"),
     path("ocpi/", include("partners.api.urls")),

@@ -10,16 +10,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from ocpi_platform.ocpi.client import OcpiClientError
 from ocpi_platform.ocpi.exceptions import OcpiError
 from ocpi_platform.ocpi.versions import versions_url
 
-from . import services
+from . import admin_hub, services  # noqa: F401 - admin_hub registers the ClientInfo admin
 from .admin_outbox import OutboxPartnerColumns
-from .models import MessageLog, Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party
+from .admin_sync import PullStateAdmin
+from .models import MessageLog, Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party, PullState
 from .outbox import partner_list_with_outbox_counts
+from .selectors import partner_module_role_table
 
 
 @admin.register(Party)
@@ -95,6 +97,7 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         "registered_at",
         "last_error",
         "messages_link",
+        "module_role_table",
     )
     fields = (
         "name",
@@ -109,6 +112,7 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         "timeout_seconds",
         "rate_limit_per_second",
         "messages_link",
+        "module_role_table",
     )
     inlines = (PartnerRoleInline, PartnerEndpointInline, PartnerTokenInline)
     actions = ("action_update_credentials", "action_unregister")
@@ -136,6 +140,22 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
             return "-"
         url = reverse("admin:partners_messagelog_changelist") + f"?partner__id__exact={obj.pk}"
         return format_html('<a href="{}">messages</a>', url)
+
+    @admin.display(description="modules and roles")
+    def module_role_table(self, obj: Partner) -> str:
+        """The seed's table for this partner: rows modules, columns its roles, cells Sender/Receiver/Both."""
+        if not obj.pk:
+            return "-"
+        roles, rows = partner_module_role_table(partner=obj)
+        if not roles:
+            return "no roles registered"
+        head = format_html_join("", "<th>{}</th>", ((role,) for role in roles))
+        body = format_html_join(
+            "",
+            "<tr><th>{}</th>{}</tr>",
+            ((module, format_html_join("", "<td>{}</td>", ((c or "-",) for c in cells))) for module, cells in rows),
+        )
+        return format_html('<table class="module-role-table"><tr><th>module</th>{}</tr>{}</table>', head, body)
 
     def get_urls(self) -> list[Any]:
         extra = [
@@ -228,3 +248,6 @@ class MessageLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+admin.site.register(PullState, PullStateAdmin)

@@ -111,8 +111,19 @@ class Partner(models.Model):
         return self.state == PartnerState.REGISTERED
 
     def holds_party(self, country_code: str, party_id: str) -> bool:
-        """Whether the partner registered this (country_code, party_id) in any role."""
-        return self.roles.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists()
+        """Whether the partner registered this (country_code, party_id) in any role, or, for a Hub, reports it in
+        ClientInfo whatever its status (objects of the parties behind a Hub arrive over the Hub's connection).
+
+        A party hosted by this platform is never held through a Hub (Hubs report us to ourselves too).
+        """
+        if self.roles.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists():
+            return True
+        cc, pid = country_code.upper(), party_id.upper()
+        return (
+            self.client_infos.filter(country_code=cc, party_id=pid).exists()
+            and self.roles.filter(role=Role.HUB).exists()
+            and not Party.objects.filter(country_code=cc, party_id=pid).exists()
+        )
 
 
 class PartnerRole(models.Model):
@@ -307,3 +318,128 @@ class OutboxPartnerState(models.Model):
 
     def __str__(self) -> str:
         return f"outbox state of {self.partner_id}"
+
+
+# --- Pull synchronisation of partner CPOs' Sender interfaces (partners/sync.py) --------------------
+
+
+class PullModule(models.TextChoices):
+    LOCATIONS = "locations", "Locations"
+    TARIFFS = "tariffs", "Tariffs"
+    SESSIONS = "sessions", "Sessions"
+    CDRS = "cdrs", "CDRs"
+
+
+class PullMode(models.TextChoices):
+    FULL = "FULL", "Full (unfiltered, removes what is no longer served)"
+    DELTA = "DELTA", "Delta (date_from = start of the last successful pull)"
+
+
+class PullStatus(models.TextChoices):
+    IDLE = "IDLE", "Never run"
+    RUNNING = "RUNNING", "Running"
+    FAILED = "FAILED", "Failed (resumable)"
+    DONE = "DONE", "Finished"
+
+
+class PullState(models.Model):
+    """Progress of pulling one module's Sender list from one partner: saved per page, so a failed or
+    interrupted crawl resumes at `next_url`; `last_date_to` is the next delta pull's date_from."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="pull_states")
+    module = models.CharField(max_length=16, choices=PullModule.choices)
+    mode = models.CharField(max_length=5, choices=PullMode.choices, default=PullMode.DELTA)
+    status = models.CharField(max_length=8, choices=PullStatus.choices, default=PullStatus.IDLE)
+    next_url = models.TextField(blank=True, help_text="Next page to fetch (the resume point); empty when done")
+    page_url = models.TextField(blank=True, help_text="Last page stored (redone lower if the total shrinks)")
+    last_total = models.PositiveIntegerField(null=True, blank=True, help_text="X-Total-Count of the last page")
+    date_from = models.DateTimeField(null=True, blank=True, help_text="Window of the current/last run (inclusive)")
+    date_to = models.DateTimeField(null=True, blank=True, help_text="Window end (exclusive) = start of that run")
+    last_date_to = models.DateTimeField(
+        null=True, blank=True, help_text="End of the last successful window: date_from of the next delta pull"
+    )
+    pages = models.PositiveIntegerField(default=0)
+    objects_stored = models.PositiveIntegerField(default=0)
+    objects_skipped = models.PositiveIntegerField(default=0)
+    objects_removed = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last page stored by the running pull")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="Last periodic pull queued")
+    interval_minutes = models.PositiveIntegerField(default=60, help_text="Periodic delta pull interval")
+    enabled = models.BooleanField(default=True, help_text="Periodic delta pulls on")
+
+    class Meta:
+        verbose_name = "pull state"
+        ordering = ["partner", "module"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "module"], name="pullstate_unique_partner_module"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.module} from {self.partner_id} ({self.status})"
+
+
+class PullSeen(models.Model):
+    """Local objects seen in the pages of the current FULL pull (the rest is no longer valid at the end)."""
+
+    state = models.ForeignKey(PullState, on_delete=models.CASCADE, related_name="seen")
+    object_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["state", "object_id"], name="pullseen_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_id} seen by {self.state_id}"
+
+
+# --- HubClientInfo: the parties a Hub partner connects, and their state (partners/hubclientinfo.py) ----
+
+
+class ConnectionStatus(models.TextChoices):
+    """OCPI ConnectionStatus enum (hubclientinfo.md 5)."""
+
+    CONNECTED = "CONNECTED"
+    OFFLINE = "OFFLINE"
+    PLANNED = "PLANNED"
+    SUSPENDED = "SUSPENDED"
+
+
+class ClientInfo(models.Model):
+    """A party reachable through a Hub partner, as the Hub reported it (HubClientInfo Receiver, or a pull of the
+    Hub's list). Stored per (hub, country_code, party_id, role); country_code/party_id are stored upper case."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="client_infos", help_text="The Hub that reported the party"
+    )
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    role = models.CharField(max_length=5, choices=Role.choices)
+    status = models.CharField(max_length=9, choices=ConnectionStatus.choices)
+    last_updated = models.DateTimeField(help_text="The Hub's last_updated of this ClientInfo")
+    received_at = models.DateTimeField(auto_now=True, help_text="When we last stored it")
+
+    class Meta:
+        verbose_name = "hub client info"
+        verbose_name_plural = "hub client infos"
+        ordering = ["partner", "country_code", "party_id", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                "partner", Upper("country_code"), Upper("party_id"), "role", name="clientinfo_unique_hub_party_role"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["country_code", "party_id"], name="clientinfo_party"),
+            models.Index(fields=["partner", "status"], name="clientinfo_hub_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.country_code}/{self.party_id} via {self.partner_id}: {self.status}"
+
+    @property
+    def is_connected(self) -> bool:
+        return self.status == ConnectionStatus.CONNECTED

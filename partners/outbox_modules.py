@@ -22,7 +22,7 @@ from .services import partner_client
 logger = logging.getLogger(__name__)
 
 # Parties of the partner that receive CPO data, in the order we address them.
-CPO_DATA_RECEIVER_ROLES = ("EMSP", "NSP", "OTHER", "HUB")
+CPO_DATA_RECEIVER_ROLES = ("EMSP", "NSP", "NAP", "OTHER", "HUB")
 
 
 def _client(partner: Partner, country_code: str, party_id: str) -> OcpiClient:

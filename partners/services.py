@@ -124,7 +124,14 @@ def message_log_purge(*, older_than_days: int | None = None) -> int:
 
 
 def partner_client(partner: Partner, **kwargs: Any) -> OcpiClient:
-    """The outbound client for a partner, with its token and per-partner settings."""
+    """The outbound client for a partner, with its token and per-partner settings.
+
+    Raises PartyNotConnected (an OcpiTransientError) when the partner is a Hub that reports the addressed party
+    (`to_party`) as not CONNECTED: nothing is sent to it (hubclientinfo.md 1); the outbox waits for it.
+    """
+    from .hubclientinfo import hub_party_check
+
+    hub_party_check(partner=partner, party=kwargs.get("to_party"))
     return OcpiClient(
         token=partner.outbound_token,
         base64_token=partner.token_encoding == TokenEncoding.BASE64,

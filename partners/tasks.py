@@ -1,4 +1,8 @@
+import random
+
 from celery import shared_task
+
+from ocpi_platform.ocpi.client import OcpiTransientError
 
 
 @shared_task
@@ -23,3 +27,45 @@ def outbox_requeue_due() -> int:
     from .outbox.services import outbox_requeue_due as requeue
 
     return requeue()
+
+
+# --- Pull synchronisation (partners/sync.py) --------------------------------------------------------
+
+
+@shared_task(
+    autoretry_for=(OcpiTransientError,),  # timeouts, HTTP 429/5xx, OCPI 3000: the retry resumes the crawl
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    retry_jitter=True,
+    max_retries=6,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def partner_pull(partner_id: int, module: str, full: bool = False) -> dict:
+    """Pull one module's Sender list from a partner (resumable; a transient failure is retried)."""
+    from .models import Partner
+    from .sync import pull
+
+    partner = Partner.objects.filter(pk=partner_id).first()
+    if partner is None or not partner.is_registered:
+        return {"partner_id": partner_id, "module": module, "skipped": "partner not registered"}
+    report = pull(partner=partner, module=module, full=full)
+    if report.error and report.transient:
+        raise OcpiTransientError(report.error)
+    return report.as_dict()
+
+
+@shared_task(ignore_result=True)
+def partner_pull_due() -> int:
+    """Beat: queue the periodic DELTA pulls whose interval (PullState.interval_minutes) has elapsed,
+    spread over a minute (pull at low frequency with random splay, transport.md 3)."""
+    from .sync import pull_due
+
+    due = pull_due()
+    for partner_id, module in due:
+        partner_pull.apply_async(
+            kwargs={"partner_id": partner_id, "module": module, "full": False}, countdown=random.uniform(0, 60)
+        )
+    return len(due)

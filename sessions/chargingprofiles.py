@@ -2,7 +2,8 @@
 of one of its tokens with our synchronous ChargingProfileResponse; if ACCEPTED a Celery task forwards it to
 the charge point gateway and POSTs the result to the request's response_url (retried on transient errors).
 
-Our policy: only the token owner (the partner whose token the session runs on) may use it; the session must be
+Our policy: the token owner (the partner whose token the session runs on) or an SCSP partner (Smart Charging
+Service Provider, any of our sessions) may use it; the session must be
 ACTIVE and its EVSE CHARGING_PROFILE_CAPABLE; more than OCPI_CHARGING_PROFILE_MAX_PER_MINUTE (default 10)
 requests per minute for one session answer TOO_OFTEN.
 """
@@ -20,7 +21,8 @@ from django.utils import timezone
 
 from ocpi_platform.ocpi.client import OcpiClientError, OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
-from partners.models import Partner
+from partners.models import Partner, Role
+from partners.outbox import partner_party
 
 from .commands import response_timeout
 from .gateway import GatewayResult, command_timeout, get_gateway
@@ -80,9 +82,11 @@ def charging_profile_receive(
 
     A session that is unknown or runs on another partner's token answers UNKNOWN_SESSION.
     """
-    from sessions.selectors import session_get_for_partner
+    from sessions.selectors import session_get_for_partner, session_get_ours
 
     session = session_get_for_partner(partner=partner, session_id=session_id, party=to_party)
+    if session is None and partner.roles.filter(role=Role.SCSP).exists():
+        session = session_get_ours(session_id=session_id, party=to_party)
     result, reason = _judge(partner, session)
     with transaction.atomic():
         stored = ChargingProfileRequest.objects.create(
@@ -157,10 +161,13 @@ def charging_profile_post_result(*, request_id: int) -> str:
     if stored.posted_at is not None:
         return "skipped: already posted"
     session = stored.charging_session
+    to_party = PartyRef.of(session.token_country_code, session.token_party_id) if session else None
+    if session is not None and session.token_owner_partner_id != stored.partner_id:
+        to_party = partner_party(stored.partner, (Role.SCSP,)) or to_party  # the SCSP that asked
     client = partner_client(
         stored.partner,
         from_party=PartyRef.of(session.country_code, session.party_id) if session else None,
-        to_party=PartyRef.of(session.token_country_code, session.token_party_id) if session else None,
+        to_party=to_party,
         correlation_id=stored.correlation_id or None,
     )
     ChargingProfileRequest.objects.filter(pk=stored.pk).update(post_attempts=stored.post_attempts + 1)

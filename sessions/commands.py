@@ -506,9 +506,22 @@ def _our_emsp_party(country_code: str | None = None, party_id: str | None = None
     return party
 
 
-def _partner_cpo(partner: Partner, session: ChargingSession | None) -> PartyRef | None:
+def _partner_cpo(partner: Partner, session: ChargingSession | None, location_id: str | None = None) -> PartyRef | None:
+    """Whom a command is addressed to (OCPI-to-*): the session's CPO, else the CPO the location was received from
+    (through a Hub: the party behind it), else the partner's first CPO role."""
     if session is not None:
         return PartyRef.of(session.country_code, session.party_id)
+    if location_id:
+        from locations.models import Location
+
+        owner = (
+            Location.objects.filter(received_from=partner, ocpi_id__iexact=location_id)
+            .order_by("pk")
+            .values_list("country_code", "party_id")
+            .first()
+        )
+        if owner is not None:
+            return PartyRef.of(*owner)
     role = PartnerRole.objects.filter(partner=partner, role=Role.CPO).order_by("pk").first()
     return PartyRef.of(role.country_code, role.party_id) if role else None
 
@@ -637,7 +650,7 @@ def command_send(
         expiry_date=expiry_date,
         authorization_reference=authorization_reference,
     )
-    to_party = _partner_cpo(partner, session)
+    to_party = _partner_cpo(partner, session, location_id)
     from_party = _our_emsp_party(token.country_code, token.party_id) if token is not None else _our_emsp_party()
     stored = CommandRequest.objects.create(
         uid=uid,

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Upper
 
-from partners.models import Partner, PartnerRole, Party, Role
+from partners.models import ClientInfo, Partner, PartnerRole, Party, Role
 from tokens.models import ProfileType, TokenType
 
 __all__ = [
@@ -126,7 +126,14 @@ class ChargingSessionQuerySet(models.QuerySet):
             cc_upper=Upper("country_code"), pid_upper=Upper("party_id")
         )
         owns = roles.filter(cc_upper=OuterRef("token_country_code"), pid_upper=OuterRef("token_party_id"))
-        return self.filter(Exists(owns))
+        # A Hub partner also owns the tokens of the parties it reports in ClientInfo (stored upper case).
+        reported = ClientInfo.objects.filter(
+            partner_id=partner_id,
+            partner__roles__role=Role.HUB,
+            country_code=OuterRef("token_country_code"),
+            party_id=OuterRef("token_party_id"),
+        )
+        return self.filter(Exists(owns) | Exists(reported))
 
     def active(self) -> ChargingSessionQuerySet:
         return self.exclude(status__in=FINAL_STATUSES)

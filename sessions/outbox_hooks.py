@@ -1,8 +1,9 @@
 """Outbox registration of the Sessions module (CPO role): who receives our sessions and how they are sent.
 
-Audience: only the token owner (session.token_owner_partner), when it is registered and offers a sessions
-Receiver; no other partner ever gets a session (sessions.md 6: not broadcast). Registered from
-SessionsConfig.ready() and found lazily by partners.outbox.registry.
+Audience: the token owner (session.token_owner_partner, possibly a Hub the token's eMSP is behind) and every
+SCSP partner (README's role table: SCSP = Sessions Receiver), when registered and offering a sessions Receiver;
+no other partner ever gets a session (sessions.md 6: not broadcast). Registered from SessionsConfig.ready() and
+found lazily by partners.outbox.registry.
 
 Push (sessions.md 1 and 3): PUT the whole session `{sessions Receiver}/{cc}/{pid}/{id}` when the partner holds
 no certain copy (never delivered, or the previous attempt failed or got no answer), else PATCH the changed
@@ -10,7 +11,7 @@ fields with last_updated; a PATCH's charging_periods are the periods the partner
 Receiver appends them). While a PATCH is under way the partner's copy counts as uncertain, so a failed or
 unanswered PATCH is never replayed (it could append periods twice): the next attempt PUTs the whole session.
 A PATCH refused by the partner falls back to a PUT at once (transport.md 4.3).
-Routing headers: FROM = our CPO party (the session's), TO = the token's eMSP party.
+Routing headers: FROM = our CPO party (the session's), TO = the token's eMSP party (for an SCSP: its party).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db.models import Q
+
 from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
-from partners.models import OutboxSync, Partner
-from partners.outbox import PushResult, register_module
+from partners.models import OutboxSync, Partner, Role
+from partners.outbox import PushResult, partner_party, register_module
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
 from partners.services import partner_client
 
@@ -35,14 +38,15 @@ def sessions_audience(object_id: int) -> Any:
     """The token owner of one of our sessions, if it can receive sessions; nobody otherwise."""
     from sessions.models import ChargingSession
 
-    owner_id = (
-        ChargingSession.objects.filter(pk=object_id, received_from__isnull=True)
-        .values_list("token_owner_partner_id", flat=True)
-        .first()
+    owners = list(
+        ChargingSession.objects.filter(pk=object_id, received_from__isnull=True).values_list(
+            "token_owner_partner_id", flat=True
+        )
     )
-    if owner_id is None:
+    if not owners:
         return []
-    return partner_list_with_endpoint(identifier=MODULE, role=RECEIVER).filter(pk=owner_id)
+    receivers = partner_list_with_endpoint(identifier=MODULE, role=RECEIVER)
+    return receivers.filter(Q(pk=owners[0]) | Q(roles__role=Role.SCSP)).distinct()
 
 
 def session_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: OutboxSync) -> PushResult:
@@ -52,8 +56,9 @@ def session_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync
     session = ChargingSession.objects.filter(pk=object_id).first()
     if session is None:
         return PushResult.skip("session no longer exists")
-    if not session.is_ours or session.token_owner_partner_id != partner.pk:
-        return PushResult.skip("partner is not the token owner of this session")
+    is_owner = session.token_owner_partner_id == partner.pk
+    if not session.is_ours or not (is_owner or partner.roles.filter(role=Role.SCSP).exists()):
+        return PushResult.skip("partner is neither the token owner of this session nor an SCSP")
     base = partner_endpoint_url(partner=partner, identifier=MODULE, role=RECEIVER)
     if not base:
         return PushResult.skip("partner has no sessions Receiver")
@@ -61,7 +66,11 @@ def session_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync
     client = partner_client(
         partner,
         from_party=PartyRef.of(session.country_code, session.party_id),
-        to_party=PartyRef.of(session.token_country_code, session.token_party_id),
+        to_party=(
+            PartyRef.of(session.token_country_code, session.token_party_id)
+            if is_owner
+            else partner_party(partner, (Role.SCSP,))
+        ),
     )
     body = session_to_ocpi(session)
     periods = body.get("charging_periods", [])

@@ -41,6 +41,14 @@ def session_get_for_partner(
     return queryset.order_by("pk").first()
 
 
+def session_get_ours(*, session_id: str, party: PartyRef | None = None) -> ChargingSession | None:
+    """One of our own sessions by its OCPI id, whatever its token (an SCSP manages our CPO's charging)."""
+    queryset = ChargingSession.objects.owned_by_us().filter(ocpi_id__iexact=session_id)
+    if party is not None:
+        queryset = queryset.for_party(party.country_code, party.party_id)
+    return queryset.order_by("pk").first()
+
+
 def session_get(
     *, country_code: str, party_id: str, session_id: str, for_update: bool = False
 ) -> ChargingSession | None:

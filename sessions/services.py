@@ -109,7 +109,11 @@ def _token_owner(token: Mapping[str, Any]) -> Partner | None:
         .filter(role=Role.EMSP, country_code__iexact=token["country_code"], party_id__iexact=token["party_id"])
         .first()
     )
-    return role.partner if role else None
+    if role is None:
+        from partners.hubclientinfo import partner_for_party  # an eMSP behind a Hub partner (ClientInfo)
+
+        return partner_for_party(country_code=token["country_code"], party_id=token["party_id"], role=Role.EMSP)
+    return role.partner
 
 
 def _apply_token(session: ChargingSession, token: Mapping[str, Any]) -> None:

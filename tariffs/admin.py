@@ -17,6 +17,8 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from rest_framework import serializers
 
+from partners.models import Partner
+
 from . import services
 from .api.serializers import TariffElementSerializer, TariffSerializer
 from .models import Tariff, TariffElement
@@ -218,6 +220,29 @@ class PartyFilter(admin.SimpleListFilter):
         return queryset.for_party(cc, pid)
 
 
+class OriginFilter(admin.SimpleListFilter):
+    """Ours vs partners' (received through the eMSP Receiver or pulled), and per sending partner."""
+
+    title = "received from partner"
+    parameter_name = "origin"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        partners = Partner.objects.filter(received_tariffs__isnull=False).distinct().order_by("name")
+        return [("ours", "Ours"), ("partners", "Partners' (received)")] + [
+            (str(p.pk), f"From {p.name}") for p in partners
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Tariff]) -> QuerySet[Tariff]:
+        value = self.value()
+        if value == "ours":
+            return queryset.owned_by_us()
+        if value == "partners":
+            return queryset.exclude(pk__in=Tariff.objects.owned_by_us().values("pk"))
+        if value and value.isdigit():
+            return queryset.filter(received_from_id=int(value))
+        return queryset
+
+
 class DeletedFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "deleted"
@@ -238,7 +263,7 @@ class TariffAdmin(admin.ModelAdmin):
     form = TariffAdminForm
     inlines = (TariffElementInline,)
     list_display = ("ocpi_id", "country_code", "party_id", "currency", "type", "element_count", "last_updated", "live")
-    list_filter = (PartyFilter, "currency", "type", DeletedFilter)
+    list_filter = (OriginFilter, PartyFilter, "currency", "type", DeletedFilter)
     search_fields = ("ocpi_id", "country_code", "party_id")
     list_select_related = ()  # no foreign keys on Tariff; elements are counted in get_queryset
     readonly_fields = ("last_updated", "deleted_at")

@@ -155,6 +155,15 @@ class Tariff(models.Model):
     last_updated = models.DateTimeField()
     # Tombstone: a deleted tariff stays so the outbox can send the DELETE; Senders skip it.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # eMSP role: the partner CPO platform that sent this tariff (Receiver push or pull); null for ours.
+    received_from = models.ForeignKey(
+        "partners.Partner",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="received_tariffs",
+    )
 
     objects = TariffQuerySet.as_manager()
 

@@ -17,9 +17,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from partners.models import Partner, Party
+
 from .api.serializers import TariffSerializer, tariff_to_ocpi
 from .models import Tariff, TariffElement
-from .selectors import party_is_our_cpo, tariff_get, tariff_is_ours
+from .selectors import party_is_our_cpo, tariff_get, tariff_get_by_key, tariff_is_ours
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +162,64 @@ def tariff_delete(*, tariff: Tariff) -> Tariff:
     tariff.save(update_fields=["deleted_at", "last_updated"])
     _push(tariff, {"deleted": True})
     return tariff
+
+
+# --- eMSP role: tariffs received from partner CPOs (Receiver interface and pull) -------------------
+
+
+class TariffNotAllowedError(Exception):
+    """The partner may not write or read this tariff: a party of this platform, a party the partner did not
+    register, or a tariff another partner sent."""
+
+
+def tariff_get_received(*, partner: Partner, country_code: str, party_id: str, tariff_id: str) -> Tariff | None:
+    """A live tariff of a partner party as this partner sent it (None if unknown or deleted)."""
+    if Party.objects.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists():
+        raise TariffNotAllowedError(f"{country_code}/{party_id} is a party of this platform")
+    if not partner.holds_party(country_code, party_id):
+        raise TariffNotAllowedError(f"{country_code}/{party_id} is not a party registered by this partner")
+    tariff = tariff_get_by_key(country_code=country_code, party_id=party_id, ocpi_id=tariff_id, include_deleted=True)
+    if tariff is not None and tariff.received_from_id not in (None, partner.pk):
+        raise TariffNotAllowedError(f"Tariff {tariff} was received from another partner")
+    return tariff if tariff is not None and not tariff.is_deleted else None
+
+
+@transaction.atomic
+def tariff_receive(
+    *, partner: Partner, country_code: str, party_id: str, tariff_id: str, data: Mapping[str, Any]
+) -> tuple[Tariff, bool, bool]:
+    """Receiver PUT (also used by pull) of a partner CPO's tariff -> (tariff, created, stale).
+
+    `data` is TariffSerializer.validated_data whose ids the caller checked against the URL. The partner's
+    last_updated is stored; a PUT older than the live tariff we hold is ignored and logged (stale=True).
+    A PUT after a DELETE brings the tariff back whatever its last_updated (the tombstone carries our clock).
+    """
+    live = tariff_get_received(partner=partner, country_code=country_code, party_id=party_id, tariff_id=tariff_id)
+    if live is not None and data["last_updated"] < live.last_updated:
+        logger.info(
+            "Ignored stale tariff %s from partner %s: last_updated %s older than stored %s",
+            live,
+            partner.pk,
+            data["last_updated"],
+            live.last_updated,
+        )
+        return live, False, True
+    body = {**data, "country_code": country_code.upper(), "party_id": party_id.upper()}
+    body.setdefault("ocpi_id", tariff_id)
+    tariff, created = tariff_put(data=body, last_updated=data["last_updated"])
+    if tariff.received_from_id != partner.pk:
+        tariff.received_from = partner
+        Tariff.objects.filter(pk=tariff.pk).update(received_from=partner)
+    return tariff, created, False
+
+
+@transaction.atomic
+def tariff_receive_delete(*, partner: Partner, country_code: str, party_id: str, tariff_id: str) -> Tariff:
+    """Receiver DELETE (tariffs.md 3): tombstone the partner's tariff; unknown -> Tariff.DoesNotExist."""
+    tariff = tariff_get_received(partner=partner, country_code=country_code, party_id=party_id, tariff_id=tariff_id)
+    if tariff is None:
+        raise Tariff.DoesNotExist(f"Unknown tariff {country_code}/{party_id}/{tariff_id}")
+    return tariff_delete(tariff=tariff)
 
 
 # --- Demo data ------------------------------------------------------------------------------------

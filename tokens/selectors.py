@@ -82,7 +82,11 @@ def token_owner_partner(*, country_code: str, party_id: str) -> Partner | None:
         )
         .first()
     )
-    return role.partner if role else None
+    if role is None:
+        from partners.hubclientinfo import partner_for_party  # an eMSP behind a Hub partner (ClientInfo)
+
+        return partner_for_party(country_code=country_code, party_id=party_id, role=Role.EMSP)
+    return role.partner
 
 
 def token_party_is_our_emsp(*, country_code: str, party_id: str) -> bool:

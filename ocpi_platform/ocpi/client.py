@@ -20,9 +20,12 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from requests.adapters import HTTPAdapter
 
 from . import envelope as env
 from .headers import CORRELATION_ID, REQUEST_ID, PartyRef, new_id, routing_headers
@@ -77,30 +80,92 @@ class OcpiResult:
     def location(self) -> str | None:
         return self.headers.get("location")
 
+    @property
+    def next_link(self) -> str | None:
+        """The `Link: <...>; rel="next"` URL of a Sender list page (None on the last page)."""
+        match = _LINK_NEXT.search(self.headers.get("link", ""))
+        return match.group(1) if match else None
+
 
 def _allowed_networks() -> list[ipaddress._BaseNetwork]:
     return [ipaddress.ip_network(net, strict=False) for net in settings.OCPI_ALLOWED_PRIVATE_NETWORKS]
 
 
-def check_url(url: str, *, resolver: Callable[..., Any] = socket.getaddrinfo) -> None:
-    """Refuse non-https URLs and hosts resolving to loopback/private/link-local/reserved addresses."""
+def _allowed_addresses(host: str, port: int, url: str, resolver: Callable[..., Any] | None = None) -> list[str]:
+    """Resolve `host` and refuse it when any address is loopback/private/link-local/reserved and not allowed."""
+    try:
+        infos = (resolver or socket.getaddrinfo)(host, port)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise OcpiTransientError(f"Cannot resolve {host!r}: {exc}") from exc
+    allowed = _allowed_networks()
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not (address.is_global and not address.is_multicast) and not any(address in net for net in allowed):
+            raise OcpiUrlRefused(f"Refused URL {url!r}: {host} resolves to non-public address {address}")
+        addresses.append(str(address))
+    if not addresses:
+        raise OcpiTransientError(f"Cannot resolve {host!r}: no address")
+    return addresses
+
+
+def check_url(url: str, *, resolver: Callable[..., Any] | None = None) -> None:
+    """Refuse non-https URLs and hosts resolving to loopback/private/link-local/reserved addresses.
+
+    This is the early, friendly check; the connection itself is pinned to an address checked the same way
+    at connect time (see _PinnedConnectionMixin), so a DNS answer that changes in between cannot reach a
+    private address.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise OcpiUrlRefused(f"Refused URL {url!r}: not an absolute http(s) URL")
     if parts.scheme == "http" and not settings.OCPI_ALLOW_HTTP_URLS:
         raise OcpiUrlRefused(f"Refused URL {url!r}: only https is allowed")
-    try:
-        infos = resolver(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    except (socket.gaierror, UnicodeError) as exc:
-        raise OcpiTransientError(f"Cannot resolve {parts.hostname!r}: {exc}") from exc
-    allowed = _allowed_networks()
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if address.is_global and not address.is_multicast:
-            continue
-        if any(address in net for net in allowed):
-            continue
-        raise OcpiUrlRefused(f"Refused URL {url!r}: {parts.hostname} resolves to non-public address {address}")
+    _allowed_addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), url, resolver)
+
+
+class _PinnedConnectionMixin:
+    """Connect only to an address that passes the policy, resolved at connect time (no DNS rebinding)."""
+
+    def _new_conn(self) -> socket.socket:
+        host = self._dns_host  # type: ignore[attr-defined]
+        self._dns_host = _allowed_addresses(host, self.port, f"{host}:{self.port}")[0]  # type: ignore[attr-defined]
+        try:
+            return super()._new_conn()  # type: ignore[misc]
+        finally:
+            self._dns_host = host
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PinnedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class PinnedAdapter(HTTPAdapter):
+    """A requests adapter whose connections go only to addresses allowed by the URL policy."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
+
+
+def pinned_session() -> requests.Session:
+    session = requests.Session()
+    adapter = PinnedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def join_url(base: str, *segments: str) -> str:
@@ -151,7 +216,7 @@ class OcpiClient:
         self.from_party = from_party
         self.to_party = to_party
         self.correlation_id = correlation_id
-        self.session = session or requests.Session()
+        self.session = session or pinned_session()
 
     def headers(self, *, routing: bool, from_party: PartyRef | None, to_party: PartyRef | None) -> dict[str, str]:
         headers = {
@@ -199,6 +264,8 @@ class OcpiClient:
         except requests.RequestException as exc:
             error = OcpiTransientError(f"Connection error calling {method} {url}: {exc.__class__.__name__}")
             error.__cause__ = exc
+        except OcpiClientError as exc:  # refused or unresolvable address at connect time (pinned connection)
+            error = exc
         duration_ms = int((time.monotonic() - started) * 1000)
         if result is not None and expect_success:
             error = self._check(method, url, result, response)
@@ -312,6 +379,5 @@ class OcpiClient:
         while next_url:
             result = self.get(next_url, params=next_params, **kwargs)
             yield result
-            match = _LINK_NEXT.search(result.headers.get("link", ""))
-            next_url = match.group(1) if match else None
+            next_url = result.next_link
             next_params = None  # the Link URL carries the filters and the next offset

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -143,9 +144,9 @@ def ocpi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, drf.MethodNotAllowed):
         return error_response(OcpiError(str(exc.detail), http_status=405))
     if isinstance(exc, drf.Throttled):
-        response = error_response(OcpiError("Too many requests", http_status=429))
-        if exc.wait:
-            response["Retry-After"] = str(int(exc.wait) + 1)
+        # Rate limit (throttling.py): 429 with the envelope and always a Retry-After in whole seconds.
+        response = error_response(OcpiError(str(exc.detail) or "Too many requests", http_status=429))
+        response["Retry-After"] = str(max(1, math.ceil(exc.wait or 0)))
         return response
     if isinstance(exc, drf.APIException):
         return error_response(OcpiError(str(exc.detail), http_status=exc.status_code))

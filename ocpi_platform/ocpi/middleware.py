@@ -20,6 +20,8 @@ from .renderers import dumps
 logger = logging.getLogger("ocpi.inbound")
 
 OCPI_PREFIX = "/ocpi/"
+# Under /ocpi/ but not OCPI: the OpenAPI document and its pages (ocpi_platform/urls.py) are served as they are.
+NOT_OCPI_PREFIXES = ("/ocpi/schema/",)
 CONFIGURATION_SEGMENTS = ("/versions", "/credentials", "/hubclientinfo")
 
 
@@ -36,12 +38,16 @@ def _recorder() -> Callable[..., Any]:
     return import_string(settings.OCPI_MESSAGE_RECORDER)
 
 
+def is_ocpi_path(path: str) -> bool:
+    return path.startswith(OCPI_PREFIX) and not path.startswith(NOT_OCPI_PREFIXES)
+
+
 class OcpiMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(OCPI_PREFIX):
+        if not is_ocpi_path(request.path):
             return self.get_response(request)
         started = time.monotonic()
         request.ocpi_request_id = request.headers.get(REQUEST_ID) or new_id()
@@ -71,7 +77,7 @@ class OcpiMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not request.path.startswith(OCPI_PREFIX):
+        if not is_ocpi_path(request.path):
             return None
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return json_error(env.SERVER_ERROR, "Internal server error", 500)

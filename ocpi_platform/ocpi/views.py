@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +14,7 @@ from .auth import AnyPartnerToken, IsRegisteredPartner, OcpiIdentity
 from .envelope import OMIT, envelope
 from .exceptions import ObjectNotFound
 from .headers import PartyRef, Routing
+from .throttling import OcpiPartnerRateThrottle, rate_limit_message
 
 SENDER = "SENDER"
 RECEIVER = "RECEIVER"
@@ -35,6 +37,13 @@ class OcpiView(APIView):
 
     def get_permissions(self) -> list[Any]:
         return [AnyPartnerToken()] if self.token_a_allowed else [IsRegisteredPartner()]
+
+    def get_throttles(self) -> list[Any]:
+        """The per-partner rate limit applies to every OCPI view, whatever a subclass adds."""
+        return [OcpiPartnerRateThrottle(), *super().get_throttles()]
+
+    def throttled(self, request: Request, wait: float | None) -> None:
+        raise Throttled(wait=wait, detail=rate_limit_message(wait))
 
     @property
     def identity(self) -> OcpiIdentity:

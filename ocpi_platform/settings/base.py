@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",  # OpenAPI of the OCPI endpoints at /ocpi/schema/ (ocpi_platform/ocpi/openapi.py)
     "partners",
     "locations",
     "tariffs",
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ocpi_platform.ocpi.middleware.OcpiMiddleware",
+    "partners.hub_routing.HubRoutingMiddleware",  # requests through a Hub: OCPI-to/from-* checks
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,6 +108,27 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ocpi_platform.ocpi.exceptions.ocpi_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_SCHEMA_CLASS": "ocpi_platform.ocpi.openapi.OcpiAutoSchema",
+}
+
+# --- OpenAPI (drf-spectacular): the description partners read at /ocpi/schema/ -------------------
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OCPI 2.2.1 back office (CPO and eMSP)",
+    "VERSION": "2.2.1",
+    "OAS_VERSION": "3.0.3",
+    # The schema pages are public (no OCPI token) and outside the OCPI envelope.
+    "SERVE_PUBLIC": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/ocpi/",
+    "COMPONENT_SPLIT_PATCH": True,
+    "ENFORCE_NON_BLANK_FIELDS": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # Enum components are named after the OCPI types by our own hook (not postprocess_schema_enums).
+    "POSTPROCESSING_HOOKS": ["ocpi_platform.ocpi.openapi.postprocess_schema"],
+    "DEFAULT_GENERATOR_CLASS": "ocpi_platform.ocpi.openapi.OcpiSchemaGenerator",
+    "DISABLE_ERRORS_AND_WARNINGS": False,
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -128,6 +151,8 @@ CELERY_BEAT_SCHEDULE = {
     "command-expire-overdue": {"task": "sessions.tasks.command_expire_overdue", "schedule": 30.0},
     # Outbox safety net: re-queue due deliveries whose task was lost; expires so runs never pile up.
     "outbox-requeue-due": {"task": "partners.tasks.outbox_requeue_due", "schedule": 30.0, "options": {"expires": 25}},
+    # Pull sync: queue the partners' periodic DELTA pulls whose PullState.interval_minutes has elapsed.
+    "partner-pull-due": {"task": "partners.tasks.partner_pull_due", "schedule": 300.0, "options": {"expires": 290}},
 }
 
 # --- OCPI: this platform's identity and protocol limits -----------------------------------------

@@ -22,6 +22,7 @@ from .services import (
     outbox_requeue_due,
     outbox_retry,
     outbox_setting,
+    outbox_wake_party,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "outbox_retry",
     "outbox_setting",
     "outbox_stats",
+    "outbox_wake_party",
     "partner_list_with_outbox_counts",
     "partner_party",
     "register_module",

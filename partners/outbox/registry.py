@@ -99,7 +99,7 @@ def _module_exists(name: str) -> bool:
 def partner_party(partner: Partner, roles: Iterable[str]) -> PartyRef | None:
     """The partner's party to address (OCPI-to-* headers): its first role among `roles`, in that order.
 
-    Locations/tariffs go to ("EMSP", "NSP", "OTHER", "HUB"); tokens to ("CPO", "HUB"). A Hub is addressed
+    Locations/tariffs go to ("EMSP", "NSP", "NAP", "OTHER", "HUB"); tokens to ("CPO", "HUB"). A Hub is addressed
     itself (Broadcast Push, transport.md 8.2).
     """
     from ocpi_platform.ocpi.headers import PartyRef

@@ -30,6 +30,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ocpi_platform.ocpi.client import OcpiClientError, OcpiPermanentError, OcpiTransientError
+from ocpi_platform.ocpi.headers import PartyRef
+from partners.hubclientinfo import PartyNotConnected
 from partners.models import (
     OutboxDelivery,
     OutboxPartnerState,
@@ -54,7 +56,9 @@ DEFAULTS: dict[str, float] = {
     "OCPI_OUTBOX_MAX_COUNTDOWN_SECONDS": 300,  # longer waits are left to the beat (no long ETAs in the broker)
     "OCPI_OUTBOX_REQUEUE_GRACE_SECONDS": 120,  # a queued task that has not run this long is presumed lost
     "OCPI_OUTBOX_REQUEUE_BATCH": 200,  # per partner and beat run / recovery
+    "OCPI_OUTBOX_PARTY_RECHECK_SECONDS": 3600,  # a delivery waiting for a party behind a Hub is re-checked
 }
+WAITING_FOR_PARTY = "waiting for party"  # note prefix of deliveries held for a party that is not CONNECTED
 _CALLS_PER_PUSH = 3  # a PATCH, its fallback PUT, and slack: the lease must outlive every call's timeout
 _DUE_TOLERANCE = timedelta(seconds=1)  # ETAs fire a little early or late; clocks differ slightly
 
@@ -304,6 +308,10 @@ def _push(delivery: OutboxDelivery, partner: Partner, pstate: OutboxPartnerState
     sync, _ = OutboxSync.objects.get_or_create(partner=partner, module=delivery.module, object_id=delivery.object_id)
     try:
         result = spec.push(partner=partner, object_id=delivery.object_id, hint=dict(delivery.hint), sync=sync)
+    except PartyNotConnected as exc:
+        if probing:
+            OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=_now())  # let another one probe
+        return _wait_for_party(delivery, partner, token, exc)
     except OcpiTransientError as exc:
         return _on_transient(delivery, partner, pstate, token, exc)
     except OcpiPermanentError as exc:
@@ -381,6 +389,46 @@ def _wake(partner_id: int, now: datetime) -> None:
     OutboxDelivery.objects.filter(pk__in=ids, state=OutboxState.PENDING).update(next_attempt_at=now, queued_at=now)
     for pk in ids:
         _schedule(pk)
+
+
+# --- Parties behind a Hub that are not CONNECTED (partners/hubclientinfo.py) ------------------------
+
+
+def _waiting_note(party: PartyRef) -> str:
+    return f"{WAITING_FOR_PARTY} {party}:"
+
+
+def _wait_for_party(delivery: OutboxDelivery, partner: Partner, token: str, exc: PartyNotConnected) -> str:
+    """The Hub reports the addressed party as not CONNECTED: keep the delivery pending (no attempt counted, the
+    partner's circuit untouched) until outbox_wake_party releases it, re-checked every
+    OCPI_OUTBOX_PARTY_RECHECK_SECONDS as a safety net."""
+    from partners.hubclientinfo import hub_party_status
+
+    now = _now()
+    recheck = timedelta(seconds=outbox_setting("OCPI_OUTBOX_PARTY_RECHECK_SECONDS"))
+    note = f"{_waiting_note(exc.party)} {exc.status}"
+    _reschedule(delivery.pk, at=now + recheck, token=token, action="WAIT", note=note[:255])
+    # The party may have come back while we were deciding: its wake-up could have missed this row.
+    if hub_party_status(partner=partner, party=exc.party) == "CONNECTED":
+        _reschedule(delivery.pk, at=_now())
+        return "resend"
+    logger.info("Outbox: delivery %s waits for party %s (%s) at hub %s", delivery.pk, exc.party, exc.status, partner.pk)
+    return "waiting"
+
+
+def outbox_wake_party(*, partner_id: int, party: PartyRef) -> int:
+    """Release the deliveries of a (Hub) partner that wait for `party` (it is CONNECTED again): due now."""
+    now = _now()
+    waiting = OutboxDelivery.objects.filter(
+        partner_id=partner_id, state=OutboxState.PENDING, note__startswith=_waiting_note(party)
+    ).filter(_free_claim())
+    ids = list(waiting.order_by("next_attempt_at", "pk").values_list("pk", flat=True))
+    OutboxDelivery.objects.filter(pk__in=ids, state=OutboxState.PENDING).filter(_free_claim()).update(
+        next_attempt_at=now, queued_at=now, note="", updated_at=now
+    )
+    for pk in ids:
+        _schedule(pk)
+    return len(ids)
 
 
 def _error_fields(exc: Exception) -> dict[str, Any]:

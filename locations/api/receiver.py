@@ -1,0 +1,220 @@
+"""Locations module, Receiver interface (eMSP role): partner CPOs push their Locations, EVSEs and Connectors.
+
+URLs `{locations_endpoint_url}/{country_code}/{party_id}/{location_id}[/{evse_uid}[/{connector_id}]]`
+(locations.md 3). The URL party must be one the caller registered and never one of ours (else HTTP 404,
+nothing stored); the body's ids must equal the URL's (2001 naming the field); PATCH and GET of an unknown
+object, and an EVSE/connector PUT under an unknown parent, are HTTP 404 (spec-issues A7). A PUT or PATCH
+older than what we hold is ignored and answered 1000 (see locations.services.location_receive).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
+from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+
+from ..services import (
+    Received,
+    ReceivedNotAllowedError,
+    connector_receive,
+    evse_receive,
+    location_get_received,
+    location_receive,
+)
+from .serializers import (
+    ConnectorSerializer,
+    EvseSerializer,
+    LocationSerializer,
+    connector_to_ocpi,
+    evse_to_ocpi,
+    location_to_ocpi,
+)
+
+
+def _describe(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+    return "; ".join(exc.messages)
+
+
+def _check_ids(data: dict[str, Any], expected: dict[str, tuple[str, str]]) -> None:
+    """transport.md 4.4 / 13: ids in the body SHALL equal the URL's (2001 naming the field)."""
+    for spec_name, (model_name, url_value) in expected.items():
+        body_value = data.get(model_name)
+        if body_value is not None and body_value.upper() != url_value.upper():
+            raise InvalidParameters(
+                f"Invalid or missing parameters: {spec_name}: {body_value!r} does not match the URL ({url_value!r})"
+            )
+
+
+class LocationReceiverBaseView(OcpiView):
+    """The module's base URL, announced in our version details; the Receiver has no method on it."""
+
+    ocpi_endpoint = ("locations", RECEIVER)
+
+
+class _LocationReceiverView(OcpiView):
+    serializer_class: type[serializers.Serializer]
+
+    def party(self, country_code: str, party_id: str) -> PartyRef:
+        return self.owned_party(country_code, party_id)
+
+    def validated(self, *, partial: bool, expected: dict[str, tuple[str, str]]) -> dict[str, Any]:
+        serializer = self.serializer_class(data=self.request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        _check_ids(serializer.validated_data, expected)
+        return serializer.validated_data
+
+    def store(self, call: Any, **kwargs: Any) -> Received:
+        try:
+            return call(partner=self.partner, **kwargs)
+        except ReceivedNotAllowedError as exc:
+            raise ObjectNotFound(str(exc)) from None
+        except ObjectDoesNotExist as exc:
+            raise ObjectNotFound(str(exc) or "Unknown object") from None
+        except ValidationError as exc:
+            raise InvalidParameters(f"Invalid or missing parameters: {_describe(exc)}") from None
+
+    def location(self, party: PartyRef, location_id: str) -> Any:
+        try:
+            location = location_get_received(
+                partner=self.partner, country_code=party.country_code, party_id=party.party_id, location_id=location_id
+            )
+        except ReceivedNotAllowedError as exc:
+            raise ObjectNotFound(str(exc)) from None
+        if location is None:
+            raise ObjectNotFound(f"Unknown location {party}/{location_id}")
+        return location
+
+    def evse(self, party: PartyRef, location_id: str, evse_uid: str) -> Any:
+        for evse in self.location(party, location_id).evses.all():  # prefetched
+            if evse.uid.upper() == evse_uid.upper():
+                return evse
+        raise ObjectNotFound(f"Unknown EVSE {evse_uid} at location {party}/{location_id}")
+
+
+def _answer(result: Received) -> Response:
+    return ocpi_response(http_status=201 if result.created else 200)
+
+
+class LocationReceiverObjectView(_LocationReceiverView):
+    """GET/PUT/PATCH `{country_code}/{party_id}/{location_id}`."""
+
+    serializer_class = LocationSerializer
+
+    def _expected(self, party: PartyRef, location_id: str) -> dict[str, tuple[str, str]]:
+        return {
+            "country_code": ("country_code", party.country_code),
+            "party_id": ("party_id", party.party_id),
+            "id": ("ocpi_id", location_id),
+        }
+
+    def get(self, request: Request, country_code: str, party_id: str, location_id: str) -> Response:
+        party = self.party(country_code, party_id)
+        return ocpi_response(location_to_ocpi(self.location(party, location_id)))
+
+    def put(self, request: Request, country_code: str, party_id: str, location_id: str) -> Response:
+        party = self.party(country_code, party_id)
+        data = self.validated(partial=False, expected=self._expected(party, location_id))
+        return _answer(
+            self.store(
+                location_receive,
+                country_code=party.country_code,
+                party_id=party.party_id,
+                location_id=location_id,
+                data=data,
+                partial=False,
+            )
+        )
+
+    def patch(self, request: Request, country_code: str, party_id: str, location_id: str) -> Response:
+        party = self.party(country_code, party_id)
+        data = self.validated(partial=True, expected=self._expected(party, location_id))
+        self.store(
+            location_receive,
+            country_code=party.country_code,
+            party_id=party.party_id,
+            location_id=location_id,
+            data=data,
+            partial=True,
+        )
+        return ocpi_response()
+
+
+class EvseReceiverObjectView(_LocationReceiverView):
+    """GET/PUT/PATCH `{country_code}/{party_id}/{location_id}/{evse_uid}`."""
+
+    serializer_class = EvseSerializer
+
+    def get(self, request: Request, country_code: str, party_id: str, location_id: str, evse_uid: str) -> Response:
+        party = self.party(country_code, party_id)
+        return ocpi_response(evse_to_ocpi(self.evse(party, location_id, evse_uid)))
+
+    def _write(self, country_code: str, party_id: str, location_id: str, evse_uid: str, *, partial: bool) -> Received:
+        party = self.party(country_code, party_id)
+        data = self.validated(partial=partial, expected={"uid": ("uid", evse_uid)})
+        return self.store(
+            evse_receive,
+            country_code=party.country_code,
+            party_id=party.party_id,
+            location_id=location_id,
+            evse_uid=evse_uid,
+            data=data,
+            partial=partial,
+        )
+
+    def put(self, request: Request, country_code: str, party_id: str, location_id: str, evse_uid: str) -> Response:
+        return _answer(self._write(country_code, party_id, location_id, evse_uid, partial=False))
+
+    def patch(self, request: Request, country_code: str, party_id: str, location_id: str, evse_uid: str) -> Response:
+        self._write(country_code, party_id, location_id, evse_uid, partial=True)
+        return ocpi_response()
+
+
+class ConnectorReceiverObjectView(_LocationReceiverView):
+    """GET/PUT/PATCH `{country_code}/{party_id}/{location_id}/{evse_uid}/{connector_id}`."""
+
+    serializer_class = ConnectorSerializer
+
+    def get(
+        self, request: Request, country_code: str, party_id: str, location_id: str, evse_uid: str, connector_id: str
+    ) -> Response:
+        party = self.party(country_code, party_id)
+        for connector in self.evse(party, location_id, evse_uid).connectors.all():  # prefetched
+            if connector.ocpi_id.upper() == connector_id.upper():
+                return ocpi_response(connector_to_ocpi(connector))
+        raise ObjectNotFound(f"Unknown connector {connector_id} at EVSE {evse_uid} of location {location_id}")
+
+    def _write(
+        self, country_code: str, party_id: str, location_id: str, evse_uid: str, connector_id: str, *, partial: bool
+    ) -> Received:
+        party = self.party(country_code, party_id)
+        data = self.validated(partial=partial, expected={"id": ("ocpi_id", connector_id)})
+        return self.store(
+            connector_receive,
+            country_code=party.country_code,
+            party_id=party.party_id,
+            location_id=location_id,
+            evse_uid=evse_uid,
+            connector_id=connector_id,
+            data=data,
+            partial=partial,
+        )
+
+    def put(
+        self, request: Request, country_code: str, party_id: str, location_id: str, evse_uid: str, connector_id: str
+    ) -> Response:
+        return _answer(self._write(country_code, party_id, location_id, evse_uid, connector_id, partial=False))
+
+    def patch(
+        self, request: Request, country_code: str, party_id: str, location_id: str, evse_uid: str, connector_id: str
+    ) -> Response:
+        self._write(country_code, party_id, location_id, evse_uid, connector_id, partial=True)
+        return ocpi_response()

@@ -1,0 +1,1 @@
+"""Security suite: authentication, isolation between partners, secrets, outbound URLs, limits."""
