@@ -26,7 +26,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from ocpi_platform.ocpi.client import OcpiClientError, OcpiPermanentError, OcpiTransientError
@@ -313,7 +314,7 @@ def _push(delivery: OutboxDelivery, partner: Partner, pstate: OutboxPartnerState
             OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=_now())  # let another one probe
         return _wait_for_party(delivery, partner, token, exc)
     except OcpiTransientError as exc:
-        return _on_transient(delivery, partner, pstate, token, exc)
+        return _on_transient(delivery, partner, pstate, token, exc, probing=probing)
     except OcpiPermanentError as exc:
         _partner_answered(partner, pstate)
         return _on_permanent(delivery, token, exc)
@@ -453,7 +454,13 @@ def _retry_or_die(delivery: OutboxDelivery, token: str, exc: Exception, delay: t
 
 
 def _on_transient(
-    delivery: OutboxDelivery, partner: Partner, pstate: OutboxPartnerState, token: str, exc: OcpiTransientError
+    delivery: OutboxDelivery,
+    partner: Partner,
+    pstate: OutboxPartnerState,
+    token: str,
+    exc: OcpiTransientError,
+    *,
+    probing: bool = True,
 ) -> str:
     now = _now()
     failures = pstate.consecutive_failures + 1
@@ -464,9 +471,13 @@ def _on_transient(
     else:
         partner_delay = _backoff(failures)
         delay = max(_backoff(delivery.attempts + 1), partner_delay)
+    until = now + partner_delay
+    # A probe's own failure sets the next probe time. A send that started before the partner was known to be
+    # failing must never shorten a probe's lock, or two probes would run at once (found by tests/faults).
+    blocked_until = until if probing else Greatest(Coalesce(F("blocked_until"), Value(until)), Value(until))
     OutboxPartnerState.objects.filter(pk=pstate.pk).update(
         consecutive_failures=F("consecutive_failures") + 1,
-        blocked_until=now + partner_delay,
+        blocked_until=blocked_until,
         last_failure_at=now,
         last_error=str(exc)[:2000],
     )
