@@ -17,6 +17,8 @@ from .envelope import envelope, format_datetime
 from .exceptions import InvalidParameters
 from .fields import parse_datetime
 
+MAX_INTEGER = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class PageParams:
@@ -41,6 +43,8 @@ def page_params(request: Request) -> PageParams:
             raise InvalidParameters(f"Invalid or missing parameters: {name}: must be an integer") from None
         if value < 0:
             raise InvalidParameters(f"Invalid or missing parameters: {name}: must not be negative")
+        if value > MAX_INTEGER:  # beyond what a database column can hold (found by fuzzing)
+            raise InvalidParameters(f"Invalid or missing parameters: {name}: must be at most {MAX_INTEGER}")
         return value
 
     def moment(name: str) -> datetime | None:
