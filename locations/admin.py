@@ -399,7 +399,7 @@ class ConnectorForm(forms.ModelForm):
         value = self.cleaned_data.get("tariff_ids")
         if value in (None, "", []):
             return []
-        field = drf_serializers.ListField(child=ocpi.StrictCiStringField(max_length=36))
+        field = drf_serializers.ListField(child=ocpi.CiStringField(max_length=36))
         try:
             return field.run_validation(value)
         except drf_serializers.ValidationError as exc:

@@ -24,6 +24,7 @@ from locations.api.serializers import GeoLocationSerializer
 from locations.constants import COUNTRY_ALPHA3_RE, ConnectorFormat, ConnectorType, PowerType
 from ocpi_platform.ocpi.fields import (
     CiStringField,
+    EnumField,  # shared strict fields
     OcpiDateTimeField,
     OcpiNumberField,
     OcpiStringField,
@@ -73,18 +74,6 @@ class NumberField(OcpiNumberField):
         if value.is_finite() and value.as_tuple().exponent < -6:
             value = value.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
         return super().to_internal_value(value)
-
-
-class EnumField(serializers.ChoiceField):
-    """A closed OCPI enum: the exact (case-sensitive) spec string."""
-
-    def __init__(self, enum: type, **kwargs: Any) -> None:
-        super().__init__(choices=enum.choices, **kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
-        return super().to_internal_value(data)
 
 
 class _ValueSerializer(serializers.Serializer):

@@ -22,7 +22,8 @@ from rest_framework import serializers
 
 from ocpi_platform.ocpi.envelope import format_datetime
 from ocpi_platform.ocpi.fields import (
-    CiStringField,
+    CiStringField,  # shared strict fields
+    EnumField,
     OcpiDateTimeField,
     OcpiNumberField,
     OcpiStringField,
@@ -74,15 +75,6 @@ def _prune_deep(value: Any) -> Any:
 # --- Strict scalar fields -------------------------------------------------------------------------
 
 
-class StrictCiStringField(CiStringField):
-    """CiString that refuses numbers (a number where a string is expected is a 2001 error)."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class OcpiUrlField(serializers.URLField):
     """OCPI URL: string(255) that is a valid URL."""
 
@@ -93,18 +85,6 @@ class OcpiUrlField(serializers.URLField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class EnumField(serializers.ChoiceField):
-    """A closed OCPI enum: the exact (case-sensitive) spec string."""
-
-    def __init__(self, enum: type, **kwargs: Any) -> None:
-        super().__init__(choices=enum.choices, **kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
         return super().to_internal_value(data)
 
 
@@ -176,7 +156,7 @@ class ImageSerializer(serializers.Serializer):
     url = OcpiUrlField()
     thumbnail = OcpiUrlField(**_optional())
     category = EnumField(ImageCategory)
-    type = StrictCiStringField(max_length=4)
+    type = CiStringField(max_length=4)
     width = StrictIntegerField(min_value=0, max_value=99999, **_optional())
     height = StrictIntegerField(min_value=0, max_value=99999, **_optional())
 
@@ -255,11 +235,11 @@ class StatusScheduleSerializer(serializers.Serializer):
 
 
 class PublishTokenTypeSerializer(serializers.Serializer):
-    uid = StrictCiStringField(max_length=36, **_optional())
+    uid = CiStringField(max_length=36, **_optional())
     type = EnumField(TokenType, **_optional())
     visual_number = OcpiStringField(max_length=64, **_optional())
     issuer = OcpiStringField(max_length=64, **_optional())
-    group_id = StrictCiStringField(max_length=36, **_optional())
+    group_id = CiStringField(max_length=36, **_optional())
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not (attrs.get("uid") or attrs.get("visual_number") or attrs.get("group_id")):
@@ -310,21 +290,21 @@ class _OcpiObjectSerializer(serializers.Serializer):
 
 
 class ConnectorSerializer(_OcpiObjectSerializer):
-    id = StrictCiStringField(max_length=36, source="ocpi_id")
+    id = CiStringField(max_length=36, source="ocpi_id")
     standard = EnumField(ConnectorType)
     format = EnumField(ConnectorFormat)
     power_type = EnumField(PowerType)
     max_voltage = StrictIntegerField(min_value=0)
     max_amperage = StrictIntegerField(min_value=0)
     max_electric_power = StrictIntegerField(min_value=0, **_optional())
-    tariff_ids = serializers.ListField(child=StrictCiStringField(max_length=36), **_optional())
+    tariff_ids = serializers.ListField(child=CiStringField(max_length=36), **_optional())
     terms_and_conditions = OcpiUrlField(**_optional())
     last_updated = OcpiDateTimeField()
 
 
 class EvseSerializer(_OcpiObjectSerializer):
-    uid = StrictCiStringField(max_length=36)
-    evse_id = StrictCiStringField(max_length=48, **_optional())
+    uid = CiStringField(max_length=36)
+    evse_id = CiStringField(max_length=48, **_optional())
     status = EnumField(EVSEStatus)
     status_schedule = NestedJsonField(StatusScheduleSerializer, many=True, **_optional())
     capabilities = _enum_list(Capability)
@@ -350,9 +330,9 @@ class EvseSerializer(_OcpiObjectSerializer):
 
 
 class LocationSerializer(_OcpiObjectSerializer):
-    country_code = StrictCiStringField(max_length=2, min_length=2)
-    party_id = StrictCiStringField(max_length=3, min_length=3)
-    id = StrictCiStringField(max_length=36, source="ocpi_id")
+    country_code = CiStringField(max_length=2, min_length=2)
+    party_id = CiStringField(max_length=3, min_length=3)
+    id = CiStringField(max_length=36, source="ocpi_id")
     publish = StrictBooleanField()
     publish_allowed_to = NestedJsonField(PublishTokenTypeSerializer, many=True, **_optional())
     name = OcpiStringField(max_length=255, **_optional())

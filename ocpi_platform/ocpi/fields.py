@@ -125,3 +125,18 @@ class OcpiSerializer(serializers.Serializer):
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
         return {key: value for key, value in data.items() if value is not None or self.fields[key].required}
+
+
+class EnumField(serializers.ChoiceField):
+    """A closed OCPI enum: only the exact (case-sensitive) spec strings; `EnumField(ConnectorType)` or
+    `EnumField(choices=...)`. A number or boolean is refused instead of being turned into a string."""
+
+    def __init__(self, enum: Any = None, **kwargs: Any) -> None:
+        if enum is not None:
+            kwargs["choices"] = enum.choices
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)

@@ -21,6 +21,7 @@ from rest_framework import serializers
 from ocpi_platform.ocpi.envelope import format_datetime
 from ocpi_platform.ocpi.fields import (
     CiStringField,
+    EnumField,  # shared strict fields
     OcpiDateTimeField,
     OcpiNumberField,
     OcpiStringField,
@@ -36,15 +37,6 @@ from sessions.models import (
 )
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-
-
-class EnumField(serializers.ChoiceField):
-    """A closed OCPI enum: only the exact (case-sensitive) spec strings."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
-        return super().to_internal_value(data)
 
 
 def json_number(value: Any) -> int | float | None:

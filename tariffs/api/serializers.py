@@ -19,7 +19,7 @@ from rest_framework import serializers
 
 from ocpi_platform.ocpi.envelope import format_datetime
 from ocpi_platform.ocpi.fields import (
-    CiStringField,
+    CiStringField,  # shared strict fields
     OcpiDateTimeField,
     OcpiNumberField,
     OcpiStringField,
@@ -57,15 +57,6 @@ def validate_date(value: str) -> None:
         ok = False
     if not ok:
         raise serializers.ValidationError("must be a local date YYYY-MM-DD")
-
-
-class StrictCiStringField(CiStringField):
-    """CiString that refuses JSON numbers/booleans (DRF's CharField would turn 12 into "12")."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def _number(**kwargs: Any) -> OcpiNumberField:
@@ -168,9 +159,9 @@ class TariffElementSerializer(OcpiObjectSerializer):
 
 
 class TariffSerializer(OcpiObjectSerializer):
-    country_code = StrictCiStringField(max_length=2)
-    party_id = StrictCiStringField(max_length=3)
-    id = StrictCiStringField(max_length=36, source="ocpi_id")
+    country_code = CiStringField(max_length=2)
+    party_id = CiStringField(max_length=3)
+    id = CiStringField(max_length=36, source="ocpi_id")
     currency = OcpiStringField(max_length=3, validators=[RegexValidator(CURRENCY_RE, "must be an ISO 4217 code")])
     type = serializers.ChoiceField(choices=TariffType.choices, **_optional())
     tariff_alt_text = DisplayTextSerializer(many=True, **_optional())

@@ -9,7 +9,13 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters
-from ocpi_platform.ocpi.fields import CiStringField, OcpiDateTimeField, OcpiStringField, StrictBooleanField
+from ocpi_platform.ocpi.fields import (
+    CiStringField,  # shared strict fields
+    EnumField,
+    OcpiDateTimeField,
+    OcpiStringField,
+    StrictBooleanField,
+)
 from tokens.models import AllowedType, ProfileType, TokenType, WhitelistType
 
 TOKEN_FIELDS = (
@@ -43,24 +49,6 @@ def token_type_param(request: Request) -> str:
     return value
 
 
-class StrictCiStringField(CiStringField):
-    """CiString that refuses JSON numbers/booleans (DRF's CharField would turn 123 into "123")."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class EnumField(serializers.ChoiceField):
-    """A closed OCPI enum: only the exact (case-sensitive) spec strings."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
-        return super().to_internal_value(data)
-
-
 class EnergyContractSerializer(serializers.Serializer):
     supplier_name = OcpiStringField(max_length=64)
     contract_id = OcpiStringField(max_length=64, required=False, allow_null=True)
@@ -77,14 +65,14 @@ class EnergyContractSerializer(serializers.Serializer):
 class TokenSerializer(serializers.Serializer):
     """OCPI Token. PUT: all required fields; PATCH: `partial=True`, `last_updated` still required."""
 
-    country_code = StrictCiStringField(max_length=2)
-    party_id = StrictCiStringField(max_length=3)
-    uid = StrictCiStringField(max_length=36, source="ocpi_id")
+    country_code = CiStringField(max_length=2)
+    party_id = CiStringField(max_length=3)
+    uid = CiStringField(max_length=36, source="ocpi_id")
     type = EnumField(choices=TokenType.choices)
-    contract_id = StrictCiStringField(max_length=36)
+    contract_id = CiStringField(max_length=36)
     visual_number = OcpiStringField(max_length=64, required=False, allow_null=True, allow_blank=True)
     issuer = OcpiStringField(max_length=64)
-    group_id = StrictCiStringField(max_length=36, required=False, allow_null=True, allow_blank=True)
+    group_id = CiStringField(max_length=36, required=False, allow_null=True, allow_blank=True)
     valid = StrictBooleanField()
     whitelist = EnumField(choices=WhitelistType.choices)
     language = OcpiStringField(max_length=2, required=False, allow_null=True, allow_blank=True)
@@ -115,8 +103,8 @@ class TokenSerializer(serializers.Serializer):
 class LocationReferencesSerializer(serializers.Serializer):
     """LocationReferences (tokens.md 4.3): the body of a real-time authorization and its echo."""
 
-    location_id = StrictCiStringField(max_length=36)
-    evse_uids = serializers.ListField(child=StrictCiStringField(max_length=36), required=False)
+    location_id = CiStringField(max_length=36)
+    evse_uids = serializers.ListField(child=CiStringField(max_length=36), required=False)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         value = super().to_internal_value(data)
@@ -143,7 +131,7 @@ class AuthorizationInfoSerializer(serializers.Serializer):
     allowed = EnumField(choices=AllowedType.choices)
     token = TokenSerializer()
     location = LocationReferencesSerializer(required=False, allow_null=True)
-    authorization_reference = StrictCiStringField(max_length=36, required=False, allow_null=True)
+    authorization_reference = CiStringField(max_length=36, required=False, allow_null=True)
     info = DisplayTextSerializer(required=False, allow_null=True)
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
