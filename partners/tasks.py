@@ -69,3 +69,11 @@ def partner_pull_due() -> int:
             kwargs={"partner_id": partner_id, "module": module, "full": False}, countdown=random.uniform(0, 60)
         )
     return len(due)
+
+
+@shared_task
+def outbox_purge_finished() -> int:
+    """Beat: keep finished outbox deliveries within OCPI_OUTBOX_RETENTION_DAYS."""
+    from .outbox.services import outbox_purge_finished as purge
+
+    return purge()

@@ -147,6 +147,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "message-log-purge": {"task": "partners.tasks.message_log_purge", "schedule": 3600.0},
+    "outbox-purge-finished": {"task": "partners.tasks.outbox_purge_finished", "schedule": 3600.0},
     # Commands we sent whose async result never came are marked TIMEOUT.
     "command-expire-overdue": {"task": "sessions.tasks.command_expire_overdue", "schedule": 30.0},
     # Outbox safety net: re-queue due deliveries whose task was lost; expires so runs never pile up.
@@ -175,6 +176,7 @@ OCPI_MESSAGE_LOG_RETENTION_DAYS = env.int("OCPI_MESSAGE_LOG_RETENTION_DAYS", def
 OCPI_OUTBOX_MAX_ATTEMPTS = env.int("OCPI_OUTBOX_MAX_ATTEMPTS", default=12)
 OCPI_OUTBOX_BACKOFF_BASE_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_BASE_SECONDS", default=5.0)
 OCPI_OUTBOX_BACKOFF_MAX_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_MAX_SECONDS", default=3600.0)
+OCPI_OUTBOX_RETENTION_DAYS = env.int("OCPI_OUTBOX_RETENTION_DAYS", default=30)
 OCPI_OUTBOX_PARTNER_CONCURRENCY = env.int("OCPI_OUTBOX_PARTNER_CONCURRENCY", default=2)
 # Progress PATCHes of a running session go to the eMSP at most this often (the final state always goes).
 OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS = env.float("OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS", default=60.0)

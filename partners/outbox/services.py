@@ -578,3 +578,16 @@ def outbox_dead_letter(*, delivery: OutboxDelivery, reason: str = "dead-lettered
         raise ValueError(f"Delivery {delivery.pk} is not pending")
     delivery.refresh_from_db()
     return delivery
+
+
+def outbox_purge_finished(*, older_than_days: int | None = None) -> int:
+    """Beat: drop delivered, skipped and superseded deliveries older than OCPI_OUTBOX_RETENTION_DAYS, so the
+    table (and the per-partner counts over it) stays bounded. Failed and dead-lettered rows stay for staff;
+    what each partner holds is kept in OutboxSync, its last success in OutboxPartnerState."""
+    days = settings.OCPI_OUTBOX_RETENTION_DAYS if older_than_days is None else older_than_days
+    finished = (OutboxState.DELIVERED, OutboxState.SKIPPED, OutboxState.SUPERSEDED)
+    cutoff = _now() - timedelta(days=days)
+    deleted, _ = OutboxDelivery.objects.filter(state__in=finished, finished_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("Outbox: purged %s finished deliveries older than %s days", deleted, days)
+    return deleted

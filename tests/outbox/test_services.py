@@ -562,3 +562,31 @@ def test_crashing_push_function_is_retried_not_lost(
     assert "KeyError" in delivery_of(partner, location).last_error
     runner.run_until_idle()
     assert delivery_of(partner, location).state == OutboxState.DELIVERED
+
+
+def test_outbox_purge_finished_keeps_recent_failed_and_open_rows(db: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from partners.models import OutboxDelivery, OutboxState
+    from partners.outbox import outbox_purge_finished
+    from tests.conftest import make_registered_partner
+
+    partner = make_registered_partner("P", [("EMSP", "DE", "EMP")]).partner
+    now = timezone.now()
+    old = now - timedelta(days=31)
+
+    def row(object_id: int, state: str, finished_at: Any) -> OutboxDelivery:
+        return OutboxDelivery.objects.create(
+            partner=partner, module="locations", object_id=object_id, state=state, next_attempt_at=now,
+            finished_at=finished_at,
+        )  # fmt: skip
+
+    row(1, OutboxState.DELIVERED, old)
+    row(2, OutboxState.SKIPPED, old)
+    row(3, OutboxState.DELIVERED, now)
+    row(4, OutboxState.DEAD, old)
+    row(5, OutboxState.PENDING, None)
+    assert outbox_purge_finished() == 2
+    assert sorted(OutboxDelivery.objects.values_list("object_id", flat=True)) == [3, 4, 5]
