@@ -57,6 +57,21 @@ def as_sent(document: dict[str, Any]) -> Any:
 
 
 @pytest.mark.timeout(300)
+def _wait_for_phase_traffic(partner_rx: Any, name: str, first: int, bound: float = 40.0) -> None:
+    """Keep a phase until the partner has really shown it once: the circuit breaker's backoff can otherwise
+    let a short phase pass with no request at all (a refused connection leaves no trace, so it is not awaited)."""
+    if name == "refused":
+        return
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        seen = partner_rx.requests[first:]
+        if name == "timeout" and any(r.hung for r in seen):
+            return
+        if name in ("500", "429") and any(r.answered == int(name) and not r.hung for r in seen):
+            return
+        time.sleep(0.1)
+
+
 def test_partner_failing_every_way_ends_with_our_state_in_order(start_worker: Any, partner_rx: Any) -> None:
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
@@ -76,11 +91,15 @@ def test_partner_failing_every_way_ends_with_our_state_in_order(start_worker: An
     phase_started = started
     phase_log: list[tuple[str, float]] = []
     sessions_done = 0
+    name = ""
+    phase_first_request = 0
     for index, operation in enumerate(operations):
         if index % per_phase == 0 and index // per_phase < len(PHASES):
             if index:
                 time.sleep(max(0.0, PHASE_MIN_SECONDS - (time.monotonic() - phase_started)))
+                _wait_for_phase_traffic(partner_rx, name, phase_first_request)
             name = PHASES[index // per_phase]
+            phase_first_request = len(partner_rx.requests)
             partner_rx.phase(name, retry_after=RETRY_AFTER)
             phase_started = time.monotonic()
             phase_log.append((name, round(phase_started - started, 2)))
@@ -94,6 +113,7 @@ def test_partner_failing_every_way_ends_with_our_state_in_order(start_worker: An
             complete_session(evse=evse, partner=partner, number=sessions_done)
             sessions_done += 1
     time.sleep(max(0.0, PHASE_MIN_SECONDS - (time.monotonic() - phase_started)))
+    _wait_for_phase_traffic(partner_rx, name, phase_first_request)
     partner_rx.phase("ok")
     recovered_at = time.monotonic()
     waited = settle(120, worker=worker)
