@@ -9,6 +9,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from locations.selectors import our_cpo_party_get
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
@@ -34,6 +35,10 @@ class SessionSenderListView(OcpiView):
     def get(self, request: Request) -> Response:
         params = page_params(request)
         queryset = session_list_for_partner(partner=self.partner, date_from=params.date_from, date_to=params.date_to)
+        to_party = self.routing.to_party
+        if to_party and our_cpo_party_get(country_code=to_party.country_code, party_id=to_party.party_id):
+            # OCPI-to-* naming one of our CPO parties narrows the list to it (transport.md 8); else ignored.
+            queryset = queryset.for_party(to_party.country_code, to_party.party_id)
         return paginated_response(request, queryset, _serialize, params)
 
 

@@ -156,3 +156,20 @@ def test_version_details_announce_both_sessions_interfaces(emsp_partner) -> None
     endpoints = {(e["identifier"], e["role"]): e["url"] for e in body["data"]["endpoints"]}
     assert endpoints[("sessions", "SENDER")].endswith("/ocpi/cpo/2.2.1/sessions")
     assert endpoints[("sessions", "RECEIVER")].endswith("/ocpi/emsp/2.2.1/sessions")
+
+
+def test_sender_list_narrows_to_the_addressed_cpo_party(our_cpo, emsp_partner) -> None:
+    from partners.models import Party, Role
+
+    Party.objects.create(role=Role.CPO, country_code="BE", party_id="CPB", name="Our Belgian CPO")
+    dutch = ours(1)
+    belgian = ours(1, country_code="BE", party_id="CPB")
+
+    everything = assert_envelope(emsp_partner.client().get(BASE), 200, 1000)
+    assert sorted(ids(everything)) == sorted(s.ocpi_id for s in dutch + belgian)
+    narrowed = emsp_partner.client(HTTP_OCPI_TO_COUNTRY_CODE="BE", HTTP_OCPI_TO_PARTY_ID="CPB").get(BASE)
+    assert ids(assert_envelope(narrowed, 200, 1000)) == [belgian[0].ocpi_id]
+    assert narrowed["X-Total-Count"] == "1"
+    # a party that is not ours is ignored rather than hiding everything
+    other = emsp_partner.client(HTTP_OCPI_TO_COUNTRY_CODE="FR", HTTP_OCPI_TO_PARTY_ID="ZZZ").get(BASE)
+    assert len(ids(assert_envelope(other, 200, 1000))) == 2

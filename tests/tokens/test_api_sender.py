@@ -130,3 +130,20 @@ def test_sender_list_requires_registered_partner(api_client: Any, db: Any) -> No
 
     assert response.status_code == 401
     assert response.json()["status_code"] == 2000
+
+
+def test_sender_list_narrows_to_the_addressed_party(db: Any) -> None:
+    from partners.models import Party, Role
+    from tests.conftest import make_registered_partner
+    from tokens.services import token_issue
+
+    Party.objects.create(role=Role.EMSP, country_code="BE", party_id="WHL", name="White-label eMSP")
+    token_issue(country_code="NL", party_id="EXA", uid="A1", type="RFID", contract_id="NL-EXA-C00000001-X", issuer="x")
+    token_issue(country_code="BE", party_id="WHL", uid="B1", type="RFID", contract_id="BE-WHL-C00000001-X", issuer="x")
+    cpo = make_registered_partner("Narrowing CPO", [("CPO", "FR", "CPZ")])
+
+    everything = cpo.client().get("/ocpi/emsp/2.2.1/tokens").json()["data"]
+    assert sorted(t["uid"] for t in everything) == ["A1", "B1"]
+    narrowed = cpo.client(HTTP_OCPI_TO_COUNTRY_CODE="BE", HTTP_OCPI_TO_PARTY_ID="WHL").get("/ocpi/emsp/2.2.1/tokens")
+    assert [t["uid"] for t in narrowed.json()["data"]] == ["B1"]
+    assert narrowed["X-Total-Count"] == "1"

@@ -13,7 +13,7 @@ from ocpi_platform.ocpi.exceptions import InvalidParameters, UnknownToken
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
 from tokens.models import Token
-from tokens.selectors import token_list_published
+from tokens.selectors import token_list_published, token_party_is_our_emsp
 from tokens.services import token_authorize
 
 from .serializers import LocationReferencesSerializer, TokenSerializer, authorization_info_data, token_type_param
@@ -31,6 +31,10 @@ class TokenSenderListView(OcpiView):
     def get(self, request: Request) -> Response:
         params = page_params(request)
         queryset = token_list_published(date_from=params.date_from, date_to=params.date_to)
+        to_party = self.routing.to_party
+        if to_party and token_party_is_our_emsp(country_code=to_party.country_code, party_id=to_party.party_id):
+            # OCPI-to-* naming one of our eMSP parties narrows the list to it (transport.md 8); else ignored.
+            queryset = queryset.for_party(to_party.country_code, to_party.party_id)
         return paginated_response(request, queryset, _serialize, params)
 
 
