@@ -39,15 +39,9 @@ _SPEC_NAMES = {"ocpi_id": "id", "latitude": "coordinates", "longitude": "coordin
 
 
 def _push(location: Location, hint: dict[str, Any]) -> None:
-    """Enqueue a push of `location` to the partners (outbox), inside the caller's transaction.
+    """Enqueue a push of `location` to the partners (outbox), inside the caller's transaction."""
+    from partners.outbox import outbox_enqueue  # looked up per call: tests replace it
 
-    The outbox lives in partners/outbox.py; until it exists this is a no-op.
-    """
-    try:
-        from partners.outbox import outbox_enqueue
-    except ImportError:
-        logger.debug("partners.outbox not available: push of location %s skipped", location.pk)
-        return
     outbox_enqueue(module="locations", object_id=location.pk, hint=hint)
 
 

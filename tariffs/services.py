@@ -31,18 +31,12 @@ KEY_FIELDS = ("country_code", "party_id", "ocpi_id")
 def _push(tariff: Tariff, hint: dict[str, Any]) -> None:
     """Enqueue the delivery of one of our tariffs to every connected eMSP (same transaction as the change).
 
-    hint {} = PUT the current state, {"deleted": True} = DELETE. The outbox is written by the partners app;
-    until it exists nothing is pushed.
+    hint {} = PUT the current state, {"deleted": True} = DELETE.
     """
     if not tariff_is_ours(tariff=tariff):
         return
-    try:
-        from partners.outbox import outbox_enqueue
-    except ImportError as exc:
-        if exc.name not in (None, "partners.outbox"):
-            raise  # a real import error inside the outbox
-        logger.debug("partners.outbox.outbox_enqueue not available; tariff %s not pushed", tariff.pk)
-        return
+    from partners.outbox import outbox_enqueue  # looked up per call: tests replace it
+
     outbox_enqueue(module="tariffs", object_id=tariff.pk, hint=hint)
 
 

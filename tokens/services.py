@@ -69,17 +69,12 @@ def _push(token: Token, hint: dict[str, Any]) -> None:
     """Enqueue the delivery of one of our tokens to every connected CPO (same transaction as the change).
 
     hint: {"fields": [changed model fields..., "last_updated"]} for a change (a PATCH can carry them) or
-    {"full": True} for a new token (PUT). The outbox lives in the partners app; without it nothing is pushed.
+    {"full": True} for a new token (PUT).
     """
     if not token.is_ours:
         return
-    try:
-        from partners.outbox import outbox_enqueue
-    except ImportError as exc:
-        if exc.name not in (None, "partners.outbox"):
-            raise  # a real import error inside the outbox
-        logger.debug("partners.outbox.outbox_enqueue not available; token %s not pushed", token.pk)
-        return
+    from partners.outbox import outbox_enqueue  # looked up per call: tests replace it
+
     outbox_enqueue(module="tokens", object_id=token.pk, hint=hint)
 
 

@@ -268,14 +268,6 @@ def test_location_publish_and_push_now(pushes, frozen_now):
 
 
 @pytest.mark.django_db
-def test_push_is_skipped_without_outbox_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "partners.outbox", None)  # import fails: the guard makes it a no-op
-    evse = EvseFactory()
-    evse_set_status(evse=evse, status=EVSEStatus.BLOCKED)
-    assert EVSE.objects.get().status == EVSEStatus.BLOCKED
-
-
-@pytest.mark.django_db
 def test_partner_rows_are_never_pushed_even_through_push_now(pushes):
     location, _ = location_put(data=_validated(LocationSerializer, example("location_example.json")))
     location_push_now(location=location)

@@ -156,18 +156,6 @@ def test_tariffs_of_an_inactive_party_are_not_pushed(outbox_calls: list) -> None
     assert outbox_calls == []
 
 
-def test_push_is_skipped_when_the_outbox_does_not_exist(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "partners.outbox", None)  # import fails with ModuleNotFoundError
-    tariff = make_tariff("T1")
-    tariff_delete(tariff=tariff)
-    assert Tariff.objects.get(pk=tariff.pk).is_deleted
-
-
-def test_push_is_skipped_when_outbox_enqueue_does_not_exist(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "partners.outbox", types.ModuleType("partners.outbox"))
-    assert make_tariff("T1").pk
-
-
 def test_a_failing_push_rolls_the_change_back(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("outbox down")

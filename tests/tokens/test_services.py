@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -294,20 +292,6 @@ def test_token_set_whitelist_rejects_unknown_value(our_emsp) -> None:
 
 
 # --- the push hook ---------------------------------------------------------------------------------
-
-
-def test_push_without_outbox_module_does_nothing(our_emsp, mocker) -> None:
-    mocker.patch.dict(sys.modules, {"partners.outbox": None})  # import fails like a missing module
-
-    token = token_issue(country_code="NL", party_id="EXA", uid="04AA", contract_id="NL-EXA-C00000001", issuer="X")
-
-    assert Token.objects.filter(pk=token.pk).exists()
-
-
-def test_push_without_outbox_enqueue_function_does_nothing(our_emsp, mocker) -> None:
-    mocker.patch.dict(sys.modules, {"partners.outbox": types.ModuleType("partners.outbox")})
-
-    _push(TokenFactory(), {"fields": ["valid"]})  # no exception
 
 
 def test_push_skips_partner_tokens(emsp_partner, outbox) -> None:
