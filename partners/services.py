@@ -123,8 +123,8 @@ def message_log_purge(*, older_than_days: int | None = None) -> int:
 # --- Partners and their tokens -----------------------------------------------------------------
 
 
-def partner_client(partner: Partner, **kwargs: Any) -> OcpiClient:
-    """The outbound client for a partner, with its token and per-partner settings.
+def partner_client(partner: Partner, *, token: str | None = None, **kwargs: Any) -> OcpiClient:
+    """The outbound client for a partner, with its token (or `token`, during a handshake) and its settings.
 
     Raises PartyNotConnected (an OcpiTransientError) when the partner is a Hub that reports the addressed party
     (`to_party`) as not CONNECTED: nothing is sent to it (hubclientinfo.md 1); the outbox waits for it.
@@ -133,7 +133,7 @@ def partner_client(partner: Partner, **kwargs: Any) -> OcpiClient:
 
     hub_party_check(partner=partner, party=kwargs.get("to_party"))
     return OcpiClient(
-        token=partner.outbound_token,
+        token=partner.outbound_token if token is None else token,
         base64_token=partner.token_encoding == TokenEncoding.BASE64,
         timeout=partner.timeout_seconds,
         partner=partner,
@@ -254,15 +254,6 @@ def _unique_endpoints(discovery: Discovery) -> list[dict[str, str]]:
     return list(seen.values())
 
 
-def _client_for(partner: Partner, token: str) -> OcpiClient:
-    return OcpiClient(
-        token=token,
-        base64_token=partner.token_encoding == TokenEncoding.BASE64,
-        timeout=partner.timeout_seconds,
-        partner=partner,
-    )
-
-
 def credentials_register_inbound(*, partner: Partner, presented_kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """Credentials Receiver, POST: the partner registers with us using token A (credentials.md 3.1)."""
     if partner.is_registered:
@@ -271,7 +262,7 @@ def credentials_register_inbound(*, partner: Partner, presented_kind: str, data:
         raise ocpi_errors.MethodNotAllowed("Registration needs the token A issued for it")
     _validate_roles(partner, data["roles"])
     # Talk to the partner with its token B before touching our state; no transaction is held open.
-    discovery = _discover(_client_for(partner, data["token"]), data["url"])
+    discovery = _discover(partner_client(partner, token=data["token"]), data["url"])
     with transaction.atomic():
         partner = Partner.objects.select_for_update().get(pk=partner.pk)
         if partner.is_registered:
@@ -294,7 +285,7 @@ def credentials_update_inbound(*, partner: Partner, data: dict[str, Any]) -> dic
     if not partner.is_registered:
         raise ocpi_errors.MethodNotAllowed("Not registered: use POST to register")
     _validate_roles(partner, data["roles"])
-    discovery = _discover(_client_for(partner, data["token"]), data["url"])  # with the new token (B4)
+    discovery = _discover(partner_client(partner, token=data["token"]), data["url"])  # with the new token (B4)
     with transaction.atomic():
         partner = Partner.objects.select_for_update().get(pk=partner.pk)
         _store_connection(partner, discovery, data["roles"], data["url"])
@@ -332,7 +323,7 @@ def partner_register(*, versions_url_: str, token_a: str, name: str | None = Non
     partner.state = PartnerState.REGISTERING
     partner.save()
     try:
-        client = _client_for(partner, token_a)
+        client = partner_client(partner, token=token_a)
         discovery = _discover(client, versions_url_)
         token_b = _issue_token(partner, TokenKind.PENDING)  # committed before the POST: they call us with it
         credentials_url = next(e["url"] for e in discovery.endpoints if e["identifier"] == "credentials")
