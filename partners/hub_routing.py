@@ -22,10 +22,9 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from ocpi_platform.ocpi import envelope as env
-from ocpi_platform.ocpi.auth import TOKEN_CURRENT
+from ocpi_platform.ocpi.auth import TOKEN_CURRENT, request_credentials
 from ocpi_platform.ocpi.headers import Routing
 from ocpi_platform.ocpi.middleware import json_error
-from ocpi_platform.ocpi.tokens import token_candidates
 
 from .models import ClientInfo, Partner, Party, Role
 
@@ -43,6 +42,8 @@ class HubRoutingError(Exception):
 
 def hub_routing_check(*, partner: Partner, routing: Routing) -> None:
     """Raise HubRoutingError when a Hub partner's request names a receiver or a sender it may not (see above)."""
+    if getattr(partner, "ocpi_is_hub", None) is False:
+        return  # resolved with the credentials token (partner_token_resolve): not a hub, nothing to check
     hub_roles = list(partner.roles.filter(role=Role.HUB).values_list("country_code", "party_id"))
     if not hub_roles:
         return
@@ -69,10 +70,7 @@ def hub_routing_check(*, partner: Partner, routing: Routing) -> None:
 
 
 def _calling_partner(request: HttpRequest) -> Partner | None:
-    from .selectors import partner_token_resolve
-
-    candidates = token_candidates(request.headers.get("Authorization", ""))
-    found = partner_token_resolve(candidates) if candidates else None
+    found = request_credentials(request)
     if found is None or found[1] != TOKEN_CURRENT:
         return None  # DRF authentication answers it
     return found[0]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ocpi_platform.ocpi import exceptions as ocpi_errors
 from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError
+from ocpi_platform.ocpi.sql import insert_one
 from ocpi_platform.ocpi.tokens import token_generate, token_hash
 from ocpi_platform.ocpi.versions import VERSION, versions_url
 
@@ -99,18 +100,20 @@ def message_log_record(
     request_body: bytes,
     response_body: bytes,
 ) -> MessageLog:
-    return MessageLog.objects.create(
-        direction=direction,
-        partner=partner if isinstance(partner, Partner) else None,
-        method=method[:8],
-        url=url[:2000],
-        http_status=http_status,
-        ocpi_status=ocpi_status if isinstance(ocpi_status, int) and 0 <= ocpi_status < 32768 else None,
-        duration_ms=max(0, duration_ms),
-        request_id=(request_id or "")[:64],
-        correlation_id=(correlation_id or "")[:64],
-        request_body=redact(request_body),
-        response_body=redact(response_body),
+    return insert_one(  # on every request: MessageLog.objects.create() without its per-call SQL building
+        MessageLog(
+            direction=direction,
+            partner=partner if isinstance(partner, Partner) else None,
+            method=method[:8],
+            url=url[:2000],
+            http_status=http_status,
+            ocpi_status=ocpi_status if isinstance(ocpi_status, int) and 0 <= ocpi_status < 32768 else None,
+            duration_ms=max(0, duration_ms),
+            request_id=(request_id or "")[:64],
+            correlation_id=(correlation_id or "")[:64],
+            request_body=redact(request_body),
+            response_body=redact(response_body),
+        )
     )
 
 

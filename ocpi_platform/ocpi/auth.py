@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -51,15 +52,30 @@ def _resolver() -> Any:
     return import_string(settings.OCPI_TOKEN_RESOLVER)
 
 
+_UNRESOLVED = object()
+
+
+def request_credentials(request: HttpRequest) -> tuple[Any, str, str] | None:
+    """(partner, token kind, token) for the request's `Authorization` header, or None; resolved once per request.
+
+    Both the hub routing middleware and DRF authentication need the caller; the lookup runs once.
+    """
+    found = getattr(request, "_ocpi_credentials", _UNRESOLVED)
+    if found is _UNRESOLVED:
+        candidates = token_candidates(request.headers.get("Authorization", ""))
+        found = _resolver()(candidates) if candidates else None
+        request._ocpi_credentials = found
+    return found
+
+
 class OcpiTokenAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[OcpiIdentity, OcpiIdentity] | None:
         header = request.headers.get("Authorization", "")
         if not header:
             raise exceptions.NotAuthenticated("Missing Authorization header (expected 'Token <base64 token>')")
-        candidates = token_candidates(header)
-        if not candidates:
+        if not token_candidates(header):
             raise exceptions.AuthenticationFailed("Authorization header must be 'Token <base64 token>'")
-        found = _resolver()(candidates)
+        found = request_credentials(request._request)
         if found is None:
             raise exceptions.AuthenticationFailed("Unknown credentials token")
         partner, kind, token = found

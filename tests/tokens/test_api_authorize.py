@@ -247,3 +247,26 @@ def test_authorize_query_count(client: Any, token: Any, django_assert_max_num_qu
     assert response.json()["data"]["allowed"] == "ALLOWED"
     sql = [query["sql"] for query in captured.captured_queries]
     assert sum("tokens_token" in s and s.lstrip().upper().startswith("SELECT") for s in sql) == 1
+
+
+def test_authorize_query_count_with_routing_headers(
+    cpo_partner: Any, token: Any, django_assert_num_queries: Any
+) -> None:
+    """A CPO addressing our eMSP (OCPI-to/from-*, as real partners do) costs no more: the credentials token is
+    resolved once for the hub routing check and DRF together, and a partner without a HUB role needs no
+    further query for that check."""
+    client = cpo_partner.client(
+        HTTP_OCPI_FROM_COUNTRY_CODE="BE",
+        HTTP_OCPI_FROM_PARTY_ID="CPX",
+        HTTP_OCPI_TO_COUNTRY_CODE="NL",
+        HTTP_OCPI_TO_PARTY_ID="EXA",
+    )
+
+    with django_assert_num_queries(4) as captured:
+        response = client.post(url("04AUTH0001"), {"location_id": "LOC1", "evse_uids": ["E1"]}, format="json")
+
+    assert response.json()["data"]["allowed"] == "ALLOWED"
+    assert response["OCPI-from-country-code"] == "NL"
+    sql = [query["sql"] for query in captured.captured_queries]
+    assert sum("partners_partnertoken" in s for s in sql) == 1
+    assert not any("partners_partnerrole" in s and "ocpi_token" not in s and "t.kind" not in s for s in sql)

@@ -16,7 +16,7 @@ from tokens.models import Token
 from tokens.selectors import token_list_published, token_party_is_our_emsp
 from tokens.services import token_authorize
 
-from .serializers import LocationReferencesSerializer, TokenSerializer, authorization_info_data, token_type_param
+from .serializers import TokenSerializer, authorization_info_data, location_references_validate, token_type_param
 
 
 def _serialize(rows: Sequence[Any]) -> list[Any]:
@@ -51,9 +51,7 @@ class TokenSenderAuthorizeView(OcpiView):
             return None
         if not isinstance(data, dict):
             raise InvalidParameters("Invalid or missing parameters: the body must be a LocationReferences object")
-        serializer = LocationReferencesSerializer(data=data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+        return location_references_validate(data)
 
     def post(self, request: Request, token_uid: str) -> Response:
         token_type = token_type_param(request)

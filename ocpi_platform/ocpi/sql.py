@@ -1,0 +1,121 @@
+"""Hot-path SQL: one row read into a model instance, one row inserted, without the ORM's per-call query building.
+
+Real-time authorization runs on every charge attempt while the driver waits, and on it building a queryset
+(filter -> Query -> compiler -> SQL) cost more CPU than the database work itself. These helpers take SQL
+written once per module and still go through Django's field machinery, so values come back and go in exactly
+as with the ORM (converters on read, `pre_save`/`get_db_prep_save` on write) on PostgreSQL and SQLite alike.
+Use them only where a benchmark shows the ORM is the cost; everything else uses the ORM.
+
+On PostgreSQL these statements are also *prepared*: sent with server-side binding and planned once per
+connection (the token lookup's plan cost more than running it). Settings: OCPI_DB_PREPARED_STATEMENTS (default
+on); switch it off behind a connection pooler that cannot keep prepared statements (PgBouncer in transaction
+mode before 1.21). The cursor still goes through Django's wrapper, so query logging and counting see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
+
+
+def _cursor(connection: Any) -> Any:
+    """A Django cursor; on PostgreSQL one whose statements are prepared server-side (see the module docstring)."""
+    if connection.vendor != "postgresql" or not getattr(settings, "OCPI_DB_PREPARED_STATEMENTS", True):
+        return connection.cursor()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
+
+
+@cache
+def _prepared_cursor_class() -> type:
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor):
+        """Server-side binding; every statement prepared on first use (psycopg keeps up to 100 per connection)."""
+
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, binary: Any = None) -> Any:
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    return PreparedCursor
+
+
+def model_columns(model: type[Model], alias: str) -> str:
+    """`alias."col1", alias."col2", ...` for every concrete field, in field order (what `select_one` reads)."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def _converters(model: type[Model], connection: Any) -> list[tuple[int, list[Any], Any]]:
+    """Per column: Django's backend and field converters (e.g. JSON text -> dict, SQLite text -> datetime).
+
+    Kept on the connection (one per thread), since backend converters are bound to it.
+    """
+    cached = connection.__dict__.setdefault("_hot_sql_converters", {})
+    if model in cached:
+        return cached[model]
+    found = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if converters:
+            found.append((index, converters, column))
+    cached[model] = found
+    return found
+
+
+def select_one(
+    model: type[M], sql: str, params: Sequence[Any], *, extra: int = 0, using: str = DEFAULT_DB_ALIAS
+) -> tuple[M, tuple[Any, ...]] | None:
+    """Run `sql` (which selects `model_columns(model, ...)` first, then `extra` more columns) and build the model
+    instance from its first row; returns (instance, extra values) or None when there is no row."""
+    connection = connections[using]
+    with _cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    fields = len(model._meta.concrete_fields)
+    values = list(row[:fields])
+    for index, converters, column in _converters(model, connection):
+        value = values[index]
+        for converter in converters:
+            value = converter(value, column, connection)
+        values[index] = value
+    instance = model.from_db(using, None, values)
+    return instance, tuple(row[fields : fields + extra])
+
+
+@cache
+def _insert_plan(model: type[Model], using: str) -> tuple[list[Any], str, bool]:
+    connection = connections[using]
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    pk_column = connection.ops.quote_name(model._meta.pk.column)
+    returning = connection.features.can_return_columns_from_insert
+    sql = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    if returning:
+        sql += f" RETURNING {pk_column}"
+    return fields, sql, returning
+
+
+def insert_one(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+    """INSERT a new model instance (auto primary key) as `instance.save()` would, minus the signals and the
+    per-call SQL compilation; sets its primary key and returns it."""
+    connection = connections[using]
+    fields, sql, returning = _insert_plan(type(instance), using)
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    with _cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = using
+    return instance

@@ -1,0 +1,66 @@
+"""Hot-path SQL helpers (ocpi_platform.ocpi.sql): rows in and out exactly as the ORM reads and writes them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.forms.models import model_to_dict
+
+from ocpi_platform.ocpi.sql import insert_one, model_columns, select_one
+from partners.models import MessageLog, Partner
+from tests.tokens.factories import TokenFactory
+from tokens.models import Token, TokenAuthorization
+
+
+def test_insert_one_writes_what_the_orm_reads_back(db: Any) -> None:
+    token = TokenFactory(ocpi_id="SQL1")
+    partner = Partner.objects.create(name="P")
+    before = datetime.now(UTC)
+
+    row = insert_one(
+        TokenAuthorization(
+            token=token, reference="ref-1", location_id="L1", evse_uids=["E1", "E2"], partner=partner, allowed="ALLOWED"
+        )
+    )
+
+    stored = TokenAuthorization.objects.get(pk=row.pk)
+    assert (stored.reference, stored.token, stored.partner, stored.evse_uids, stored.allowed) == (
+        "ref-1",
+        token,
+        partner,
+        ["E1", "E2"],
+        "ALLOWED",
+    )
+    assert before <= stored.created_at <= datetime.now(UTC)  # auto_now_add applied (pre_save)
+    assert row.created_at == stored.created_at
+    assert not row._state.adding
+
+
+def test_insert_one_null_foreign_key_and_pk_sequence(db: Any) -> None:
+    first = insert_one(MessageLog(direction="IN", method="GET", url="/a", partner=None))
+    second = insert_one(MessageLog(direction="IN", method="GET", url="/b", partner=None))
+
+    assert second.pk > first.pk
+    assert list(MessageLog.objects.order_by("pk").values_list("url", "partner")) == [("/a", None), ("/b", None)]
+
+
+def test_select_one_builds_the_instance_the_orm_builds(db: Any) -> None:
+    token = TokenFactory(
+        ocpi_id="SQL2",
+        energy_contract={"supplier_name": "S", "contract_id": "C"},
+        last_updated=datetime(2025, 3, 30, 1, 30, tzinfo=UTC),
+        valid=False,
+    )
+    sql = f"SELECT {model_columns(Token, 't')}, 42, 'x' FROM tokens_token t WHERE t.id = %s"
+
+    found, extra = select_one(Token, sql, [token.pk], extra=2)
+
+    expected = Token.objects.get(pk=token.pk)
+    assert model_to_dict(found) == model_to_dict(expected)
+    assert found.last_updated == expected.last_updated and found.last_updated.tzinfo is not None
+    assert found.energy_contract == {"supplier_name": "S", "contract_id": "C"}
+    assert found.valid is False
+    assert extra == (42, "x")
+    assert not found._state.adding
+    assert select_one(Token, sql, [token.pk + 1000]) is None
