@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -195,7 +196,8 @@ class Direction(models.TextChoices):
 class MessageLog(models.Model):
     """Every OCPI request in and out, redacted and truncated; settles partner disputes."""
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the request happened (set at the request, also for rows the batch writer stores a moment later).
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     method = models.CharField(max_length=8)

@@ -19,6 +19,7 @@ from ocpi_platform.ocpi.tokens import token_generate, token_hash
 from ocpi_platform.ocpi.versions import VERSION, versions_url
 
 from .models import (
+    Direction,
     MessageLog,
     Partner,
     PartnerEndpoint,
@@ -100,21 +101,33 @@ def message_log_record(
     request_body: bytes,
     response_body: bytes,
 ) -> MessageLog:
-    return insert_one(  # on every request: MessageLog.objects.create() without its per-call SQL building
-        MessageLog(
-            direction=direction,
-            partner=partner if isinstance(partner, Partner) else None,
-            method=method[:8],
-            url=url[:2000],
-            http_status=http_status,
-            ocpi_status=ocpi_status if isinstance(ocpi_status, int) and 0 <= ocpi_status < 32768 else None,
-            duration_ms=max(0, duration_ms),
-            request_id=(request_id or "")[:64],
-            correlation_id=(correlation_id or "")[:64],
-            request_body=redact(request_body),
-            response_body=redact(response_body),
-        )
+    """Log one OCPI request, redacted and truncated.
+
+    Inbound rows (the web processes) go through the batch writer (partners/message_log.py) unless
+    OCPI_MESSAGE_LOG_FLUSH_SECONDS is 0; outbound rows, written by workers and by web processes calling
+    partners, are written at once.
+    """
+    row = MessageLog(
+        created_at=timezone.now(),
+        direction=direction,
+        partner=partner if isinstance(partner, Partner) else None,
+        method=method[:8],
+        url=url[:2000],
+        http_status=http_status,
+        ocpi_status=ocpi_status if isinstance(ocpi_status, int) and 0 <= ocpi_status < 32768 else None,
+        duration_ms=max(0, duration_ms),
+        request_id=(request_id or "")[:64],
+        correlation_id=(correlation_id or "")[:64],
+        request_body=redact(request_body),
+        response_body=redact(response_body),
     )
+    flush_seconds = settings.OCPI_MESSAGE_LOG_FLUSH_SECONDS
+    if direction == Direction.IN and flush_seconds > 0:
+        from .message_log import message_log_buffer
+
+        message_log_buffer(flush_seconds).add(row)
+        return row
+    return insert_one(row)  # MessageLog.objects.create() without its per-call SQL building
 
 
 def message_log_purge(*, older_than_days: int | None = None) -> int:

@@ -27,7 +27,7 @@ M = TypeVar("M", bound=Model)
 
 def _cursor(connection: Any) -> Any:
     """A Django cursor; on PostgreSQL one whose statements are prepared server-side (see the module docstring)."""
-    if connection.vendor != "postgresql" or not getattr(settings, "OCPI_DB_PREPARED_STATEMENTS", True):
+    if connection.vendor != "postgresql" or not settings.OCPI_DB_PREPARED_STATEMENTS:
         return connection.cursor()
     connection.ensure_connection()
     connection.validate_no_broken_transaction()

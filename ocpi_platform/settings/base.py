@@ -172,6 +172,12 @@ OCPI_HTTP_TIMEOUT_SECONDS = env.float("OCPI_HTTP_TIMEOUT_SECONDS", default=10.0)
 # Message log: bodies truncated to this many characters; rows older than the retention are purged.
 OCPI_MESSAGE_LOG_BODY_CHARS = env.int("OCPI_MESSAGE_LOG_BODY_CHARS", default=4000)
 OCPI_MESSAGE_LOG_RETENTION_DAYS = env.int("OCPI_MESSAGE_LOG_RETENTION_DAYS", default=30)
+# Inbound rows are written in batches by a thread of each web process at this interval (partners/message_log.py);
+# 0 writes each row within its request.
+OCPI_MESSAGE_LOG_FLUSH_SECONDS = env.float("OCPI_MESSAGE_LOG_FLUSH_SECONDS", default=0.2)
+# Hot-path statements (ocpi_platform/ocpi/sql.py) are prepared server-side on PostgreSQL; switch off behind a
+# pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+OCPI_DB_PREPARED_STATEMENTS = env.bool("OCPI_DB_PREPARED_STATEMENTS", default=True)
 # Outbox (reliable pushes): attempts before dead-lettering, exponential backoff with jitter between them.
 OCPI_OUTBOX_MAX_ATTEMPTS = env.int("OCPI_OUTBOX_MAX_ATTEMPTS", default=12)
 OCPI_OUTBOX_BACKOFF_BASE_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_BASE_SECONDS", default=5.0)

@@ -11,3 +11,6 @@ OCPI_HTTP_TIMEOUT_SECONDS = 5.0
 # Tasks run inline in the test process; the worker tests start a real worker and switch this off for
 # themselves (tests/worker.py). The worker subprocess reads CELERY_TASK_ALWAYS_EAGER=0 from its environment.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# Each message log row is written within its request (tests read it right after); tests/partners/test_message_log.py
+# runs the batch writer itself.
+OCPI_MESSAGE_LOG_FLUSH_SECONDS = 0.0
