@@ -105,7 +105,18 @@ class OcpiNumberField(serializers.DecimalField):
         return int(number) if number == number.to_integral_value() else float(number)
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
 class StrictIntegerField(serializers.IntegerField):
+    """An OCPI `int`: a JSON integer (no string, float or boolean), within 32 bits unless told otherwise, so a
+    huge number is a 2001 naming the field instead of a database overflow."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", INT32_MIN)
+        kwargs.setdefault("max_value", INT32_MAX)
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ocpi_platform.ocpi.fields import OcpiDateTimeField, OcpiNumberField, StrictIntegerField
+from ocpi_platform.ocpi.fields import INT32_MAX, OcpiDateTimeField, OcpiNumberField, StrictIntegerField
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from sessions.api.commands import ResponseUrlField
 from sessions.api.serializers import EnumField
@@ -65,7 +65,7 @@ class SetChargingProfileSerializer(serializers.Serializer):
 
 
 class ActiveProfileQuerySerializer(serializers.Serializer):
-    duration = serializers.IntegerField(min_value=1)
+    duration = serializers.IntegerField(min_value=1, max_value=INT32_MAX)  # seconds; stored as an int
     response_url = ResponseUrlField()
 
 
