@@ -14,7 +14,16 @@ from partners.models import Party, Role
 
 from .models import Token, TokenAuthorization, TokenType, WhitelistType, validate_contract_id
 from .selectors import token_get
-from .services import EDITABLE_FIELDS, token_block, token_issue, token_set_whitelist, token_unblock, token_update
+from .services import (
+    EDITABLE_FIELDS,
+    token_block,
+    token_expire_now,
+    token_issue,
+    token_set_expiry,
+    token_set_whitelist,
+    token_unblock,
+    token_update,
+)
 
 KEY_FIELDS = ("country_code", "party_id", "ocpi_id", "type")
 READONLY_ALWAYS = ("last_updated", "received_from")
@@ -31,7 +40,7 @@ class TokenIssueForm(forms.ModelForm):
     class Meta:
         model = Token
         fields = ("ocpi_id", "type", "contract_id", "visual_number", "issuer", "group_id", "valid", "whitelist",
-                  "language", "default_profile_type", "energy_contract")  # fmt: skip
+                  "language", "default_profile_type", "energy_contract", "expires_at")  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,7 +67,7 @@ class TokenIssueForm(forms.ModelForm):
 class TokenEditForm(forms.ModelForm):
     class Meta:
         model = Token
-        fields = EDITABLE_FIELDS
+        fields = (*EDITABLE_FIELDS, "expires_at")
 
     def clean_contract_id(self) -> str:
         value = self.cleaned_data["contract_id"]
@@ -124,12 +133,13 @@ def _whitelist_action(value: str) -> Any:
 @admin.register(Token)
 class TokenAdmin(admin.ModelAdmin):
     list_display = ("ocpi_id", "type", "country_code", "party_id", "contract_id", "visual_number", "valid",
-                    "whitelist", "received_from", "last_updated")  # fmt: skip
+                    "expires_at", "whitelist", "received_from", "last_updated")  # fmt: skip
     list_filter = (
         OwnershipListFilter,
         PartyListFilter,
         "type",
         "valid",
+        ("expires_at", admin.EmptyFieldListFilter),
         "whitelist",
         ("received_from", admin.RelatedOnlyFieldListFilter),
     )
@@ -140,6 +150,7 @@ class TokenAdmin(admin.ModelAdmin):
     actions = [
         "block",
         "unblock",
+        "expire_now",
         *(_whitelist_action(value) for value in WhitelistType.values),
     ]
 
@@ -155,14 +166,14 @@ class TokenAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Token | None = None) -> list[str]:
         if obj is None:
             return ["party", *TokenIssueForm.Meta.fields]
-        return [*KEY_FIELDS, *EDITABLE_FIELDS, *READONLY_ALWAYS]
+        return [*KEY_FIELDS, *EDITABLE_FIELDS, "expires_at", *READONLY_ALWAYS]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Token | None = None) -> tuple[str, ...]:
         if obj is None:
             return ()
         if obj.is_ours:
             return (*KEY_FIELDS, *READONLY_ALWAYS)
-        return (*KEY_FIELDS, *EDITABLE_FIELDS, *READONLY_ALWAYS)
+        return (*KEY_FIELDS, *EDITABLE_FIELDS, "expires_at", *READONLY_ALWAYS)
 
     def has_change_permission(self, request: HttpRequest, obj: Token | None = None) -> bool:
         # Partner tokens are viewable (view permission) but never editable.
@@ -192,11 +203,14 @@ class TokenAdmin(admin.ModelAdmin):
                     language=data.get("language", ""),
                     default_profile_type=data.get("default_profile_type", ""),
                     energy_contract=data.get("energy_contract"),
+                    expires_at=data.get("expires_at"),
                 )
             else:
                 current = Token.objects.get(pk=obj.pk)
                 changes = {field: data[field] for field in form.changed_data if field in EDITABLE_FIELDS}
                 saved = token_update(token=current, **changes)
+                if "expires_at" in form.changed_data:
+                    saved = token_set_expiry(token=saved, expires_at=data.get("expires_at"))
         except ValidationError as exc:  # form validation ran first; this is a race or a rule of the service
             self.message_user(request, "; ".join(exc.messages), messages.ERROR)
             raise
@@ -206,9 +220,13 @@ class TokenAdmin(admin.ModelAdmin):
 
     # --- bulk actions (our tokens only, through services) -------------------------------------
 
-    @admin.action(description="Block / expire (valid = false) selected tokens (ours)")
+    @admin.action(description="Block (valid = false) selected tokens (ours)")
     def block(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         _apply(self, request, queryset, lambda t: token_block(token=t), "Blocked")
+
+    @admin.action(description="Expire now selected tokens (ours): authorization answers EXPIRED, valid = false")
+    def expire_now(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
+        _apply(self, request, queryset, lambda t: token_expire_now(token=t), "Expired")
 
     @admin.action(description="Unblock (valid = true) selected tokens (ours)")
     def unblock(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:

@@ -3,11 +3,11 @@
 eMSP role: `token_authorize` answers a CPO's POST {uid}/authorize for one of our own tokens. It must be fast
 (the driver waits at the charger): one indexed read and one insert, no Celery hop, no HTTP.
 
-Our policy (the spec leaves it to the eMSP): a token that is not valid is BLOCKED; a valid token is ALLOWED
-everywhere, including locations we never received (private chargers, tokens.md 3.2). We hold no per-location
-restrictions, credit limits or expiry dates, so NOT_ALLOWED, NO_CREDIT and EXPIRED are never answered yet;
-`_allowed_at` is where such rules would go. Every answer is recorded as a TokenAuthorization whose reference
-the CPO copies into the Session and CDR.
+Our policy (the spec leaves it to the eMSP): a token past its `expires_at` is EXPIRED; else a token that is not
+valid is BLOCKED; a valid token is ALLOWED everywhere, including locations we never received (private chargers,
+tokens.md 3.2). We hold no per-location restrictions or credit limits, so NOT_ALLOWED and NO_CREDIT are never
+answered yet; `_allowed_at` is where such rules would go. Every answer is recorded as a TokenAuthorization
+whose reference the CPO copies into the Session and CDR.
 
 CPO role: `token_authorize_at_charge_point` decides whether a token may charge at one of our EVSEs, from the
 whitelist rules of the token we cached (pushed to our Tokens Receiver) or by asking the owning eMSP in real
@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from django.utils import timezone
 
 from ocpi_platform.ocpi import envelope as env
 from ocpi_platform.ocpi.client import OcpiClientError, join_url
@@ -53,6 +54,8 @@ from .selectors import (
 logger = logging.getLogger(__name__)
 
 BLOCKED_INFO = {"language": "en", "text": "This token is blocked. Please contact your charging provider."}
+EXPIRED_INFO = {"language": "en", "text": "This token has expired. Please contact your charging provider."}
+_INFO = {AllowedType.BLOCKED: BLOCKED_INFO, AllowedType.EXPIRED: EXPIRED_INFO}
 
 
 # --- eMSP role: our Tokens Sender answers POST {uid}/authorize ---------------------------------------
@@ -70,7 +73,9 @@ class AuthorizationInfo:
 
 
 def _allowed_at(token: Token, location: dict[str, Any] | None) -> str:
-    """Our authorization policy (see the module docstring): only the token's validity counts."""
+    """Our authorization policy (see the module docstring): expiry first, then validity."""
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        return AllowedType.EXPIRED
     if not token.valid:
         return AllowedType.BLOCKED
     return AllowedType.ALLOWED
@@ -111,7 +116,7 @@ def token_authorize(
         authorization_reference=authorization.reference,
         # Echoed only where the driver may charge, with the allowed EVSEs (all of them, tokens.md 4.2).
         location=location if location and allowed == AllowedType.ALLOWED else None,
-        info=BLOCKED_INFO if allowed == AllowedType.BLOCKED else None,
+        info=_INFO.get(allowed),
     )
 
 

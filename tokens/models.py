@@ -116,6 +116,11 @@ class Token(models.Model):
         null=True, blank=True, help_text='EnergyContract: {"supplier_name": ..., "contract_id": ...}'
     )
     last_updated = models.DateTimeField(db_index=True)
+    # Not an OCPI field: when one of our tokens stops working. From then on real-time authorization answers
+    # EXPIRED, and within a minute beat sets valid=false, which every CPO gets pushed (tokens.services).
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Our tokens: stops working at this moment (empty: never)"
+    )
     received_from = models.ForeignKey(
         "partners.Partner",
         null=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -200,6 +201,7 @@ def token_issue(
     language: str = "",
     default_profile_type: str = "",
     energy_contract: dict[str, Any] | None = None,
+    expires_at: datetime | None = None,
 ) -> Token:
     """Create a token of one of our eMSP parties and push it to the connected CPOs.
 
@@ -226,6 +228,7 @@ def token_issue(
         language=language or "",
         default_profile_type=default_profile_type or "",
         energy_contract=energy_contract,
+        expires_at=expires_at,
         last_updated=timezone.now(),
     )
     token.full_clean()
@@ -259,12 +262,56 @@ def token_update(*, token: Token, **changes: Any) -> Token:
 
 
 def token_block(*, token: Token) -> Token:
-    """Block or expire one of our tokens: tokens are never deleted, CPOs get valid=false (tokens.md 1)."""
+    """Block one of our tokens: tokens are never deleted, CPOs get valid=false (tokens.md 1)."""
     return token_update(token=token, valid=False)
 
 
+@transaction.atomic
 def token_unblock(*, token: Token) -> Token:
+    """Make one of our tokens valid again; an expiry already past is cleared (else beat would block it again)."""
+    _check_ours(token)
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        token.expires_at = None
+        token.save(update_fields=["expires_at"])
     return token_update(token=token, valid=True)
+
+
+@transaction.atomic
+def token_set_expiry(*, token: Token, expires_at: datetime | None) -> Token:
+    """When one of our tokens stops working (None: never).
+
+    Until then nothing changes for the CPOs (expiry is not an OCPI field). From then on real-time authorization
+    answers EXPIRED, and the token is made invalid (valid=false pushed to every CPO): at once when the moment
+    is already past, else by beat (`token_expire_due`) within a minute of it.
+    """
+    _check_ours(token)
+    if token.expires_at != expires_at:
+        token.expires_at = expires_at
+        token.save(update_fields=["expires_at"])
+    if expires_at is not None and expires_at <= timezone.now() and token.valid:
+        return token_update(token=token, valid=False)
+    return token
+
+
+def token_expire_now(*, token: Token) -> Token:
+    """Expire one of our tokens now: authorization answers EXPIRED (not BLOCKED), CPOs get valid=false."""
+    return token_set_expiry(token=token, expires_at=timezone.now())
+
+
+def token_expire_due(*, now: datetime | None = None) -> int:
+    """Beat: make our tokens whose expiry has come invalid (each pushed to the CPOs); returns how many."""
+    now = now or timezone.now()
+    due = Token.objects.owned_by_us().filter(valid=True, expires_at__lte=now).order_by("pk")
+    count = 0
+    for token in due.iterator(chunk_size=500):
+        with transaction.atomic():
+            current = Token.objects.select_for_update().filter(pk=token.pk, valid=True).first()
+            if current is not None:
+                token_update(token=current, valid=False)
+                count += 1
+    if count:
+        logger.info("%d expired tokens made invalid", count)
+    return count
 
 
 def token_set_whitelist(*, token: Token, whitelist: str) -> Token:

@@ -150,6 +150,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-purge-finished": {"task": "partners.tasks.outbox_purge_finished", "schedule": 3600.0},
     # Commands we sent whose async result never came are marked TIMEOUT.
     "command-expire-overdue": {"task": "sessions.tasks.command_expire_overdue", "schedule": 30.0},
+    # Our tokens whose expires_at has come: valid=false, pushed to the CPOs (authorization says EXPIRED at once).
+    "token-expire-due": {"task": "tokens.tasks.token_expire_due", "schedule": 60.0, "options": {"expires": 55}},
     # Outbox safety net: re-queue due deliveries whose task was lost; expires so runs never pile up.
     "outbox-requeue-due": {"task": "partners.tasks.outbox_requeue_due", "schedule": 30.0, "options": {"expires": 25}},
     # Pull sync: queue the partners' periodic DELTA pulls whose PullState.interval_minutes has elapsed.
