@@ -31,7 +31,12 @@ def _cursor(connection: Any) -> Any:
         return connection.cursor()
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
-    return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django opens psycopg connections with preparation off; its own (client-side binding) cursors never
+        # prepare whatever this says, so turning it on only lets our server-side binding cursor prepare.
+        raw.prepare_threshold = 0
+    return connection._prepare_cursor(_prepared_cursor_class()(raw))
 
 
 @cache
