@@ -47,9 +47,25 @@ def _prepared_cursor_class() -> type:
         """Server-side binding; every statement prepared on first use (psycopg keeps up to 100 per connection)."""
 
         def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, binary: Any = None) -> Any:
-            return super().execute(query, params, prepare=prepare, binary=binary)
+            result = super().execute(query, params, prepare=prepare, binary=binary)
+            if self._query is None:
+                # psycopg keeps no query text for a prepared statement; Django's query log (DEBUG, tests'
+                # query counting) reads it from here (last_executed_query).
+                self._query = _StatementText(query)
+            return result
 
     return PreparedCursor
+
+
+class _StatementText:
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    @property
+    def query(self) -> bytes:
+        return self._text.encode()
 
 
 def model_columns(model: type[Model], alias: str) -> str:
