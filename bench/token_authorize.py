@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -198,9 +199,34 @@ def postgres_cpu() -> dict[int, float]:
     return found
 
 
-def postgres_cpu_since(before: dict[int, float]) -> float:
-    """CPU PostgreSQL used since `before` (a backend that ended meanwhile is not counted: an underestimate)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in postgres_cpu().items())
+class PostgresCpuMeter:
+    """CPU used by PostgreSQL between start() and stop(), sampled every 0.2 s so that a backend ending meanwhile
+    (Django reconnects every CONN_MAX_AGE) still counts up to its last sample."""
+
+    def __init__(self) -> None:
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        self._last.update(postgres_cpu())  # a backend that started meanwhile counts from 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def start(self) -> PostgresCpuMeter:
+        self._sample()
+        self._first = dict(self._last)
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return sum(seconds - self._first.get(pid, 0.0) for pid, seconds in self._last.items())
 
 
 def free_port() -> int:
@@ -395,8 +421,8 @@ def main() -> None:
             run_clients(base=base, auth=auth, uids=uids, clients=args.clients, duration=2.0, max_requests=2000, rate=0)
             for rate in rates:
                 started_at = timezone.now()
-                server_cpu, client_cpu = server_cpu_seconds(server.pid), time.process_time()
-                database_cpu = postgres_cpu()
+                server_cpu, client_cpu = server_cpu_seconds(server.pid), time.thread_time()
+                database_cpu = PostgresCpuMeter().start()
                 latencies, errors, elapsed = run_clients(
                     base=base,
                     auth=auth,
@@ -414,8 +440,8 @@ def main() -> None:
                         "errors": errors,
                         "elapsed": elapsed,
                         "server_cpu": server_cpu_seconds(server.pid) - server_cpu,
-                        "database_cpu": postgres_cpu_since(database_cpu),
-                        "client_cpu": time.process_time() - client_cpu,
+                        "database_cpu": database_cpu.stop(),
+                        "client_cpu": time.thread_time() - client_cpu,
                     }
                 )
                 print(f"  phase {'closed loop' if not rate else f'{rate:.0f} req/s'} done", flush=True)
