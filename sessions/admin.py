@@ -279,7 +279,10 @@ class CommandRequestAdmin(admin.ModelAdmin):
 
 @admin.register(Reservation)
 class ReservationAdmin(admin.ModelAdmin):
+    """Reservations partner eMSPs made at our locations; *cancel* is ours to do (CANCELED_RESERVATION to the eMSP)."""
+
     list_display = ("reservation_id", "partner", "location_id", "evse_uid", "status", "expiry_date", "created_at")
+    actions = ["cancel_by_cpo"]
     list_filter = ("status", "partner")
     search_fields = ("reservation_id", "location_id", "evse_uid")
     list_select_related = ("partner",)
@@ -293,6 +296,21 @@ class ReservationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.action(description="Cancel selected active reservations (the eMSP gets CANCELED_RESERVATION)")
+    def cancel_by_cpo(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> None:
+        from .reservations import reservation_cancel_by_cpo
+
+        done = 0
+        for reservation in queryset.order_by("pk"):
+            try:
+                reservation_cancel_by_cpo(reservation=reservation)
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.WARNING)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"Cancelled {done} reservation(s); the eMSPs are told.", messages.SUCCESS)
 
 
 @admin.register(ChargingProfileRequest)

@@ -295,6 +295,17 @@ def _record_result(command: CommandRequest, outcome: GatewayResult) -> None:
             transaction.on_commit(lambda: command_post_result_task.delay(command_id=command_id))
 
 
+def command_result_post_later(*, command: CommandRequest, result: str, message: Any = None) -> None:
+    """A later CommandResult for a command we received, POSTed to its response_url after commit (retried like
+    the first): CANCELED_RESERVATION at a RESERVE_NOW's response_url (sessions/reservations.py)."""
+    CommandRequest.objects.filter(pk=command.pk).update(
+        result=result, result_message=message, result_at=_now(), posted_at=None, post_attempts=0, error="",
+        updated_at=_now(),
+    )  # fmt: skip
+    command_id = command.pk
+    transaction.on_commit(lambda: command_post_result_task.delay(command_id=command_id))
+
+
 def _evse_at(*, country_code: str, party_id: str, location_id: str, evse_uid: str) -> Any:
     from locations.selectors import evse_get, location_get
 

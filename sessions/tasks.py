@@ -2,7 +2,8 @@
 its asynchronous result to the partner's response_url (retried with backoff on transient errors only).
 
 Beat (settings.CELERY_BEAT_SCHEDULE): "sessions.tasks.command_expire_overdue" every 30 s marks commands we
-sent without a CommandResult in time as TIMEOUT.
+sent without a CommandResult in time as TIMEOUT; "sessions.tasks.reservation_expire_due" every 30 s ends the
+reservations whose expiry_date has passed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ def command_post_result(*, command_id: int) -> str:
 def command_expire_overdue() -> int:
     """Beat: commands we sent whose CommandResult is overdue become TIMEOUT."""
     from sessions.commands import command_expire_overdue as expire
+
+    return expire()
+
+
+@shared_task(ignore_result=True)
+def reservation_expire_due() -> int:
+    """Beat: reservations whose expiry_date has passed become EXPIRED, their RESERVATION sessions COMPLETED."""
+    from sessions.reservations import reservation_expire_due as expire
 
     return expire()
 

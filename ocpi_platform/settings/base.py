@@ -150,6 +150,12 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-purge-finished": {"task": "partners.tasks.outbox_purge_finished", "schedule": 3600.0},
     # Commands we sent whose async result never came are marked TIMEOUT.
     "command-expire-overdue": {"task": "sessions.tasks.command_expire_overdue", "schedule": 30.0},
+    # Reservations (RESERVE_NOW at our charge points) whose expiry_date has passed: EXPIRED, session COMPLETED.
+    "reservation-expire-due": {
+        "task": "sessions.tasks.reservation_expire_due",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
     # Our tokens whose expires_at has come: valid=false, pushed to the CPOs (authorization says EXPIRED at once).
     "token-expire-due": {"task": "tokens.tasks.token_expire_due", "schedule": 60.0, "options": {"expires": 55}},
     # Outbox safety net: re-queue due deliveries whose task was lost; expires so runs never pile up.

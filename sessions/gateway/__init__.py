@@ -77,6 +77,10 @@ class ChargePointGateway(Protocol):
 
     def cancel_reservation(self, *, reservation: Reservation, timeout: float) -> GatewayResult: ...
 
+    # Optional (looked up with getattr): told when a reservation's expiry_date has passed. Charge points clear
+    # their own expired reservations (OCPP); a gateway that must be told, like the simulator, implements it.
+    # def reservation_expired(self, *, reservation: Reservation) -> None: ...
+
     def set_charging_profile(
         self, *, session: ChargingSession, charging_profile: dict[str, Any], timeout: float
     ) -> GatewayResult: ...

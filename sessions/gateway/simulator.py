@@ -200,6 +200,12 @@ class SimulatorGateway:
             events.evse_status_changed(evse=evse, status="AVAILABLE")
         return GatewayResult(ACCEPTED)
 
+    def reservation_expired(self, *, reservation: Reservation) -> None:
+        """The simulated charge point frees an EVSE whose reservation expired (a real one does so itself)."""
+        evse = self._reserved_evse(reservation)
+        if evse is not None and evse.status == "RESERVED":
+            events.evse_status_changed(evse=evse, status="AVAILABLE")
+
     @staticmethod
     def _reserved_evse(reservation: Reservation) -> EVSE | None:
         from locations.selectors import evse_get, location_get
