@@ -76,8 +76,8 @@ def reservation_cancel_by_cpo(*, reservation: Reservation, reason: str = "") -> 
     if not outcome.accepted:
         raise ValidationError(f"The charge point did not cancel reservation {reservation}: {outcome.result}")
     with transaction.atomic():
-        reservation = Reservation.objects.select_for_update().select_related("session", "command").get(
-            pk=reservation.pk
+        reservation = (
+            Reservation.objects.select_for_update().select_related("session", "command").get(pk=reservation.pk)
         )
         if reservation.status != ReservationStatus.ACTIVE:
             raise ValidationError(f"Reservation {reservation} is {reservation.status}, not ACTIVE")

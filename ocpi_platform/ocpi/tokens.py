@@ -9,8 +9,15 @@ import secrets
 
 
 def token_generate() -> str:
-    """43 URL-safe characters = 256 bits of entropy; all within U+0021..U+007E as the spec requires."""
-    return secrets.token_urlsafe(32)
+    """43 URL-safe characters (~256 bits of entropy), all within U+0021..U+007E as the spec requires.
+
+    Never starting with "-": one token in 64 did, and a command line (ours, `ocpi_register URL TOKEN`, or the
+    partner's) then reads it as an option.
+    """
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
 
 
 def token_hash(token: str) -> str:

@@ -52,7 +52,7 @@ def test_two_installations_roam(live_server: Any, settings: Any, remote: RemoteP
     # B registers with A through the credentials handshake.
     _, token_a = partner_invite(name="B")
     assert "Registered with A" in remote.manage(
-        "ocpi_register", f"{live_server.url}/ocpi/versions", token_a, "--name", "A"
+        "ocpi_register", "--name", "A", f"{live_server.url}/ocpi/versions", "--", token_a
     )
 
     # B's eMSP issues a token: the outbox pushes it to A's Tokens Receiver.

@@ -86,7 +86,8 @@ def test_update_then_unregister(our_live_base: str, fake_partner: Any) -> None:
 
 def test_ocpi_register_and_invite_commands(our_live_base: str, fake_partner: Any) -> None:
     out = StringIO()
-    call_command("ocpi_register", fake_partner.versions_url, fake_partner.token_a, "--name", "Cmd", stdout=out)
+    # "--" before the token: a partner's token may start with "-" (options come first then).
+    call_command("ocpi_register", "--name", "Cmd", fake_partner.versions_url, "--", fake_partner.token_a, stdout=out)
     assert "Registered with Cmd: OCPI 2.2.1" in out.getvalue()
     with pytest.raises(CommandError, match="already registered"):
         call_command("ocpi_register", fake_partner.versions_url, "x", "--name", "Cmd", stdout=StringIO())
@@ -97,3 +98,14 @@ def test_ocpi_register_and_invite_commands(our_live_base: str, fake_partner: Any
     invitation = json.loads(out.getvalue())
     assert invitation["versions_url"] == f"{our_live_base}/ocpi/versions"
     assert PartnerToken.objects.get(token_hash=token_hash(invitation["token"])).kind == TokenKind.A
+
+
+def test_ocpi_register_takes_a_token_that_starts_with_a_dash(our_live_base: str, fake_partner: Any) -> None:
+    fake_partner.token_a = "-" + fake_partner.token_a
+    fake_partner.valid_tokens = {fake_partner.token_a}
+    out = StringIO()
+
+    call_command("ocpi_register", "--name", "Dash", fake_partner.versions_url, "--", fake_partner.token_a, stdout=out)
+
+    assert "Registered with Dash: OCPI 2.2.1" in out.getvalue()
+    assert fake_partner.requests[0].headers["Authorization"] == token_encode_header(fake_partner.token_a)

@@ -12,7 +12,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("versions_url", help="The partner's versions URL")
-        parser.add_argument("token_a", help="The registration token A the partner gave us")
+        parser.add_argument(
+            "token_a",
+            help="The registration token A the partner gave us (one that starts with '-' goes after '--', options "
+            "first: ocpi_register --name NAME URL -- -TOKEN)",
+        )
         parser.add_argument("--name", help="Partner name in the back office (default: the versions URL)")
 
     def handle(self, *args, **options) -> None:
