@@ -43,7 +43,7 @@ def reservation_expire_due(*, now: datetime | None = None) -> int:
     for pk in due.values_list("pk", flat=True)[:1000]:
         with transaction.atomic():
             reservation = (
-                Reservation.objects.select_for_update()
+                Reservation.objects.select_for_update(of=("self",))
                 .select_related("session")
                 .filter(pk=pk, status=ReservationStatus.ACTIVE)
                 .first()
@@ -77,7 +77,9 @@ def reservation_cancel_by_cpo(*, reservation: Reservation, reason: str = "") -> 
         raise ValidationError(f"The charge point did not cancel reservation {reservation}: {outcome.result}")
     with transaction.atomic():
         reservation = (
-            Reservation.objects.select_for_update().select_related("session", "command").get(pk=reservation.pk)
+            Reservation.objects.select_for_update(of=("self",))
+            .select_related("session", "command")
+            .get(pk=reservation.pk)
         )
         if reservation.status != ReservationStatus.ACTIVE:
             raise ValidationError(f"Reservation {reservation} is {reservation.status}, not ACTIVE")
