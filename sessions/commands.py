@@ -435,7 +435,7 @@ def _reservation_session(reservation: Reservation, command: CommandRequest) -> C
 
 
 def _cancel_reservation(command: CommandRequest, gateway: Any, timeout: float) -> GatewayResult:
-    from .services import session_stop
+    from .reservations import reservation_session_complete
 
     reservation = _reservation_of(command.partner, command.reservation_id)
     if reservation is None:
@@ -445,11 +445,9 @@ def _cancel_reservation(command: CommandRequest, gateway: Any, timeout: float) -
     if outcome.accepted:
         with transaction.atomic():
             Reservation.objects.filter(pk=reservation.pk).update(status=ReservationStatus.CANCELLED)
-            session = reservation.session
-            if session is not None and session.status == SessionStatus.RESERVATION:
-                command.charging_session = session_stop(
-                    session=session, end_date_time=max(_now(), session.start_date_time)
-                )
+            completed = reservation_session_complete(reservation, _now())
+            if completed is not None:
+                command.charging_session = completed
     return outcome
 
 

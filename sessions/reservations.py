@@ -22,17 +22,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from .gateway import command_timeout, get_gateway
-from .models import CommandResultType, Reservation, ReservationStatus, SessionStatus
+from .models import ChargingSession, CommandResultType, Reservation, ReservationStatus, SessionStatus
 
 logger = logging.getLogger(__name__)
 
 
-def _complete_session(reservation: Reservation, at: datetime) -> None:
+def reservation_session_complete(reservation: Reservation, at: datetime) -> ChargingSession | None:
+    """A reservation that ends unused completes its RESERVATION session (sessions.md 1); returns that session."""
     from .services import session_stop
 
     session = reservation.session
     if session is not None and session.status == SessionStatus.RESERVATION:
-        session_stop(session=session, end_date_time=max(at, session.start_date_time))
+        return session_stop(session=session, end_date_time=max(at, session.start_date_time))
+    return None
 
 
 def reservation_expire_due(*, now: datetime | None = None) -> int:
@@ -52,7 +54,7 @@ def reservation_expire_due(*, now: datetime | None = None) -> int:
                 continue
             reservation.status = ReservationStatus.EXPIRED
             reservation.save(update_fields=["status", "updated_at"])
-            _complete_session(reservation, reservation.expiry_date)
+            reservation_session_complete(reservation, reservation.expiry_date)
         expired.append(reservation)
     gateway = get_gateway()
     for reservation in expired:
@@ -85,7 +87,7 @@ def reservation_cancel_by_cpo(*, reservation: Reservation, reason: str = "") -> 
             raise ValidationError(f"Reservation {reservation} is {reservation.status}, not ACTIVE")
         reservation.status = ReservationStatus.CANCELLED
         reservation.save(update_fields=["status", "updated_at"])
-        _complete_session(reservation, timezone.now())
+        reservation_session_complete(reservation, timezone.now())
         if reservation.command is not None and reservation.command.response_url:
             message = reason or "The charging station operator cancelled the reservation"
             command_result_post_later(

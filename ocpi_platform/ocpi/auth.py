@@ -73,10 +73,10 @@ class OcpiTokenAuthentication(BaseAuthentication):
         header = request.headers.get("Authorization", "")
         if not header:
             raise exceptions.NotAuthenticated("Missing Authorization header (expected 'Token <base64 token>')")
-        if not token_candidates(header):
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Token <base64 token>'")
-        found = request_credentials(request._request)
+        found = request_credentials(request._request)  # parses the header once (shared with hub routing)
         if found is None:
+            if not token_candidates(header):
+                raise exceptions.AuthenticationFailed("Authorization header must be 'Token <base64 token>'")
             raise exceptions.AuthenticationFailed("Unknown credentials token")
         partner, kind, token = found
         identity = OcpiIdentity(partner=partner, kind=kind, token=token)
