@@ -26,11 +26,17 @@ _OMIT = object()
 
 
 def format_datetime(value: datetime) -> str:
-    """OCPI DateTime: UTC, RFC 3339 with a 'Z' designator (fractions only when present)."""
+    """OCPI DateTime: UTC, RFC 3339 with a 'Z' designator, at most milliseconds (when present).
+
+    OCPI DateTime is string(25) (transport.md 11): `2026-12-05T09:04:11.666Z` is 24 characters, six-digit
+    fractions (27) are refused by strict partners. Fractions are truncated, never rounded up (rounding could
+    move a timestamp past a date_to bound or to the next second).
+    """
     value = value.astimezone(UTC)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
+    millis = value.microsecond // 1000
+    if millis:
+        text += f".{millis:03d}".rstrip("0")
     return text + "Z"
 
 

@@ -22,6 +22,15 @@ def test_format_datetime_is_utc_with_z() -> None:
     assert format_datetime(cet.astimezone(UTC)) == "2015-06-29T22:39:09Z"
 
 
+def test_format_datetime_emits_at_most_milliseconds() -> None:
+    """OCPI DateTime is string(25): six-digit fractions (27 characters) are refused by strict partners."""
+    text = format_datetime(datetime(2026, 12, 5, 9, 4, 11, 666439, tzinfo=UTC))
+    assert text == "2026-12-05T09:04:11.666Z"
+    assert len(text) <= 25
+    assert format_datetime(datetime(2026, 12, 5, 9, 4, 11, 999999, tzinfo=UTC)) == "2026-12-05T09:04:11.999Z"
+    assert format_datetime(datetime(2026, 12, 5, 9, 4, 11, 400, tzinfo=UTC)) == "2026-12-05T09:04:11Z"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
