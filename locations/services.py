@@ -65,9 +65,11 @@ def _apply(obj: models.Model, data: dict[str, Any], fields: tuple[str, ...], *, 
     return changed
 
 
-def _stamp(ours: bool, data: dict[str, Any]) -> datetime:
+def _stamp(ours: bool, data: dict[str, Any], now: datetime | None = None) -> datetime:
+    """The last_updated to store: the partner's for received rows, else `now` (one moment for a whole write,
+    so that a new Location is never older than the EVSEs and connectors created with it)."""
     if ours or not data.get("last_updated"):
-        return timezone.now()
+        return now or timezone.now()
     return data["last_updated"]
 
 
@@ -79,7 +81,13 @@ def _clean(obj: models.Model, exclude: tuple[str, ...] = ()) -> None:
 
 
 def _connector_write(
-    evse: EVSE, data: dict[str, Any], *, ours: bool, connector: Connector | None, replace: bool
+    evse: EVSE,
+    data: dict[str, Any],
+    *,
+    ours: bool,
+    connector: Connector | None,
+    replace: bool,
+    now: datetime | None = None,
 ) -> tuple[Connector, list[str]]:
     created = connector is None
     if connector is None:
@@ -88,19 +96,21 @@ def _connector_write(
     if not ours and data.get("last_updated") and data["last_updated"] != connector.last_updated:
         changed.append("last_updated")
     if created or changed:
-        connector.last_updated = _stamp(ours, data)
+        connector.last_updated = _stamp(ours, data, now)
         _clean(connector, exclude=("evse",))
         connector.save()
     return connector, (["*"] if created else changed)
 
 
-def _connectors_replace(evse: EVSE, items: list[dict[str, Any]], *, ours: bool, created: bool) -> bool:
+def _connectors_replace(
+    evse: EVSE, items: list[dict[str, Any]], *, ours: bool, created: bool, now: datetime | None = None
+) -> bool:
     """Make the EVSE's connectors exactly `items` (connectors have no REMOVED status: absent ones go)."""
     existing = {} if created else {c.ocpi_id.upper(): c for c in evse.connectors.all()}
     changed = False
     for item in items:
         _, fields = _connector_write(
-            evse, item, ours=ours, connector=existing.pop(item["ocpi_id"].upper(), None), replace=True
+            evse, item, ours=ours, connector=existing.pop(item["ocpi_id"].upper(), None), replace=True, now=now
         )
         changed = changed or bool(fields)
     if existing:
@@ -113,7 +123,13 @@ def _connectors_replace(evse: EVSE, items: list[dict[str, Any]], *, ours: bool, 
 
 
 def _evse_write(
-    location: Location, data: dict[str, Any], *, ours: bool, evse: EVSE | None, replace: bool
+    location: Location,
+    data: dict[str, Any],
+    *,
+    ours: bool,
+    evse: EVSE | None,
+    replace: bool,
+    now: datetime | None = None,
 ) -> tuple[EVSE, list[str]]:
     created = evse is None
     if evse is None:
@@ -133,14 +149,15 @@ def _evse_write(
     changed = _apply(evse, data, EVSE_FIELDS, replace=replace)
     if not ours and data.get("last_updated") and data["last_updated"] != evse.last_updated:
         changed.append("last_updated")
-    stamp = _stamp(ours, data)
+    now = now or timezone.now()
+    stamp = _stamp(ours, data, now)
     if created:
         evse.last_updated = stamp
         _clean(evse, exclude=("location",))
         evse.save()
     connectors_changed = False
     if data.get("connectors") is not None:
-        connectors_changed = _connectors_replace(evse, data["connectors"], ours=ours, created=created)
+        connectors_changed = _connectors_replace(evse, data["connectors"], ours=ours, created=created, now=now)
         if connectors_changed:
             changed.append("connectors")
     if not created and changed:
@@ -184,13 +201,14 @@ def location_put(*, data: dict[str, Any]) -> tuple[Location, bool]:
     changed = _apply(location, data, LOCATION_FIELDS, replace=True)
     if not ours and data.get("last_updated") and data["last_updated"] != location.last_updated:
         changed.append("last_updated")
-    stamp = _stamp(ours, data)
+    now = timezone.now()
+    stamp = _stamp(ours, data, now)
     if created:
         location.last_updated = stamp
         _clean(location)
         location.save()
     if data.get("evses") is not None and _evses_replace(
-        location, data["evses"], ours=ours, created=created, stamp=stamp
+        location, data["evses"], ours=ours, created=created, stamp=stamp, now=now
     ):
         changed.append("evses")
     if not created and changed:
@@ -203,12 +221,20 @@ def location_put(*, data: dict[str, Any]) -> tuple[Location, bool]:
 
 
 def _evses_replace(
-    location: Location, items: list[dict[str, Any]], *, ours: bool, created: bool, stamp: datetime
+    location: Location,
+    items: list[dict[str, Any]],
+    *,
+    ours: bool,
+    created: bool,
+    stamp: datetime,
+    now: datetime | None = None,
 ) -> bool:
     existing = {} if created else {e.uid.upper(): e for e in location.evses.all()}
     changed = False
     for item in items:
-        _, fields = _evse_write(location, item, ours=ours, evse=existing.pop(item["uid"].upper(), None), replace=True)
+        _, fields = _evse_write(
+            location, item, ours=ours, evse=existing.pop(item["uid"].upper(), None), replace=True, now=now
+        )
         changed = changed or bool(fields)
     for evse in existing.values():
         if evse.status != EVSEStatus.REMOVED:
@@ -237,8 +263,11 @@ def location_update(*, location: Location, data: dict[str, Any]) -> Location:
     changed = _apply(location, data, LOCATION_FIELDS, replace=False)
     if not ours and data.get("last_updated") and data["last_updated"] != location.last_updated:
         changed.append("last_updated")
-    stamp = _stamp(ours, data)
-    if data.get("evses") is not None and _evses_replace(location, data["evses"], ours=ours, created=False, stamp=stamp):
+    now = timezone.now()
+    stamp = _stamp(ours, data, now)
+    if data.get("evses") is not None and _evses_replace(
+        location, data["evses"], ours=ours, created=False, stamp=stamp, now=now
+    ):
         changed.append("evses")
     if changed:
         location.last_updated = stamp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import sys
 import types
@@ -69,6 +70,47 @@ def test_location_create_ours_stamps_now_and_pushes_full(pushes, frozen_now):
     assert evse.connectors.get().last_updated == NOW
     assert (evse.country_code, evse.party_id) == ("NL", "EXA")
     assert pushes == [{"module": "locations", "object_id": location.pk, "hint": {"full": True}}]
+
+
+@pytest.fixture
+def ticking_now(monkeypatch: pytest.MonkeyPatch) -> list[dt.datetime]:
+    """A clock that moves 1 ms on every reading, as the real one does between two statements."""
+    readings: list[dt.datetime] = []
+
+    def now() -> dt.datetime:
+        readings.append(NOW + dt.timedelta(milliseconds=len(readings)))
+        return readings[-1]
+
+    monkeypatch.setattr(timezone, "now", now)
+    return readings
+
+
+@pytest.mark.django_db
+def test_location_create_is_never_older_than_its_evses_and_connectors(pushes, ticking_now):
+    """locations.md: a Location's last_updated is the latest change of it or any EVSE/connector, on creation too."""
+    data = full_location()
+    data["evses"].append({**copy.deepcopy(data["evses"][0]), "uid": "EVSE-2", "evse_id": "NL*EXA*E2"})
+    location = location_create(data=_validated(LocationSerializer, data))
+
+    location.refresh_from_db()
+    stamps = [evse.last_updated for evse in location.evses.all()]
+    stamps += [c.last_updated for c in Connector.objects.filter(evse__location=location)]
+    assert len(stamps) == 4
+    assert all(location.last_updated >= stamp for stamp in stamps), (location.last_updated, stamps)
+
+
+@pytest.mark.django_db
+def test_location_update_with_evses_is_never_older_than_them(pushes, ticking_now):
+    location = location_create(data=_validated(LocationSerializer, full_location()))
+    evses = [{**copy.deepcopy(full_location()["evses"][0]), "uid": "EVSE-NEW", "evse_id": "NL*EXA*E9"}]
+    location_update(
+        location=location,
+        data=_validated(LocationSerializer, {"evses": evses, "last_updated": "2025-03-01T12:00:00Z"}, partial=True),
+    )
+
+    location.refresh_from_db()
+    newest = max(e.last_updated for e in location.evses.all())
+    assert location.last_updated >= newest
 
 
 @pytest.mark.django_db
