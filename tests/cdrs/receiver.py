@@ -1,12 +1,14 @@
 """A partner eMSP's CDRs Receiver on a real loopback HTTP server (cdrs.md 3): stores POSTed CDRs by
 (country_code, party_id, id), answers 201 + `Location` for a new one and 200 + the same `Location` for a
-known one (idempotent), serves GET of that URL, and fails on demand (`fail(503, times=3)`) without storing.
+known one (idempotent), serves GET of that URL, fails on demand (`fail(503, times=3)`) without storing, and
+stores but answers too late on demand (`stall(2.0, times=1)`: the sender times out after the CDR was stored).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +31,8 @@ class CdrReceiver:
         self._lock = threading.Lock()
         self._fail_status: int | None = None
         self._fail_times = 0
+        self._stall_seconds = 0.0
+        self._stall_times = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -47,6 +51,10 @@ class CdrReceiver:
     def fail(self, status: int, *, times: int) -> None:
         with self._lock:
             self._fail_status, self._fail_times = status, times
+
+    def stall(self, seconds: float, *, times: int) -> None:
+        with self._lock:
+            self._stall_seconds, self._stall_times = seconds, times
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -92,6 +100,10 @@ class CdrReceiver:
                     status = 201 if created else 200
                     fake.posts.append(Post(self.path, headers, body, status))
                     location = fake.location_of(key)
+                    stall = fake._stall_seconds if fake._stall_times > 0 else 0.0
+                    fake._stall_times = max(0, fake._stall_times - 1)
+                if stall:
+                    time.sleep(stall)  # stored, but the sender has given up waiting for this answer
                 self._answer(status, 1000, location=location)
 
             def do_GET(self) -> None:

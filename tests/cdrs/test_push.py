@@ -64,6 +64,26 @@ def test_cdr_with_partner_failing_for_a_while_arrives_exactly_once(
     assert cdr.pushed_location.endswith("/cdrs/1")
 
 
+def test_cdr_post_timing_out_after_the_partner_stored_it_is_retried_with_the_same_id(
+    cdr_receiver: Any, token_owner: Any, runner: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """At-least-once: a POST whose answer never came is sent again, with the same CDR id, and the partner's
+    Receiver (idempotent by id, as ours is) keeps one CDR. The partner's timeout is 1 s, the answer takes 2 s."""
+    cdr_receiver.stall(2.0, times=1)
+    cdr = issue(django_capture_on_commit_callbacks)
+
+    runner.run_until_idle()
+
+    assert [p.body["id"] for p in cdr_receiver.posts] == [cdr.ocpi_id, cdr.ocpi_id]
+    assert [p.answered for p in cdr_receiver.posts] == [201, 200]  # stored by the first, recognised by the second
+    assert list(cdr_receiver.stored) == [("NL", "EXA", cdr.ocpi_id.upper())]
+    delivery = OutboxDelivery.objects.get(module="cdrs", object_id=cdr.pk)
+    assert delivery.state == OutboxState.DELIVERED
+    assert delivery.attempts == 1  # one failed attempt (the timeout) before the delivery
+    cdr.refresh_from_db()
+    assert cdr.pushed_location == cdr_receiver.location_of(("NL", "EXA", cdr.ocpi_id.upper()))
+
+
 def test_cdr_delivered_is_never_posted_again(
     cdr_receiver: Any, token_owner: Any, runner: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
