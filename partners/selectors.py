@@ -22,21 +22,23 @@ def partner_token_resolve(candidates: list[str]) -> tuple[Partner, str, str] | N
     Runs on every OCPI request, so it is one indexed query written as SQL (building it with the ORM cost more
     CPU than everything else a real-time authorization does). The stored hash is compared again in constant
     time. The partner comes with `ocpi_is_hub` (has it a HUB role?), which spares the hub routing check a
-    query for every partner that is not a hub.
+    query for every partner that is not a hub, and `ocpi_has_cpo_role` (has it a CPO role?), which spares the
+    Tokens Sender its role check (`partner_serves_cpo`).
     """
     hashes = {token_hash(token): token for token in candidates}
     if not hashes:
         return None
     sql = _TOKEN_RESOLVE_SQL.format(in_list=", ".join(["%s"] * len(hashes)))
-    found = select_one(Partner, sql, [Role.HUB.value, *hashes], extra=3)
+    found = select_one(Partner, sql, [Role.HUB.value, Role.CPO.value, *hashes], extra=4)
     if found is None:
         return None
-    partner, (kind, stored_hash, is_hub) = found
+    partner, (kind, stored_hash, is_hub, has_cpo_role) = found
     for digest, token in hashes.items():
         if hmac.compare_digest(stored_hash, digest):
             if partner.state == PartnerState.UNREGISTERED:
                 return None
             partner.ocpi_is_hub = bool(is_hub)
+            partner.ocpi_has_cpo_role = bool(has_cpo_role)
             return partner, kind, token
     return None
 
@@ -44,10 +46,24 @@ def partner_token_resolve(candidates: list[str]) -> tuple[Partner, str, str] | N
 # Token hashes are unique, so at most one row matches.
 _TOKEN_RESOLVE_SQL = (
     f"SELECT {model_columns(Partner, 'p')}, t.kind, t.token_hash, "
+    f"EXISTS (SELECT 1 FROM {PartnerRole._meta.db_table} r WHERE r.partner_id = p.id AND r.role = %s), "
     f"EXISTS (SELECT 1 FROM {PartnerRole._meta.db_table} r WHERE r.partner_id = p.id AND r.role = %s) "
     f"FROM {Partner._meta.db_table} p JOIN {PartnerToken._meta.db_table} t ON t.partner_id = p.id "
     f"WHERE t.token_hash IN ({{in_list}})"
 )
+
+
+def partner_serves_cpo(*, partner: Partner) -> bool:
+    """Whether the partner registered a CPO role, or is a Hub (which relays for the CPOs behind it).
+
+    The callers of a CPO-facing interface (our eMSP's Tokens Sender: token list, real-time authorization).
+    No query for a partner resolved from its credentials token (`partner_token_resolve` tells both).
+    """
+    has_cpo_role = getattr(partner, "ocpi_has_cpo_role", None)
+    is_hub = getattr(partner, "ocpi_is_hub", None)
+    if has_cpo_role is None or is_hub is None:
+        return partner.roles.filter(role__in=(Role.CPO, Role.HUB)).exists()
+    return has_cpo_role or is_hub
 
 
 def partner_endpoint_url(*, partner: Partner, identifier: str, role: str) -> str | None:

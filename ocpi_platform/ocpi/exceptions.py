@@ -60,6 +60,14 @@ class ObjectNotFound(OcpiError):
     default_message = "Object not found"
 
 
+class InterfaceNotForCaller(ObjectNotFound):
+    """A registered partner calls an interface that its roles do not use (e.g. an eMSP on our Tokens Sender).
+
+    OCPI defines no answer for it and no 403 (spec-issues A3); like an object of a party that is not the
+    caller's (transport.md 2.3), it is HTTP 404 with OCPI 2000 and a message naming the roles served.
+    """
+
+
 class MethodNotAllowed(OcpiError):
     """Credentials misuse: POST when registered, PUT/DELETE when not (credentials.md 1)."""
 

@@ -744,7 +744,8 @@ class OcpiAutoSchema(AutoSchema):
             responses[str(status)] = error(_STATUS_TEXT[status])
         if "{" in self.path or functional:
             responses["404"] = error(
-                "Unknown object or URL, a party the caller does not hold, or (through a Hub) an unknown receiver"
+                "Unknown object or URL, an object or party the caller does not hold, an interface the caller's "
+                "roles do not use (the Tokens Sender serves CPOs and Hubs), or (through a Hub) an unknown receiver"
             )
         if self.method in ("PUT", "PATCH", "POST"):
             responses["413"] = error("Request body too large")

@@ -82,9 +82,9 @@ def test_burst_gets_429_with_retry_after_while_another_partner_gets_200(
     noisy, quiet = emsp_a.client(), emsp_b.client()
     noisy_answers, quiet_answers = [], []
     for n in range(30):
-        noisy_answers.append(noisy.get("/ocpi/emsp/2.2.1/tokens" if n % 2 else "/ocpi/versions"))
+        noisy_answers.append(noisy.get("/ocpi/cpo/2.2.1/locations" if n % 2 else "/ocpi/versions"))
         if n % 8 == 0:  # the quiet partner, at the same time, within its own burst
-            quiet_answers.append(quiet.get("/ocpi/emsp/2.2.1/tokens"))
+            quiet_answers.append(quiet.get("/ocpi/cpo/2.2.1/locations"))
     assert [r.status_code for r in quiet_answers] == [200] * len(quiet_answers)
     statuses = [r.status_code for r in noisy_answers]
     assert set(statuses) == {200, 429}

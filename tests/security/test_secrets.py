@@ -89,7 +89,7 @@ def test_no_issued_token_or_authorization_value_in_database_dump_or_logs(
     issued.append(token_c2)
     client = raw_client(token_encode_header(token_c2))
     assert client.get(CREDENTIALS).json()["data"]["token"] == token_c2  # echoed to its owner only
-    assert client.get("/ocpi/emsp/2.2.1/tokens").status_code == 200
+    assert client.get("/ocpi/cpo/2.2.1/locations").status_code == 200  # an eMSP pulls our locations
     client.put("/ocpi/cpo/2.2.1/tokens/DE/EMP/SECRET-T1", {"uid": "SECRET-T1"}, format="json")
     # the old tokens and other schemes are refused (and must not be logged either)
     for header in (token_encode_header(token_a), token_encode_header(token_c), f"Bearer {token_c2}"):

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from ocpi_platform.ocpi.tokens import token_encode_header
 from partners.services import partner_invite
+from tests.conftest import make_registered_partner
 from tests.examples import load_example
 from tests.tokens.factories import ReceivedTokenFactory, TokenFactory
 from tokens.api.serializers import AuthorizationInfoSerializer, DisplayTextSerializer
@@ -176,12 +177,38 @@ def test_authorize_ignores_partner_tokens_in_our_cpo_cache(client: Any, emsp_par
     assert (response.status_code, response.json()["status_code"]) == (404, 2004)
 
 
-def test_authorize_any_registered_partner_may_ask(emsp_partner: Any, token: Any) -> None:
-    """The authorize call is not tied to a party of the caller (no owned_party check): any connected CPO asks."""
-    data = emsp_partner.client().post(url("04AUTH0001")).json()["data"]
+def test_authorize_is_refused_to_a_partner_without_a_cpo_role(emsp_partner: Any, token: Any) -> None:
+    """Only CPOs ask for real-time authorization (tokens.md 3.2): an eMSP-only partner gets HTTP 404 with OCPI
+    2000 naming the reason, learns nothing about the token, and no authorization is recorded."""
+    response = emsp_partner.client().post(url("04AUTH0001"), {"location_id": "LOC1"}, format="json")
+
+    assert response.status_code == 404
+    body = response.json()
+    assert body["status_code"] == 2000
+    assert "data" not in body
+    assert "CPO" in body["status_message"]
+    assert "04AUTH0001" not in body["status_message"] and "NL-EXA" not in response.content.decode()
+    assert not TokenAuthorization.objects.exists()
+    # The same answer whether the token exists or not: the refusal reveals nothing about our tokens.
+    unknown = emsp_partner.client().post(url("04NOSUCH"))
+    assert (unknown.status_code, unknown.json()["status_code"]) == (404, 2000)
+    assert unknown.json()["status_message"] == body["status_message"]
+
+
+def test_authorize_a_hub_may_ask_for_the_cpos_behind_it(token: Any) -> None:
+    """A Hub relays the real-time authorizations of the CPOs it connects (transport.md 8.3)."""
+    hub = make_registered_partner("Hub", [("HUB", "NL", "HUB")])
+
+    data = hub.client().post(url("04AUTH0001")).json()["data"]
 
     assert data["allowed"] == "ALLOWED"
-    assert TokenAuthorization.objects.get(reference=data["authorization_reference"]).partner == emsp_partner.partner
+    assert TokenAuthorization.objects.get(reference=data["authorization_reference"]).partner == hub.partner
+
+
+def test_authorize_a_partner_with_cpo_and_emsp_roles_may_ask(token: Any) -> None:
+    both = make_registered_partner("CPO and eMSP", [("EMSP", "DE", "EMB"), ("CPO", "DE", "CPB")])
+
+    assert both.client().post(url("04AUTH0001")).json()["data"]["allowed"] == "ALLOWED"
 
 
 def test_authorize_addressed_party_restricts_the_lookup(cpo_partner: Any, token: Any) -> None:
@@ -270,3 +297,14 @@ def test_authorize_query_count_with_routing_headers(
     sql = [query["sql"] for query in captured.captured_queries]
     assert sum("partners_partnertoken" in s for s in sql) == 1
     assert not any("partners_partnerrole" in s and "ocpi_token" not in s and "t.kind" not in s for s in sql)
+
+
+def test_authorize_role_check_costs_no_query(emsp_partner: Any, token: Any, django_assert_max_num_queries: Any) -> None:
+    """The caller's roles come with the credentials lookup: a refused eMSP costs that lookup and the message log."""
+    with django_assert_max_num_queries(2) as captured:
+        response = emsp_partner.client().post(url("04AUTH0001"))
+
+    assert response.status_code == 404
+    sql = [query["sql"] for query in captured.captured_queries]
+    assert not any("tokens_token" in s for s in sql)
+    assert sum("partners_partnerrole" in s for s in sql) <= 1  # only inside the credentials lookup

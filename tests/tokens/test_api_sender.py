@@ -147,3 +147,29 @@ def test_sender_list_narrows_to_the_addressed_party(db: Any) -> None:
     narrowed = cpo.client(HTTP_OCPI_TO_COUNTRY_CODE="BE", HTTP_OCPI_TO_PARTY_ID="WHL").get("/ocpi/emsp/2.2.1/tokens")
     assert [t["uid"] for t in narrowed.json()["data"]] == ["B1"]
     assert narrowed["X-Total-Count"] == "1"
+
+
+def test_sender_list_is_refused_to_a_partner_without_a_cpo_role(emsp_partner: Any, tokens: list[Any]) -> None:
+    """Our drivers' tokens (uids, contract ids) go to CPOs only (tokens.md 3): an eMSP-only partner gets HTTP 404
+    with OCPI 2000 naming the reason, no data and no pagination headers."""
+    response = emsp_partner.client().get(URL)
+
+    assert response.status_code == 404
+    body = response.json()
+    assert body["status_code"] == 2000
+    assert "data" not in body
+    assert "CPO" in body["status_message"]
+    assert "X-Total-Count" not in response
+    assert "contract" not in response.content.decode().lower()
+
+
+def test_sender_list_is_served_to_a_hub(tokens: list[Any]) -> None:
+    """A Hub relays for the CPOs behind it (GET All via Hub, transport.md 8.3)."""
+    from tests.conftest import make_registered_partner
+
+    hub = make_registered_partner("Hub", [("HUB", "NL", "HUB")])
+
+    response = hub.client().get(URL)
+
+    assert response.status_code == 200
+    assert sorted(t["uid"] for t in response.json()["data"]) == sorted(t.ocpi_id for t in tokens)

@@ -420,8 +420,10 @@ def test_cpo_side_against_our_own_emsp_endpoint_over_http(live_server: Any, tran
     Party.objects.get_or_create(role=Role.CPO, country_code="NL", party_id="EXA", defaults={"name": "CPO"})
     TokenFactory(ocpi_id="04LIVE0001", whitelist=WhitelistType.NEVER)
     TokenFactory(ocpi_id="04LIVE0002", valid=False)
-    loopback = make_registered_partner(
-        "Ourselves", [("EMSP", "NL", "EXA")], [("tokens", "SENDER", live_server.url + "/ocpi/emsp/2.2.1/tokens")]
+    loopback = make_registered_partner(  # both roles: it asks as our CPO (the Tokens Sender serves CPOs only)
+        "Ourselves",
+        [("EMSP", "NL", "EXA"), ("CPO", "NL", "EXA")],
+        [("tokens", "SENDER", live_server.url + "/ocpi/emsp/2.2.1/tokens")],
     )
     loopback.partner.outbound_token = loopback.token  # we call ourselves with the token we issued to "it"
     loopback.partner.save()

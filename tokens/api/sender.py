@@ -9,9 +9,10 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ocpi_platform.ocpi.exceptions import InvalidParameters, UnknownToken
+from ocpi_platform.ocpi.exceptions import InterfaceNotForCaller, InvalidParameters, UnknownToken
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
+from partners.selectors import partner_serves_cpo
 from tokens.models import Token
 from tokens.selectors import token_list_published, token_party_is_our_emsp
 from tokens.services import token_authorize
@@ -23,7 +24,21 @@ def _serialize(rows: Sequence[Any]) -> list[Any]:
     return TokenSerializer(rows, many=True).data
 
 
-class TokenSenderListView(OcpiView):
+class _CpoCallersOnly(OcpiView):
+    """The Tokens Sender serves CPOs (tokens.md 3): only a partner with a CPO role, or a Hub relaying for the CPOs
+    behind it, may list our drivers' tokens or ask for an authorization; any other partner gets HTTP 404 with
+    OCPI 2000 (InterfaceNotForCaller), checked after authentication and the rate limit. No query: the roles come
+    with the credentials lookup (partners.selectors.partner_token_resolve)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not partner_serves_cpo(partner=self.partner):
+            raise InterfaceNotForCaller(
+                "The Tokens Sender interface serves CPOs and Hubs only: this partner registered no CPO or HUB role"
+            )
+
+
+class TokenSenderListView(_CpoCallersOnly):
     """GET list of our own eMSP tokens, paginated (date_from, date_to, offset, limit)."""
 
     ocpi_endpoint = ("tokens", SENDER)
@@ -38,11 +53,11 @@ class TokenSenderListView(OcpiView):
         return paginated_response(request, queryset, _serialize, params)
 
 
-class TokenSenderAuthorizeView(OcpiView):
+class TokenSenderAuthorizeView(_CpoCallersOnly):
     """POST `{token_uid}/authorize[?type=]` with an optional LocationReferences body: AuthorizationInfo.
 
-    Any registered partner (a CPO) may ask about any of our tokens; tokens of other eMSPs, including the ones
-    partners pushed to our CPO, are unknown here (HTTP 404, OCPI 2004, no data). Synchronous: the driver waits.
+    Any partner CPO (or Hub) may ask about any of our tokens; tokens of other eMSPs, including the ones partners
+    pushed to our CPO, are unknown here (HTTP 404, OCPI 2004, no data). Synchronous: the driver waits.
     """
 
     def _location(self, request: Request) -> dict[str, Any] | None:
