@@ -53,9 +53,9 @@ class SessionSenderChargingPreferencesView(OcpiView):
         if session is None:
             raise ObjectNotFound(f"Unknown session {session_id}")
         serializer = ChargingPreferencesSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        serializer.is_valid(raise_exception=True)  # 2001 naming the field; the service takes the OCPI body
         try:
-            answer = session_set_charging_preferences(session=session, preferences=serializer.validated_data)
+            answer = session_set_charging_preferences(session=session, preferences=request.data)
         except ChargingPreferencesNotSupportedError as exc:
             # sessions.md 2.2 / spec-issues D2: HTTP 404 with OCPI 2001.
             raise InvalidParameters(str(exc), http_status=404) from None

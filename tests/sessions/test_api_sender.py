@@ -122,6 +122,17 @@ def test_sender_charging_preferences_accepted_and_stored(capable, emsp_partner) 
     assert capable.charging_preferences == {"profile_type": "CHEAP", "energy_need": 12.5, "discharge_allowed": True}
 
 
+def test_sender_charging_preferences_with_departure_time_accepted(capable, emsp_partner) -> None:
+    """Regression: the view handed the service validated data (a datetime), which it validated again: HTTP 500."""
+    body = {"profile_type": "FAST", "departure_time": "2030-01-01T18:00:00Z", "energy_need": 20}
+
+    response = emsp_partner.client().put(prefs_url("S-PREF"), body, format="json")
+
+    assert assert_envelope(response, 200, 1000)["data"] == "ACCEPTED"
+    capable.refresh_from_db()
+    assert capable.charging_preferences == {**body, "discharge_allowed": False}
+
+
 def test_sender_charging_preferences_unknown_or_foreign_session_is_404(capable, emsp_partner, other_emsp) -> None:
     body = {"profile_type": "FAST"}
     assert_envelope(emsp_partner.client().put(prefs_url("NOPE"), body, format="json"), 404, 2000)
