@@ -40,10 +40,15 @@ def cdr_get_live_for_session(*, session: Any) -> Cdr | None:
 
 
 def partner_parties(*, partner: Partner) -> list[PartyRef]:
-    """Every (country_code, party_id) the partner registered, in any role (a Hub: and the parties it reports)."""
+    """The parties whose tokens are the partner's: the ones it registered as EMSP (a Hub: and the parties it
+    reports). Like pushes (token_owner_partner_get), only the EMSP role owns tokens: the same country_code/party_id
+    held in another role (a row predating the one-partner-per-party check) gives no access to the eMSP's CDRs."""
     from partners.hubclientinfo import partner_party_refs
 
-    return partner_party_refs(partner=partner)
+    registered = PartnerRole.objects.filter(partner=partner).values_list("role", "country_code", "party_id")
+    emsp = {PartyRef.of(cc, pid) for role, cc, pid in registered if role == Role.EMSP}
+    other_roles = {PartyRef.of(cc, pid) for role, cc, pid in registered if role != Role.EMSP} - emsp
+    return [ref for ref in partner_party_refs(partner=partner) if ref not in other_roles]
 
 
 def cdr_list_for_partner(

@@ -117,12 +117,14 @@ class ChargingSessionQuerySet(models.QuerySet):
         return queryset
 
     def for_token_owner(self, partner: Partner | int) -> ChargingSessionQuerySet:
-        """Sessions whose token (cdr_token country_code/party_id) belongs to one of `partner`'s parties.
+        """Sessions whose token (cdr_token country_code/party_id) belongs to one of `partner`'s eMSP parties.
 
-        One SQL query (a subquery on the partner's roles); used for the Sender list and its access checks.
+        One SQL query (a subquery on the partner's roles); used for the Sender list and its access checks. Only
+        the EMSP role owns tokens, as for pushes (token_owner_partner): the same country_code/party_id held in
+        another role (a row predating the one-partner-per-party check) gives no access to the eMSP's sessions.
         """
         partner_id = partner.pk if isinstance(partner, Partner) else partner
-        roles = PartnerRole.objects.filter(partner_id=partner_id).annotate(
+        roles = PartnerRole.objects.filter(partner_id=partner_id, role=Role.EMSP).annotate(
             cc_upper=Upper("country_code"), pid_upper=Upper("party_id")
         )
         owns = roles.filter(cc_upper=OuterRef("token_country_code"), pid_upper=OuterRef("token_party_id"))

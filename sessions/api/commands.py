@@ -19,6 +19,7 @@ from ocpi_platform.ocpi.fields import CiStringField, OcpiDateTimeField, OcpiStri
 from ocpi_platform.ocpi.views import RECEIVER, SENDER, OcpiView, ocpi_response
 from sessions.api.serializers import EnumField
 from sessions.models import CommandRequest, CommandResponseType, CommandResultType, CommandType
+from sessions.selectors import partner_token_party_allowed
 from tokens.api.serializers import DisplayTextSerializer, TokenSerializer
 
 
@@ -156,8 +157,12 @@ class CommandReceiverView(OcpiView):
         data = serializer.validated_data
         token = data.get("token")
         if token is not None:
-            # commands.md 4.1: the eMSP only uses its own tokens.
-            self.owned_party(token["country_code"], token["party_id"])
+            # commands.md 4.1: the eMSP only uses its own tokens (a party it holds as EMSP, not in another role).
+            party = self.owned_party(token["country_code"], token["party_id"])
+            if not partner_token_party_allowed(
+                partner=self.partner, country_code=party.country_code, party_id=party.party_id
+            ):
+                raise ObjectNotFound(f"Party {party} is not one of the parties registered by this partner")
         stored = command_receive(
             partner=self.partner,
             command=command,
