@@ -20,7 +20,7 @@ from . import admin_hub, services  # noqa: F401 - admin_hub registers the Client
 from .admin_outbox import OutboxPartnerColumns
 from .admin_sync import PullStateAdmin
 from .models import MessageLog, Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party, PullState
-from .outbox import partner_list_with_outbox_counts
+from .outbox import partner_initial_sync, partner_list_with_outbox_counts
 from .selectors import partner_module_role_table
 
 
@@ -115,7 +115,14 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         "module_role_table",
     )
     inlines = (PartnerRoleInline, PartnerEndpointInline, PartnerTokenInline)
-    actions = ("action_update_credentials", "action_unregister")
+    actions = (
+        "action_update_credentials",
+        "action_unregister",
+        "action_push_everything",
+        "action_push_locations",
+        "action_push_tariffs",
+        "action_push_tokens",
+    )
     change_list_template = "admin/partners/partner/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
@@ -218,6 +225,38 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         for partner in queryset.filter(state=PartnerState.REGISTERED):
             services.partner_unregister(partner=partner)
             self.message_user(request, f"{partner}: unregistered", messages.SUCCESS)
+
+    def _push_now(self, request: HttpRequest, queryset: QuerySet[Partner], modules: list[str] | None) -> None:
+        """Initial sync on demand: one full push of every object the partner should hold, through the outbox."""
+        for partner in queryset.order_by("pk"):
+            if partner.state != PartnerState.REGISTERED:
+                self.message_user(request, f"{partner}: not registered, nothing queued", messages.WARNING)
+                continue
+            queued = partner_initial_sync(partner=partner, modules=modules)
+            if not queued:
+                wanted = ", ".join(modules or ["locations", "tariffs", "tokens"])
+                self.message_user(request, f"{partner}: receives none of {wanted}, nothing queued", messages.WARNING)
+                continue
+            detail = ", ".join(f"{module} {count}" for module, count in queued.items())
+            self.message_user(
+                request, f"{partner}: {sum(queued.values())} deliveries queued ({detail})", messages.SUCCESS
+            )
+
+    @admin.action(description="Push everything now (locations, tariffs, tokens)", permissions=["change"])
+    def action_push_everything(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        self._push_now(request, queryset, None)
+
+    @admin.action(description="Push all locations now", permissions=["change"])
+    def action_push_locations(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        self._push_now(request, queryset, ["locations"])
+
+    @admin.action(description="Push all tariffs now", permissions=["change"])
+    def action_push_tariffs(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        self._push_now(request, queryset, ["tariffs"])
+
+    @admin.action(description="Push all tokens now", permissions=["change"])
+    def action_push_tokens(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        self._push_now(request, queryset, ["tokens"])
 
 
 @admin.register(MessageLog)

@@ -273,6 +273,12 @@ class OutboxDelivery(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="outbox_state_due"),
             models.Index(fields=["partner", "state"], name="outbox_partner_state"),
             models.Index(fields=["module", "object_id"], name="outbox_module_object"),
+            # An initial sync's parked rows, released oldest first by outbox_pump (partners/outbox/services.py).
+            models.Index(
+                fields=["partner", "next_attempt_at"],
+                condition=models.Q(state="PENDING", note="initial sync", attempts=0, queued_at__isnull=True),
+                name="outbox_backlog",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -40,6 +40,20 @@ def locations_audience(object_id: int) -> Any:
     return partner_list_with_endpoint(identifier="locations", role=RECEIVER)
 
 
+def _receives(partner: Partner, identifier: str) -> bool:
+    """The partner is in the audience of a module whose audience is "every Receiver of it"."""
+    return partner_list_with_endpoint(identifier=identifier, role=RECEIVER).filter(pk=partner.pk).exists()
+
+
+def locations_snapshot(partner: Partner) -> Any:
+    """Initial sync: our own parties' published locations (unpublished ones are never sent, see location_push)."""
+    from locations.models import Location
+
+    if not _receives(partner, "locations"):
+        return None
+    return Location.objects.ours_published().values_list("pk", flat=True)
+
+
 def location_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: OutboxSync) -> PushResult:
     """Locations Receiver (locations.md 3): PUT the Location the partner does not hold yet, else PATCH (or PUT)
     only the EVSE / Connector / Location fields named by the hint, with their `last_updated`.
@@ -112,6 +126,15 @@ def tariffs_audience(object_id: int) -> Any:
     return partner_list_with_endpoint(identifier="tariffs", role=RECEIVER)
 
 
+def tariffs_snapshot(partner: Partner) -> Any:
+    """Initial sync: our own CPO parties' live tariffs (a deleted one is not news to a new partner)."""
+    from tariffs.models import Tariff
+
+    if not _receives(partner, "tariffs"):
+        return None
+    return Tariff.objects.owned_by_us().live().values_list("pk", flat=True)
+
+
 def tariff_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: OutboxSync) -> PushResult:
     """Tariffs Receiver (tariffs.md 3): PUT the whole tariff (no PATCH since 2.2), DELETE a deleted one."""
     from tariffs.api.serializers import tariff_to_ocpi
@@ -141,5 +164,5 @@ def tariff_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync:
     return PushResult(action="PUT", last_updated=tariff.last_updated, exists=True, data={"url": url})
 
 
-register_module("locations", audience=locations_audience, push=location_push)
-register_module("tariffs", audience=tariffs_audience, push=tariff_push)
+register_module("locations", audience=locations_audience, push=location_push, snapshot=locations_snapshot)
+register_module("tariffs", audience=tariffs_audience, push=tariff_push, snapshot=tariffs_snapshot)

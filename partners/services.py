@@ -31,7 +31,10 @@ from .models import (
     TokenEncoding,
     TokenKind,
 )
+from .outbox.initial_sync import INITIAL_SYNC_MODULES
+from .outbox.services import outbox_setting
 from .selectors import party_list_active
+from .tasks import partner_initial_sync as partner_initial_sync_task
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +273,33 @@ def _unique_endpoints(discovery: Discovery) -> list[dict[str, str]]:
     return list(seen.values())
 
 
+def _receiver_modules(partner: Partner) -> set[str]:
+    """The initial-sync modules (locations, tariffs, tokens) the partner offers a Receiver for."""
+    return set(
+        partner.endpoints.filter(role="RECEIVER", identifier__in=INITIAL_SYNC_MODULES).values_list(
+            "identifier", flat=True
+        )
+    )
+
+
+def _initial_sync_on_commit(partner: Partner, modules: set[str] | None = None, *, inbound: bool = False) -> None:
+    """Once the handshake commits, a task queues the partner's initial sync (the handshake answers at once).
+
+    inbound: the partner is still waiting for our answer to its POST/PUT; give it
+    OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS to store it before the first push arrives.
+    """
+    if modules is not None and not modules:
+        return
+    partner_id, names = partner.pk, sorted(modules) if modules is not None else None
+    countdown = outbox_setting("OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS") if inbound else None
+    transaction.on_commit(
+        lambda: partner_initial_sync_task.apply_async(
+            kwargs={"partner_id": partner_id, "modules": names}, countdown=countdown
+        ),
+        robust=True,
+    )
+
+
 def credentials_register_inbound(*, partner: Partner, presented_kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """Credentials Receiver, POST: the partner registers with us using token A (credentials.md 3.1)."""
     if partner.is_registered:
@@ -292,6 +322,7 @@ def credentials_register_inbound(*, partner: Partner, presented_kind: str, data:
         partner.save()
         partner.tokens.all().delete()  # token A stops working now
         token_c = _issue_token(partner, TokenKind.CURRENT)
+        _initial_sync_on_commit(partner, inbound=True)
     logger.info("Partner %s registered with us (version %s)", partner.pk, discovery.version)
     return our_credentials(token=token_c)
 
@@ -304,12 +335,14 @@ def credentials_update_inbound(*, partner: Partner, data: dict[str, Any]) -> dic
     discovery = _discover(partner_client(partner, token=data["token"]), data["url"])  # with the new token (B4)
     with transaction.atomic():
         partner = Partner.objects.select_for_update().get(pk=partner.pk)
+        receivers_before = _receiver_modules(partner)
         _store_connection(partner, discovery, data["roles"], data["url"])
         partner.outbound_token = data["token"]
         partner.last_error = ""
         partner.save()
         partner.tokens.all().delete()
         token = _issue_token(partner, TokenKind.CURRENT)
+        _initial_sync_on_commit(partner, _receiver_modules(partner) - receivers_before, inbound=True)
     return our_credentials(token=token)
 
 
@@ -354,6 +387,7 @@ def partner_register(*, versions_url_: str, token_a: str, name: str | None = Non
             partner.last_error = ""
             partner.save()
             partner.tokens.exclude(kind=TokenKind.CURRENT).update(kind=TokenKind.CURRENT)
+            _initial_sync_on_commit(partner)
     except (OcpiClientError, ocpi_errors.OcpiError, ValueError) as exc:
         _fail(partner, exc)
         raise
@@ -378,12 +412,14 @@ def partner_update_credentials(*, partner: Partner) -> Partner:
         raise
     with transaction.atomic():
         _validate_roles(partner, theirs["roles"])
+        receivers_before = _receiver_modules(partner)
         _store_connection(partner, discovery, theirs["roles"], theirs["url"])
         partner.outbound_token = theirs["token"]
         partner.last_error = ""
         partner.save()
         partner.tokens.exclude(token_hash=token_hash(new_token)).delete()
         partner.tokens.update(kind=TokenKind.CURRENT)
+        _initial_sync_on_commit(partner, _receiver_modules(partner) - receivers_before)
     return partner
 
 

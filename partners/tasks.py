@@ -21,6 +21,21 @@ def outbox_deliver(*, delivery_id: int) -> str:
     return deliver(delivery_id=delivery_id)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def partner_initial_sync(*, partner_id: int, modules: list[str] | None = None) -> dict[str, int]:
+    """Queue the initial sync of a partner that just connected (registration, new Receiver endpoints, staff).
+
+    Safe to run twice: open deliveries coalesce.
+    """
+    from .models import Partner
+    from .outbox.initial_sync import partner_initial_sync as sync  # local import: the outbox imports this module
+
+    partner = Partner.objects.filter(pk=partner_id).first()
+    if partner is None:
+        return {}
+    return sync(partner=partner, modules=modules)
+
+
 @shared_task(ignore_result=True)
 def outbox_requeue_due() -> int:
     """Beat: re-queue due deliveries whose task was lost (broker flushed, worker killed)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef, QuerySet
+
 from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
-from partners.models import OutboxSync, Partner
+from partners.models import OutboxSync, Partner, PartnerRole
 from partners.outbox import PushResult, partner_party, register_module
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
 from partners.services import partner_client
@@ -19,8 +21,26 @@ TOKEN_RECEIVER_ROLES = ("CPO", "HUB")
 _OCPI_NAMES = {"ocpi_id": "uid"}
 
 
+def tokens_recipients() -> QuerySet[Partner]:
+    """Partners with a Tokens Receiver that registered a CPO role, or Hubs (they relay to the CPOs behind them).
+
+    An eMSP-only partner that lists a tokens Receiver gets none of our tokens (tokens.md: CPOs receive them).
+    """
+    has_role = PartnerRole.objects.filter(partner=OuterRef("pk"), role__in=TOKEN_RECEIVER_ROLES)
+    return partner_list_with_endpoint(identifier="tokens", role=RECEIVER).filter(Exists(has_role))
+
+
 def tokens_audience(object_id: int) -> Any:
-    return partner_list_with_endpoint(identifier="tokens", role=RECEIVER)
+    return tokens_recipients()
+
+
+def tokens_snapshot(partner: Partner) -> Any:
+    """Initial sync: every token of our own eMSP parties (blocked ones too: valid=false is news for a CPO)."""
+    from tokens.models import Token
+
+    if not tokens_recipients().filter(pk=partner.pk).exists():
+        return None
+    return Token.objects.owned_by_us().values_list("pk", flat=True)
 
 
 def token_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: OutboxSync) -> PushResult:
@@ -59,4 +79,4 @@ def token_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: 
     return PushResult(action="PATCH", last_updated=token.last_updated, exists=True)
 
 
-register_module("tokens", audience=tokens_audience, push=token_push)
+register_module("tokens", audience=tokens_audience, push=token_push, snapshot=tokens_snapshot)

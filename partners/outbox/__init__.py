@@ -1,10 +1,12 @@
 """The outbox: every push of every module to every partner goes through here (ARCHITECTURE.md "Outbox").
 
 outbox_enqueue(module=..., object_id=..., hint=..., partners=None)   # inside the change's transaction
-register_module(module, audience=..., push=...)                       # once per OCPI module
+register_module(module, audience=..., push=..., snapshot=...)         # once per OCPI module
+partner_initial_sync(partner=..., modules=None)                       # every object a new partner should hold
 """
 
 from .hints import hint_merge, hint_normalize
+from .initial_sync import INITIAL_SYNC_MODULES, partner_initial_sync
 from .registry import (
     KNOWN_MODULES,
     OutboxModule,
@@ -19,6 +21,7 @@ from .services import (
     outbox_dead_letter,
     outbox_deliver,
     outbox_enqueue,
+    outbox_pump,
     outbox_purge_finished,
     outbox_requeue_due,
     outbox_retry,
@@ -27,6 +30,7 @@ from .services import (
 )
 
 __all__ = [
+    "INITIAL_SYNC_MODULES",
     "KNOWN_MODULES",
     "OutboxModule",
     "PushResult",
@@ -36,12 +40,14 @@ __all__ = [
     "outbox_dead_letter",
     "outbox_deliver",
     "outbox_enqueue",
+    "outbox_pump",
     "outbox_purge_finished",
     "outbox_requeue_due",
     "outbox_retry",
     "outbox_setting",
     "outbox_stats",
     "outbox_wake_party",
+    "partner_initial_sync",
     "partner_list_with_outbox_counts",
     "partner_party",
     "register_module",

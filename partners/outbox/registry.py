@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from ocpi_platform.ocpi.headers import PartyRef
     from partners.models import Partner
 
@@ -53,6 +55,9 @@ class OutboxModule:
     name: str
     audience: Callable[[int], Iterable[Partner]]
     push: Callable[..., PushResult]
+    # Initial sync (partners/outbox/initial_sync.py): the ids of every object `partner` should hold, as a
+    # queryset (paged by pk), or None when the partner is not in this module's audience. None: no initial sync.
+    snapshot: Callable[[Partner], QuerySet[Any] | None] | None = None
 
 
 _registry: dict[str, OutboxModule] = {}
@@ -60,13 +65,18 @@ _hooks_loaded: set[str] = set()
 
 
 def register_module(
-    module: str, *, audience: Callable[[int], Iterable[Partner]], push: Callable[..., PushResult]
+    module: str,
+    *,
+    audience: Callable[[int], Iterable[Partner]],
+    push: Callable[..., PushResult],
+    snapshot: Callable[[Partner], QuerySet[Any] | None] | None = None,
 ) -> None:
-    """Declare a module's recipients and its push function `push(*, partner, object_id, hint, sync)`.
+    """Declare a module's recipients and its push function `push(*, partner, object_id, hint, sync)`, and
+    optionally `snapshot(partner)`: what a partner that just connected receives (initial sync).
 
     Registering again replaces the previous registration (AppConfig.ready may run more than once in tests).
     """
-    _registry[module] = OutboxModule(name=module, audience=audience, push=push)
+    _registry[module] = OutboxModule(name=module, audience=audience, push=push, snapshot=snapshot)
 
 
 def unregister_module(module: str) -> None:

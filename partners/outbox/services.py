@@ -58,8 +58,13 @@ DEFAULTS: dict[str, float] = {
     "OCPI_OUTBOX_REQUEUE_GRACE_SECONDS": 120,  # a queued task that has not run this long is presumed lost
     "OCPI_OUTBOX_REQUEUE_BATCH": 200,  # per partner and beat run / recovery
     "OCPI_OUTBOX_PARTY_RECHECK_SECONDS": 3600,  # a delivery waiting for a party behind a Hub is re-checked
+    "OCPI_OUTBOX_BACKLOG_PER_SECOND": 1.0,  # initial sync rows the pump did not release fall due at this pace
+    "OCPI_OUTBOX_INITIAL_SYNC_CHUNK": 500,  # objects per page (and transaction) of an initial sync
+    "OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS": 5,  # after a partner registered with us: let it store our answer
 }
 WAITING_FOR_PARTY = "waiting for party"  # note prefix of deliveries held for a party that is not CONNECTED
+# Note of the deliveries an initial sync parks (partners/outbox/initial_sync.py): released by outbox_pump.
+BACKLOG_NOTE = "initial sync"
 _CALLS_PER_PUSH = 3  # a PATCH, its fallback PUT, and slack: the lease must outlive every call's timeout
 _DUE_TOLERANCE = timedelta(seconds=1)  # ETAs fire a little early or late; clocks differ slightly
 
@@ -361,6 +366,7 @@ def _on_success(
     state = OutboxState.DELIVERED if result.sent else OutboxState.SKIPPED
     common = {"action": result.action[:8], "note": result.note[:255], "last_error": ""}
     if _finish(delivery, token, state, **common):
+        _pump_after(delivery)
         return state.lower()
     # A change merged in while we were sending (or our lease was lost): send again with the current state.
     if _reschedule(delivery.pk, at=_now(), token=token, **common):
@@ -384,12 +390,48 @@ def _wake(partner_id: int, now: datetime) -> None:
     ids = list(
         OutboxDelivery.objects.filter(partner_id=partner_id, state=OutboxState.PENDING, next_attempt_at__gt=now)
         .filter(_free_claim())
+        .exclude(_parked())  # an initial sync's backlog is released by outbox_pump, not all at once
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[: int(outbox_setting("OCPI_OUTBOX_REQUEUE_BATCH"))]
     )
     OutboxDelivery.objects.filter(pk__in=ids, state=OutboxState.PENDING).update(next_attempt_at=now, queued_at=now)
     for pk in ids:
         _schedule(pk)
+
+
+# --- Initial sync backlog (partners/outbox/initial_sync.py) ---------------------------------------------
+
+
+def _parked() -> Q:
+    """Rows an initial sync wrote and nothing has queued yet (the partial index outbox_backlog covers them)."""
+    return Q(state=OutboxState.PENDING, note=BACKLOG_NOTE, attempts=0, queued_at__isnull=True)
+
+
+def outbox_pump(*, partner_id: int, limit: int = 1) -> int:
+    """Release up to `limit` parked deliveries of a partner, oldest first: due now, one task each.
+
+    An initial sync parks one row per object instead of queueing a task per object at once; it releases
+    OCPI_OUTBOX_PARTNER_CONCURRENCY of them and every backlog row that finishes releases the next one, so the
+    backlog drains as fast as the partner answers, within its concurrency and rate limit, with a bounded
+    number of queued tasks. A chain that breaks (a task lost with its broker) is resumed by the beat; rows
+    nothing released fall due at OCPI_OUTBOX_BACKLOG_PER_SECOND on their own (the beat queues them then).
+    """
+    now = _now()
+    parked = OutboxDelivery.objects.filter(_parked(), partner_id=partner_id).filter(_free_claim())
+    released = []
+    for pk in parked.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
+        # Conditional: two finishing tasks never release the same row.
+        if parked.filter(pk=pk).update(next_attempt_at=now, queued_at=now, updated_at=now):
+            released.append(pk)
+    for pk in released:
+        _schedule(pk)
+    return len(released)
+
+
+def _pump_after(delivery: OutboxDelivery) -> None:
+    """A backlog row is finished: release the next one (its chain goes on)."""
+    if delivery.note == BACKLOG_NOTE:
+        outbox_pump(partner_id=delivery.partner_id)
 
 
 # --- Parties behind a Hub that are not CONNECTED (partners/hubclientinfo.py) ------------------------
@@ -447,6 +489,7 @@ def _retry_or_die(delivery: OutboxDelivery, token: str, exc: Exception, delay: t
     fields = {**_error_fields(exc), "attempts": attempts}
     if attempts >= outbox_setting("OCPI_OUTBOX_MAX_ATTEMPTS") and _finish(delivery, token, OutboxState.DEAD, **fields):
         logger.warning("Outbox: delivery %s dead-lettered after %s attempts: %s", delivery.pk, attempts, exc)
+        _pump_after(delivery)
         return "dead"
     # Not dead yet, or a change merged in meanwhile (it deserves its own attempt).
     _reschedule(delivery.pk, at=_now() + delay, token=token, **fields)
@@ -489,6 +532,7 @@ def _on_permanent(delivery: OutboxDelivery, token: str, exc: OcpiPermanentError)
     fields = {**_error_fields(exc), "attempts": delivery.attempts + 1}
     if _finish(delivery, token, OutboxState.FAILED, **fields):
         logger.warning("Outbox: delivery %s failed permanently: %s", delivery.pk, exc)
+        _pump_after(delivery)
         return "failed"
     # The object changed while we were sending: the new state may well be accepted.
     _reschedule(delivery.pk, at=_now(), token=token, **fields)

@@ -226,11 +226,12 @@ def test_change_during_a_send_is_sent_again_with_the_newer_state(
             changed.append(set_status(django_capture_on_commit_callbacks, location, "AVAILABLE"))
         return result
 
-    register_module("locations", audience=get_module("locations").audience, push=push_then_change)
+    spec = get_module("locations")
+    register_module("locations", audience=spec.audience, push=push_then_change, snapshot=spec.snapshot)
     try:
         assert runner.run_due() == ["resend", "delivered"]
     finally:
-        register_module("locations", audience=get_module("locations").audience, push=real_push)
+        register_module("locations", audience=spec.audience, push=real_push, snapshot=spec.snapshot)
     assert [r.body["status"] for r in receiver.requests[1:]] == ["CHARGING", "AVAILABLE"]
     assert delivery_of(partner, location).state == OutboxState.DELIVERED
 
@@ -554,11 +555,11 @@ def test_crashing_push_function_is_retried_not_lost(
     def broken(**kwargs: Any) -> PushResult:
         raise KeyError("bug")
 
-    register_module("locations", audience=spec.audience, push=broken)
+    register_module("locations", audience=spec.audience, push=broken, snapshot=spec.snapshot)
     try:
         assert runner.run_due() == ["retry"]
     finally:
-        register_module("locations", audience=spec.audience, push=spec.push)
+        register_module("locations", audience=spec.audience, push=spec.push, snapshot=spec.snapshot)
     assert "KeyError" in delivery_of(partner, location).last_error
     runner.run_until_idle()
     assert delivery_of(partner, location).state == OutboxState.DELIVERED
