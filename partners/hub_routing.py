@@ -4,11 +4,13 @@ A Hub carries the traffic of many parties over one connection. On the functional
 * OCPI-to-* must name an active party of this platform (the request is routed to it). Otherwise the answer is
   HTTP 404 with OCPI status 4001 "Unknown receiver": the Hub addressed a party that is not here, which is what
   4001 means; the Hub relays it to the requester (our policy, README "Roles, parties and hubs").
-* OCPI-from-* must be the Hub itself (Broadcast Push: FROM = Hub) or a party the Hub reported in ClientInfo,
-  whatever its status, and never a party of ours. Otherwise HTTP 404, OCPI 2000 "Unknown sender": the request is
+* OCPI-from-* must be the Hub itself (Broadcast Push: FROM = Hub) or a party the Hub may relay for: any party that
+  is not ours and not held by another registered partner (Partner.holds_party, hubclientinfo.hub_party_taken),
+  whether or not the Hub described it in ClientInfo (ClientInfo is informational; a party it never reported has an
+  unknown status, treated as connected). Otherwise HTTP 404, OCPI 2000 "Unknown sender" naming why: the request is
   not attributed to anybody (as for a client-owned URL of a foreign party, transport.md 2.3).
-Client-owned objects are stored under the URL's party, which the Receivers check with Partner.holds_party (a Hub
-holds the parties it reports). Headers are optional, as from any peer. Requests of other partners pass untouched.
+Client-owned objects are stored under the URL's party, which the Receivers check with Partner.holds_party (the same
+rule). Headers are optional, as from any peer. Requests of other partners pass untouched.
 
 Installed as `partners.hub_routing.HubRoutingMiddleware` right after ocpi_platform's OcpiMiddleware (so error
 answers get the request ids, routing headers and the message log like any other).
@@ -26,7 +28,8 @@ from ocpi_platform.ocpi.auth import TOKEN_CURRENT, request_credentials
 from ocpi_platform.ocpi.headers import Routing
 from ocpi_platform.ocpi.middleware import json_error
 
-from .models import ClientInfo, Partner, Party, Role
+from .hubclientinfo import hub_party_taken
+from .models import Partner, Party, Role
 
 FUNCTIONAL_MODULES = ("locations", "sessions", "cdrs", "tariffs", "tokens", "commands", "chargingprofiles")
 _FUNCTIONAL_PATH = re.compile(r"^/ocpi/(?:[^/]+/)*?(?:%s)(?:/|$)" % "|".join(FUNCTIONAL_MODULES))  # noqa: UP031
@@ -59,14 +62,10 @@ def hub_routing_check(*, partner: Partner, routing: Routing) -> None:
         return
     if (from_party.country_code, from_party.party_id) in {(cc.upper(), pid.upper()) for cc, pid in hub_roles}:
         return
-    reported = ClientInfo.objects.filter(
-        partner=partner, country_code=from_party.country_code, party_id=from_party.party_id
-    ).exists()
-    ours = Party.objects.filter(country_code=from_party.country_code, party_id=from_party.party_id).exists()
-    if not reported or ours:
-        raise HubRoutingError(
-            env.CLIENT_ERROR, f"Unknown sender: {from_party} is not a party this hub reported in ClientInfo"
-        )
+    if partner.holds_party(from_party.country_code, from_party.party_id):
+        return
+    reason = hub_party_taken(hub=partner, country_code=from_party.country_code, party_id=from_party.party_id)
+    raise HubRoutingError(env.CLIENT_ERROR, f"Unknown sender: {from_party} cannot come through this hub ({reason})")
 
 
 def _calling_partner(request: HttpRequest) -> Partner | None:

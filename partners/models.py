@@ -112,19 +112,32 @@ class Partner(models.Model):
         return self.state == PartnerState.REGISTERED
 
     def holds_party(self, country_code: str, party_id: str) -> bool:
-        """Whether the partner registered this (country_code, party_id) in any role, or, for a Hub, reports it in
-        ClientInfo whatever its status (objects of the parties behind a Hub arrive over the Hub's connection).
+        """Whether this partner may act for the party (country_code, party_id): object URLs, OCPI-from-*.
 
-        A party hosted by this platform is never held through a Hub (Hubs report us to ourselves too).
+        A partner holds the parties it registered, in any role; a party belongs to one registered partner only
+        (partners.services._validate_roles). A registered Hub also holds every party it relays for, described in
+        ClientInfo or not, unless the party is ours or taken elsewhere (partners.hubclientinfo.hub_party_taken).
         """
-        if self.roles.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists():
+        if self.roles.for_party(country_code, party_id).exists():
             return True
-        cc, pid = country_code.upper(), party_id.upper()
-        return (
-            self.client_infos.filter(country_code=cc, party_id=pid).exists()
-            and self.roles.filter(role=Role.HUB).exists()
-            and not Party.objects.filter(country_code=cc, party_id=pid).exists()
-        )
+        is_hub = getattr(self, "ocpi_is_hub", None)  # set by partner_token_resolve: spares a query
+        if is_hub is None:
+            is_hub = self.roles.filter(role=Role.HUB).exists()
+        if not is_hub or not self.is_registered:
+            return False
+        from .hubclientinfo import hub_party_taken
+
+        return hub_party_taken(hub=self, country_code=country_code, party_id=party_id) is None
+
+
+class PartnerRoleQuerySet(models.QuerySet):
+    def for_party(self, country_code: str, party_id: str) -> PartnerRoleQuerySet:
+        """Rows of the party (country_code, party_id), in any role, case-insensitively."""
+        return self.filter(country_code__iexact=country_code, party_id__iexact=party_id)
+
+    def registered(self) -> PartnerRoleQuerySet:
+        """Roles of partners that are registered now; the roles of the others are history (they hold nothing)."""
+        return self.filter(partner__state=PartnerState.REGISTERED)
 
 
 class PartnerRole(models.Model):
@@ -136,10 +149,13 @@ class PartnerRole(models.Model):
     party_id = models.CharField(max_length=3)
     business_details = models.JSONField(default=dict)
 
+    objects = PartnerRoleQuerySet.as_manager()
+
     class Meta:
         ordering = ["role", "country_code", "party_id"]
         constraints = [
-            # One party (role + country + party id) belongs to one partner only.
+            # A role of a party is listed once. That a party (country + party id, whatever the role) belongs
+            # to one registered partner only is checked under a lock (partners.services._lock_parties).
             models.UniqueConstraint(
                 "role", Upper("country_code"), Upper("party_id"), name="partnerrole_unique_role_cc_pid"
             ),

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ocpi_platform.ocpi import exceptions as ocpi_errors
@@ -39,6 +39,7 @@ from .tasks import partner_initial_sync as partner_initial_sync_task
 logger = logging.getLogger(__name__)
 
 SUPPORTED_VERSIONS = (VERSION,)
+PARTY_LOCK_KEY = 0x0C91_0001  # pg_advisory_xact_lock key of _lock_parties (any constant no other lock uses)
 # Modules a partner may offer that this platform talks to; a partner with none of them is useless (3003).
 USABLE_MODULES = {
     "locations",
@@ -197,10 +198,7 @@ def _discover(client: OcpiClient, url: str) -> Discovery:
     offered = {v.get("version"): v.get("url") for v in versions if isinstance(v, dict)}
     mutual = [v for v in SUPPORTED_VERSIONS if offered.get(v)]
     if not mutual:
-        raise ocpi_errors.UnsupportedVersion(
-            f"No mutual OCPI version: partner offers {sorted(str(v) for v in offered)}, "
-            f"we support {list(SUPPORTED_VERSIONS)}"
-        )
+        raise ocpi_errors.UnsupportedVersion(_no_mutual_version_message(sorted(str(v) for v in offered)))
     version = max(mutual, key=lambda v: tuple(int(x) for x in v.split(".")))
     details_url = offered[version]
     try:
@@ -228,28 +226,77 @@ def _discover(client: OcpiClient, url: str) -> Discovery:
     return Discovery(version=version, version_url=details_url, endpoints=endpoints)
 
 
+def _no_mutual_version_message(offered: list[str]) -> str:
+    if any(v.startswith("2.1") for v in offered):
+        return (
+            f"OCPI 2.1.1 is not supported yet: this platform speaks OCPI {', '.join(SUPPORTED_VERSIONS)} only "
+            f"and the partner offers {offered} (no mutual OCPI version)"
+        )
+    return f"No mutual OCPI version: partner offers {offered}, we support {list(SUPPORTED_VERSIONS)}"
+
+
+def _lock_parties(partner: Partner) -> None:
+    """Serialise the transactions that give parties to partners, so that checking that a party is free and
+    storing it happen as one step: two concurrent registrations cannot both take one party.
+
+    The first statement of the transaction. PostgreSQL: a transaction-level advisory lock. SQLite: a write, which
+    takes the database's write lock until commit (a transaction that read first could not upgrade and would fail).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PARTY_LOCK_KEY])
+    else:
+        Partner.objects.filter(pk=partner.pk).update(updated_at=timezone.now())
+
+
 def _validate_roles(partner: Partner, roles: list[dict[str, Any]]) -> None:
-    """A partner cannot register a party (role, country, party id) that we or another partner hold."""
+    """One party (country_code, party_id) belongs to one partner, whatever the role: a partner cannot register a
+    party that this platform hosts (our Party rows, any role) or that another *registered* partner registered in
+    any role. The partner may list one party in several roles itself (a CPO+eMSP company). Roles of partners that
+    are not registered any more are history and block nothing (_store_connection replaces them).
+    """
     for role in roles:
         cc, pid = role["country_code"].upper(), role["party_id"].upper()
-        if Party.objects.filter(role=role["role"], country_code=cc, party_id=pid).exists():
-            raise ocpi_errors.InvalidParameters(f"Party {role['role']} {cc}/{pid} is hosted by this platform")
-        taken = PartnerRole.objects.filter(role=role["role"], country_code__iexact=cc, party_id__iexact=pid).exclude(
-            partner=partner
-        )
-        if taken.exists():
+        ours = Party.objects.filter(country_code=cc, party_id=pid).order_by("role").first()
+        if ours is not None:
             raise ocpi_errors.InvalidParameters(
-                f"Party {role['role']} {cc}/{pid} is already registered by another partner"
+                f"Party {cc}/{pid} (role {role['role']}) is taken: {cc}/{pid} is hosted by this platform "
+                f"({ours.role} {ours.name})"
+            )
+        taken = (
+            PartnerRole.objects.registered()
+            .for_party(cc, pid)
+            .exclude(partner=partner)
+            .select_related("partner")
+            .order_by("pk")
+            .first()
+        )
+        if taken is not None:
+            raise ocpi_errors.InvalidParameters(
+                f"Party {cc}/{pid} (role {role['role']}) is taken: {cc}/{pid} is already registered by another "
+                f"partner, {taken.partner.name!r} ({taken.role})"
             )
 
 
 def _store_connection(partner: Partner, discovery: Discovery, roles: list[dict[str, Any]], versions_url_: str) -> None:
+    """Store what the handshake exchanged; inside the transaction that called _lock_parties first."""
+    _validate_roles(partner, roles)
+    _store_endpoints(partner, discovery, versions_url_)
+    _store_roles(partner, roles)
+
+
+def _store_endpoints(partner: Partner, discovery: Discovery, versions_url_: str) -> None:
     partner.versions_url = versions_url_
     partner.version = discovery.version
     partner.version_url = discovery.version_url
     partner.endpoints.all().delete()
     PartnerEndpoint.objects.bulk_create(PartnerEndpoint(partner=partner, **e) for e in _unique_endpoints(discovery))
+
+
+def _store_roles(partner: Partner, roles: list[dict[str, Any]]) -> None:
     partner.roles.all().delete()
+    for cc, pid in {(r["country_code"].upper(), r["party_id"].upper()) for r in roles}:
+        _take_over_party(partner, cc, pid)
     try:
         with transaction.atomic():
             PartnerRole.objects.bulk_create(
@@ -264,6 +311,42 @@ def _store_connection(partner: Partner, discovery: Discovery, roles: list[dict[s
             )
     except IntegrityError as exc:
         raise ocpi_errors.InvalidParameters("A party in roles is already registered (or listed twice)") from exc
+
+
+def _take_over_party(partner: Partner, country_code: str, party_id: str) -> None:
+    """A party registered again (by the partner that left, or another one: a new invitation, a new Partner row):
+    the roles partners that are not registered any more kept for it are dropped (history; they would break the
+    one-row-per-role constraint), and the objects stored under the party that such a partner sent (locations,
+    tariffs, tokens, sessions, CDRs: every model with a `received_from` partner) move to the new holder, which
+    can update them then. Objects of a registered partner (a Hub still relaying) stay with it.
+    """
+    gone = Partner.objects.exclude(pk=partner.pk).exclude(state=PartnerState.REGISTERED)
+    stale = PartnerRole.objects.for_party(country_code, party_id).filter(partner__in=gone)
+    holders = list(stale.values_list("partner_id", flat=True).distinct())
+    stale.delete()
+    for relation in Partner._meta.related_objects:
+        model = relation.related_model
+        if relation.field.name != "received_from" or not {"country_code", "party_id"} <= {
+            f.name for f in model._meta.get_fields()
+        }:
+            continue
+        moved = (
+            model._base_manager.filter(country_code__iexact=country_code, party_id__iexact=party_id)
+            .filter(received_from__in=gone)
+            .update(received_from=partner)
+        )
+        if moved:
+            logger.info(
+                "Party %s/%s registered by partner %s: %s %s objects it had sent through partners no longer "
+                "registered moved to it",
+                country_code,
+                party_id,
+                partner.pk,
+                moved,
+                model._meta.label,
+            )
+    if holders:
+        logger.info("Party %s/%s: roles of unregistered partners %s dropped", country_code, party_id, holders)
 
 
 def _unique_endpoints(discovery: Discovery) -> list[dict[str, str]]:
@@ -310,10 +393,10 @@ def credentials_register_inbound(*, partner: Partner, presented_kind: str, data:
     # Talk to the partner with its token B before touching our state; no transaction is held open.
     discovery = _discover(partner_client(partner, token=data["token"]), data["url"])
     with transaction.atomic():
+        _lock_parties(partner)
         partner = Partner.objects.select_for_update().get(pk=partner.pk)
         if partner.is_registered:
             raise ocpi_errors.MethodNotAllowed("Already registered")
-        _validate_roles(partner, data["roles"])
         _store_connection(partner, discovery, data["roles"], data["url"])
         partner.outbound_token = data["token"]
         partner.state = PartnerState.REGISTERED
@@ -334,6 +417,7 @@ def credentials_update_inbound(*, partner: Partner, data: dict[str, Any]) -> dic
     _validate_roles(partner, data["roles"])
     discovery = _discover(partner_client(partner, token=data["token"]), data["url"])  # with the new token (B4)
     with transaction.atomic():
+        _lock_parties(partner)
         partner = Partner.objects.select_for_update().get(pk=partner.pk)
         receivers_before = _receiver_modules(partner)
         _store_connection(partner, discovery, data["roles"], data["url"])
@@ -378,16 +462,20 @@ def partner_register(*, versions_url_: str, token_a: str, name: str | None = Non
         credentials_url = next(e["url"] for e in discovery.endpoints if e["identifier"] == "credentials")
         answer = client.post(credentials_url, json=our_credentials(token=token_b), routing=False).data
         theirs = _validate_credentials_answer(answer)
-        with transaction.atomic():
-            _validate_roles(partner, theirs["roles"])
-            _store_connection(partner, discovery, theirs["roles"], theirs["url"])
-            partner.outbound_token = theirs["token"]
-            partner.state = PartnerState.REGISTERED
-            partner.registered_at = timezone.now()
-            partner.last_error = ""
-            partner.save()
-            partner.tokens.exclude(kind=TokenKind.CURRENT).update(kind=TokenKind.CURRENT)
-            _initial_sync_on_commit(partner)
+        try:
+            with transaction.atomic():
+                _lock_parties(partner)
+                _store_connection(partner, discovery, theirs["roles"], theirs["url"])  # checks the roles
+                partner.outbound_token = theirs["token"]
+                partner.state = PartnerState.REGISTERED
+                partner.registered_at = timezone.now()
+                partner.last_error = ""
+                partner.save()
+                partner.tokens.exclude(kind=TokenKind.CURRENT).update(kind=TokenKind.CURRENT)
+                _initial_sync_on_commit(partner)
+        except ocpi_errors.InvalidParameters:
+            _withdraw(partner, credentials_url, theirs["token"])  # they registered us: undo it there too
+            raise
     except (OcpiClientError, ocpi_errors.OcpiError, ValueError) as exc:
         _fail(partner, exc)
         raise
@@ -410,16 +498,25 @@ def partner_update_credentials(*, partner: Partner) -> Partner:
         partner.last_error = str(exc)
         partner.save(update_fields=["last_error", "updated_at"])
         raise
+    refused: ocpi_errors.InvalidParameters | None = None
     with transaction.atomic():
-        _validate_roles(partner, theirs["roles"])
+        _lock_parties(partner)
+        try:
+            _validate_roles(partner, theirs["roles"])
+        except ocpi_errors.InvalidParameters as exc:
+            refused = exc  # both sides switched tokens already: keep the new tokens, and the roles we had
         receivers_before = _receiver_modules(partner)
-        _store_connection(partner, discovery, theirs["roles"], theirs["url"])
+        _store_endpoints(partner, discovery, theirs["url"])
+        if refused is None:
+            _store_roles(partner, theirs["roles"])
         partner.outbound_token = theirs["token"]
-        partner.last_error = ""
+        partner.last_error = "" if refused is None else f"Roles not updated: {refused.message}"
         partner.save()
         partner.tokens.exclude(token_hash=token_hash(new_token)).delete()
         partner.tokens.update(kind=TokenKind.CURRENT)
         _initial_sync_on_commit(partner, _receiver_modules(partner) - receivers_before)
+    if refused is not None:
+        raise refused
     return partner
 
 
@@ -436,6 +533,14 @@ def partner_unregister(*, partner: Partner) -> Partner:
     with transaction.atomic():
         _unregister_locally(partner)
     return partner
+
+
+def _withdraw(partner: Partner, credentials_url: str, token: str) -> None:
+    """Best effort: DELETE our registration at a partner whose answer we refused (it holds our token B)."""
+    try:
+        partner_client(partner, token=token).delete(credentials_url, routing=False)
+    except OcpiClientError as exc:
+        logger.warning("Partner %s: DELETE credentials after a refused registration failed (%s)", partner.pk, exc)
 
 
 def _validate_credentials_answer(answer: Any) -> dict[str, Any]:

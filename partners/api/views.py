@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ocpi_platform.ocpi.exceptions import InvalidParameters, MethodNotAllowed
+from ocpi_platform.ocpi.exceptions import InvalidParameters, MethodNotAllowed, UnsupportedVersion
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
 
 from .. import services
@@ -19,6 +19,12 @@ class CredentialsView(OcpiView):
     def _body(self, request: Request) -> dict:
         if not isinstance(request.data, dict):
             raise InvalidParameters("Invalid or missing parameters: body must be a Credentials object")
+        if "roles" not in request.data and {"party_id", "country_code"} <= request.data.keys():
+            # OCPI 2.1.1's Credentials object: one party at the top level, no roles (credentials.md 2).
+            raise UnsupportedVersion(
+                "OCPI 2.1.1 is not supported yet: this is a 2.1.1 Credentials object (party_id and country_code, "
+                f"no roles); this platform speaks OCPI {', '.join(services.SUPPORTED_VERSIONS)} only"
+            )
         serializer = CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data

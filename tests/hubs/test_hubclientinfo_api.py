@@ -9,8 +9,9 @@ import pytest
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.versions import mounted_endpoints
 from partners.hubclientinfo import client_info_pull, hub_party_status, partner_for_party
-from partners.models import ClientInfo
-from tests.hubs.conftest import EMSP_A
+from partners.models import ClientInfo, Partner, PartnerState
+from tests.conftest import make_registered_partner
+from tests.hubs.conftest import EMSP_A, client_info
 
 pytestmark = pytest.mark.django_db
 
@@ -76,11 +77,13 @@ def test_hubclientinfo_put_invalid_is_2001_naming_the_field(hub: Any, body: dict
 
 
 def test_hubclientinfo_only_a_hub_may_use_it(hub: Any, emsp_partner: Any) -> None:
+    """A partner that is not a Hub is refused like a token the module does not serve: 401, as everywhere (no 403)."""
     put = emsp_partner.client().put(URL.format("DE", "NEW"), info(), format="json")
     get = emsp_partner.client().get(URL.format(*EMSP_A))
 
-    assert put.status_code == 403 and put.json()["status_code"] == 2000
-    assert get.status_code == 403
+    assert put.status_code == 401 and put.json()["status_code"] == 2000
+    assert put["WWW-Authenticate"] == "Token"
+    assert get.status_code == 401 and get["WWW-Authenticate"] == "Token"
     assert not ClientInfo.objects.filter(party_id="NEW").exists()
 
 
@@ -102,6 +105,28 @@ def test_a_hub_reported_party_is_held_by_the_hub_whatever_its_status(hub: Any, e
     assert partner_for_party(country_code="DE", party_id="EMP") == emsp_partner.partner  # direct partner wins
     assert hub_party_status(partner=hub.partner, party=PartyRef.of("pl", "off")) == "SUSPENDED"
     assert hub_party_status(partner=hub.partner, party=PartyRef.of("DE", "EMP")) is None
+
+
+def test_a_hub_holds_every_party_it_may_relay_for_reported_or_not(hub: Any, emsp_partner: Any) -> None:
+    """The rule: a Hub holds any party that is not ours, not registered by another registered partner, and not
+    reported only by another registered Hub; ClientInfo is not needed."""
+    other_hub = make_registered_partner("Other hub", [("HUB", "NL", "HBB")])
+    client_info(other_hub.partner, ("PL", "OTH"), "CPO")
+    client_info(other_hub.partner, ("PL", "TWO"), "CPO")
+    client_info(hub.partner, ("PL", "TWO"), "CPO")
+    gone = make_registered_partner("Gone eMSP", [("EMSP", "PL", "OLD")])
+    Partner.objects.filter(pk=gone.partner.pk).update(state=PartnerState.UNREGISTERED)
+
+    assert hub.partner.holds_party("pl", "zzz") is True  # never reported in ClientInfo
+    assert hub.partner.holds_party("PL", "OLD") is True  # its partner is not registered any more
+    assert hub.partner.holds_party("PL", "TWO") is True  # both hubs report it
+    assert hub.partner.holds_party("PL", "OTH") is False  # only the other hub reports it
+    assert hub.partner.holds_party("DE", "EMP") is False  # registered by the eMSP partner
+    assert hub.partner.holds_party("NL", "EXA") is False  # ours
+    assert emsp_partner.partner.holds_party("PL", "ZZZ") is False  # not a hub: only the parties it registered
+    Partner.objects.filter(pk=hub.partner.pk).update(state=PartnerState.UNREGISTERED)
+    hub.partner.refresh_from_db()
+    assert hub.partner.holds_party("PL", "ZZZ") is False  # an unregistered hub holds nothing it did not register
 
 
 def test_a_hub_reporting_one_of_our_parties_does_not_hold_it(hub: Any) -> None:

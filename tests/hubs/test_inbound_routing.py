@@ -1,5 +1,6 @@
-"""Requests arriving through a Hub: attributed to OCPI-from-* (a party the Hub reported), routed to OCPI-to-* (one
-of our parties), objects stored under their own party (the URL's)."""
+"""Requests arriving through a Hub: attributed to OCPI-from-* (a party the Hub relays for, reported in ClientInfo or
+not, never ours or another registered partner's), routed to OCPI-to-* (one of our parties), objects stored under
+their own party (the URL's)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import pytest
 from locations.models import Location
 from ocpi_platform.ocpi.headers import PartyRef, Routing
 from partners.hub_routing import HubRoutingError, hub_routing_check
-from partners.models import MessageLog
+from partners.hubclientinfo import hub_party_check, hub_party_status
+from partners.models import MessageLog, Partner, PartnerState
 from sessions.models import ChargingSession
+from tests.conftest import make_registered_partner
 from tests.examples import load_example
-from tests.hubs.conftest import CPO_1, CPO_2, EMSP_A, EMSP_B, HUB_PARTY, via_hub
+from tests.hubs.conftest import CPO_1, CPO_2, EMSP_A, EMSP_B, HUB_PARTY, client_info, via_hub
 from tokens.models import Token
 
 pytestmark = pytest.mark.django_db
@@ -96,24 +99,71 @@ def test_request_to_a_party_that_is_not_ours_is_404_unknown_receiver(hub: Any) -
     assert MessageLog.objects.filter(partner=hub.partner, http_status=404, ocpi_status=4001).exists()
 
 
-def test_request_from_a_party_the_hub_did_not_report_is_404(hub: Any) -> None:
+def test_request_from_a_party_the_hub_did_not_report_is_accepted_and_stored_under_it(hub: Any) -> None:
+    """ClientInfo is informational: a Hub relays for parties it never described too (their status is unknown)."""
     response = via_hub(hub, ("PL", "ZZZ")).put(
-        "/ocpi/emsp/2.2.1/sessions/BE/CP1/S1", session_body(CPO_1, "S1"), format="json"
+        "/ocpi/emsp/2.2.1/sessions/PL/ZZZ/S1", session_body(("PL", "ZZZ"), "S1"), format="json"
     )
 
-    assert response.status_code == 404
-    assert response.json()["status_code"] == 2000
-    assert "Unknown sender" in response.json()["status_message"]
-    assert not ChargingSession.objects.filter(ocpi_id="S1").exists()
+    assert response.json()["status_code"] == 1000, response.json()
+    stored = ChargingSession.objects.get(ocpi_id="S1")
+    assert (stored.country_code, stored.party_id, stored.received_from_id) == ("PL", "ZZZ", hub.partner.pk)
+    assert hub_party_status(partner=hub.partner, party=PartyRef.of("PL", "ZZZ")) is None  # unknown: not held
+    hub_party_check(partner=hub.partner, party=PartyRef.of("PL", "ZZZ"))  # pushes to it are not held back
 
 
-def test_object_of_a_party_the_hub_did_not_report_is_404(hub: Any) -> None:
-    response = via_hub(hub, CPO_1).put(
+def test_object_of_a_party_the_hub_did_not_report_is_stored_under_it(hub: Any) -> None:
+    response = via_hub(hub, ("PL", "ZZZ")).put(
         "/ocpi/emsp/2.2.1/locations/PL/ZZZ/LOC1", location_body(("PL", "ZZZ"), "LOC1"), format="json"
     )
 
-    assert response.status_code == 404
+    assert response.json()["status_code"] == 1000, response.json()
+    location = Location.objects.get(ocpi_id="LOC1")
+    assert (location.country_code, location.party_id, location.received_from_id) == ("PL", "ZZZ", hub.partner.pk)
+
+
+def test_request_from_a_party_of_another_registered_partner_is_404_unknown_sender(
+    hub: Any, emsp_partner: Any, cpo_partner: Any
+) -> None:
+    """The Hub cannot speak for DE/EMP (registered by the eMSP partner) nor write under BE/CPX (the CPO partner)."""
+    token = via_hub(hub, ("DE", "EMP")).put(
+        "/ocpi/cpo/2.2.1/tokens/DE/EMP/T1", token_body(("DE", "EMP"), "T1"), format="json"
+    )
+    location = via_hub(hub, CPO_1).put(
+        "/ocpi/emsp/2.2.1/locations/BE/CPX/LOC1", location_body(("BE", "CPX"), "LOC1"), format="json"
+    )
+
+    assert token.status_code == 404
+    assert token.json()["status_code"] == 2000
+    assert "Unknown sender" in token.json()["status_message"]
+    assert "DE/EMP is registered by another partner" in token.json()["status_message"]
+    assert location.status_code == 404
+    assert not Token.objects.filter(ocpi_id="T1").exists()
     assert not Location.objects.filter(ocpi_id="LOC1").exists()
+
+
+def test_a_party_another_hub_reports_is_not_relayed_by_this_one(hub: Any) -> None:
+    other = make_registered_partner("Other hub", [("HUB", "NL", "HBB")])
+    client_info(other.partner, ("PL", "OTH"), "CPO")
+
+    response = via_hub(hub, ("PL", "OTH")).put(
+        "/ocpi/emsp/2.2.1/locations/PL/OTH/LOC1", location_body(("PL", "OTH"), "LOC1"), format="json"
+    )
+
+    assert response.status_code == 404
+    assert "reported by another hub" in response.json()["status_message"]
+    assert not Location.objects.filter(ocpi_id="LOC1").exists()
+
+
+def test_a_party_of_an_unregistered_partner_may_come_through_the_hub(hub: Any) -> None:
+    gone = make_registered_partner("Gone CPO", [("CPO", "PL", "OLD")])
+    Partner.objects.filter(pk=gone.partner.pk).update(state=PartnerState.UNREGISTERED)
+
+    response = via_hub(hub, ("PL", "OLD")).put(
+        "/ocpi/emsp/2.2.1/locations/PL/OLD/LOC1", location_body(("PL", "OLD"), "LOC1"), format="json"
+    )
+
+    assert response.json()["status_code"] == 1000, response.json()
 
 
 def test_hub_may_not_write_under_our_own_party(hub: Any) -> None:
@@ -149,4 +199,6 @@ def test_hub_routing_check_rules(hub: Any, emsp_partner: Any) -> None:
     assert check(hub.partner, CPO_1, None) is None
     assert check(hub.partner, CPO_1, ("BE", "CP2")) == 4001  # not ours
     assert check(hub.partner, ("NL", "EXA"), ("NL", "EXA")) == 2000  # our own party cannot come through the hub
+    assert check(hub.partner, ("PL", "ZZZ"), ("NL", "EXA")) is None  # never reported in ClientInfo: relayed
+    assert check(hub.partner, ("DE", "EMP"), ("NL", "EXA")) == 2000  # registered by the eMSP partner
     assert check(emsp_partner.partner, ("PL", "ZZZ"), ("PL", "ZZZ")) is None  # not a hub: not checked here

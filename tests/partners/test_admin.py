@@ -60,6 +60,17 @@ def test_register_view_reports_failure_without_500(staff: Client) -> None:
     assert Partner.objects.get(name="Nobody").state == PartnerState.ERROR
 
 
+def test_register_view_says_ocpi_2_1_1_is_not_supported_yet(staff: Client, fake_partner: Any) -> None:
+    fake_partner.versions = ["2.1.1"]
+    response = staff.post(
+        "/admin/partners/partner/register/",
+        {"name": "Legacy", "versions_url": fake_partner.versions_url, "token_a": fake_partner.token_a},
+    )
+    assert response.status_code == 200
+    assert "Registration failed: OCPI 2.1.1 is not supported yet" in response.content.decode()
+    assert Partner.objects.get(name="Legacy").state == PartnerState.ERROR
+
+
 def test_register_view_success(staff: Client, fake_partner: Any, live_server: Any, settings: Any) -> None:
     settings.OCPI_BASE_URL = live_server.url
     response = staff.post(

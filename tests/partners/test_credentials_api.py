@@ -201,6 +201,25 @@ def test_register_3002_without_mutual_version(invited: tuple[Partner, str], fake
     fake_partner.versions = ["2.1.1"]
     response = client_with(invited[1]).post(CREDENTIALS, credentials_body(fake_partner), format="json")
     assert response.json()["status_code"] == 3002
+    assert "OCPI 2.1.1 is not supported yet" in response.json()["status_message"]
+    assert not PartnerRole.objects.exists()
+    assert Partner.objects.get().state == PartnerState.INVITED
+
+
+def test_register_with_a_2_1_1_credentials_object_is_3002_not_supported_yet(invited: tuple[Partner, str]) -> None:
+    """A 2.1.1 platform POSTs its 2.1.1 Credentials object: one party at the top level, no roles."""
+    body = {
+        "token": "token-b-2-1-1",
+        "url": "http://127.0.0.1:9/ocpi/versions",
+        "business_details": {"name": "Legacy eMSP"},
+        "party_id": "LEG",
+        "country_code": "DE",
+    }
+    response = client_with(invited[1], base64_encode=False).post(CREDENTIALS, body, format="json")
+    assert response.status_code == 200
+    assert response.json()["status_code"] == 3002
+    assert response.json()["status_message"].startswith("OCPI 2.1.1 is not supported yet")
+    assert Partner.objects.get().state == PartnerState.INVITED
     assert not PartnerRole.objects.exists()
 
 

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from ocpi_platform.ocpi.exceptions import NoMatchingEndpoints, UnsupportedVersion
+from ocpi_platform.ocpi.exceptions import InvalidParameters, NoMatchingEndpoints, UnsupportedVersion
 from ocpi_platform.ocpi.tokens import token_encode_header, token_hash
 from partners.models import Partner, PartnerState, PartnerToken, TokenEncoding, TokenKind
 from partners.services import partner_register, partner_unregister, partner_update_credentials
+from tests.conftest import make_registered_partner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,8 +53,53 @@ def test_register_stops_before_post_without_mutual_version(our_live_base: str, f
     assert [r.method for r in fake_partner.requests] == ["GET"]
     partner = Partner.objects.get(name="Fake")
     assert partner.state == PartnerState.ERROR
-    assert "No mutual OCPI version" in partner.last_error
+    assert partner.last_error.startswith("OCPI 2.1.1 is not supported yet")
     assert not PartnerToken.objects.exists()
+
+
+def test_ocpi_register_says_ocpi_2_1_1_is_not_supported_yet(our_live_base: str, fake_partner: Any) -> None:
+    fake_partner.versions = ["2.1.1"]
+    with pytest.raises(CommandError, match=r"Registration failed: OCPI 2\.1\.1 is not supported yet"):
+        call_command("ocpi_register", "--name", "Legacy", fake_partner.versions_url, fake_partner.token_a)
+    assert [r.method for r in fake_partner.requests] == ["GET"]  # nothing POSTed
+
+
+def test_register_refuses_an_answer_with_another_partners_party(our_live_base: str, fake_partner: Any) -> None:
+    """The partner answers our POST with a role on a party another registered partner holds (in another role):
+    refused, nothing of it stored, and our registration there is withdrawn (DELETE with its token C)."""
+    make_registered_partner("Partner A", [("EMSP", "DE", "AAE")])
+    fake_partner.roles = [{"role": "CPO", "country_code": "DE", "party_id": "AAE", "business_details": {"name": "E"}}]
+
+    with pytest.raises(InvalidParameters, match=r"DE/AAE .*'Partner A'"):
+        partner_register(versions_url_=fake_partner.versions_url, token_a=fake_partner.token_a, name="Partner E")
+
+    partner = Partner.objects.get(name="Partner E")
+    assert partner.state == PartnerState.ERROR
+    assert "DE/AAE" in partner.last_error and "'Partner A'" in partner.last_error
+    assert partner.outbound_token == ""
+    assert not partner.roles.exists() and not partner.endpoints.exists()
+    assert not PartnerToken.objects.filter(partner=partner).exists()
+    assert [r.method for r in fake_partner.requests][-2:] == ["POST", "DELETE"]
+    assert fake_partner.valid_tokens == set()  # the fake forgot us
+
+
+def test_update_refuses_roles_with_another_partners_party_but_keeps_the_rotated_tokens(
+    our_live_base: str, fake_partner: Any
+) -> None:
+    partner = partner_register(versions_url_=fake_partner.versions_url, token_a=fake_partner.token_a, name="Fake")
+    make_registered_partner("Partner A", [("CPO", "DE", "AAE")])
+    fake_partner.roles = [{"role": "EMSP", "country_code": "DE", "party_id": "AAE", "business_details": {"name": "F"}}]
+
+    with pytest.raises(InvalidParameters, match=r"DE/AAE .*'Partner A'"):
+        partner_update_credentials(partner=partner)
+
+    partner.refresh_from_db()
+    assert list(partner.roles.values_list("role", "country_code", "party_id")) == [("EMSP", "DE", "EMP")]
+    assert partner.state == PartnerState.REGISTERED
+    assert partner.outbound_token in fake_partner.valid_tokens  # the token it gave in its PUT answer
+    put = next(r for r in fake_partner.requests if r.method == "PUT")
+    assert PartnerToken.objects.get(partner=partner).token_hash == token_hash(put.body["token"])
+    assert partner.last_error.startswith("Roles not updated: Party DE/AAE")
 
 
 def test_register_stops_without_usable_endpoints(our_live_base: str, fake_partner: Any) -> None:
