@@ -83,11 +83,16 @@ def our_credentials(*, token: str) -> dict[str, Any]:
 _TOKEN_IN_JSON = re.compile(rb'("token"\s*:\s*")[^"]*(")')
 
 
+def _db_text(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: a NUL a partner sent is stored as the JSON escape `\\u0000`."""
+    return text.replace("\x00", "\\u0000") if "\x00" in text else text
+
+
 def redact(body: bytes) -> str:
-    """Credentials objects carry tokens in clear: never store them. Other bodies are kept as sent."""
+    """Credentials objects carry tokens in clear: never store them. Other bodies are kept as sent (NUL escaped)."""
     text = _TOKEN_IN_JSON.sub(rb"\1[redacted]\2", body or b"")
     limit = settings.OCPI_MESSAGE_LOG_BODY_CHARS
-    decoded = text[: limit * 4].decode("utf-8", errors="replace")
+    decoded = _db_text(text[: limit * 4].decode("utf-8", errors="replace"))
     return decoded if len(decoded) <= limit else decoded[:limit] + "…[truncated]"
 
 
@@ -115,13 +120,13 @@ def message_log_record(
         created_at=timezone.now(),
         direction=direction,
         partner=partner if isinstance(partner, Partner) else None,
-        method=method[:8],
-        url=url[:2000],
+        method=_db_text(method)[:8],
+        url=_db_text(url)[:2000],
         http_status=http_status,
         ocpi_status=ocpi_status if isinstance(ocpi_status, int) and 0 <= ocpi_status < 32768 else None,
         duration_ms=max(0, duration_ms),
-        request_id=(request_id or "")[:64],
-        correlation_id=(correlation_id or "")[:64],
+        request_id=_db_text(request_id or "")[:64],
+        correlation_id=_db_text(correlation_id or "")[:64],
         request_body=redact(request_body),
         response_body=redact(response_body),
     )

@@ -29,6 +29,7 @@ from requests.adapters import HTTPAdapter
 
 from . import envelope as env
 from .headers import CORRELATION_ID, REQUEST_ID, PartyRef, new_id, routing_headers
+from .logsafe import log_safe
 from .renderers import dumps
 from .tokens import token_encode_header
 
@@ -300,7 +301,8 @@ class OcpiClient:
     @staticmethod
     def _check(method: str, url: str, result: OcpiResult, response: Any) -> OcpiClientError | None:
         http, code = result.http_status, result.status_code
-        what = f"{method} {url} -> HTTP {http}, OCPI {code}: {result.status_message or ''}".strip()
+        # The partner writes status_message (and may have published the URL): escaped, this text is logged.
+        what = f"{method} {log_safe(url)} -> HTTP {http}, OCPI {code}: {log_safe(result.status_message or '')}".strip()
         if http == 429:
             return OcpiTransientError(
                 what,
@@ -333,7 +335,7 @@ class OcpiClient:
         logger.info(
             "OUT %s %s -> %s/%s %dms partner=%s request_id=%s",
             method,
-            url,
+            log_safe(url),
             response.status_code if response is not None else "-",
             result.status_code if result else "-",
             duration_ms,

@@ -121,9 +121,12 @@ def _flatten_errors(detail: Any, prefix: str = "") -> list[str]:
 
 
 def error_response(exc: OcpiError) -> Response:
-    return Response(
+    response = Response(
         env.envelope(exc.data, status_code=exc.status_code, status_message=exc.message), status=exc.http_status
     )
+    if exc.http_status == 401:
+        response["WWW-Authenticate"] = "Token"  # RFC 9110 15.5.2: a 401 names the scheme (transport.md 2.1)
+    return response
 
 
 def ocpi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -139,14 +142,10 @@ def ocpi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, drf.UnsupportedMediaType):
         return error_response(OcpiError(str(exc.detail), http_status=415))
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        response = error_response(OcpiError(str(exc.detail), http_status=401))
-        response["WWW-Authenticate"] = "Token"
-        return response
+        return error_response(OcpiError(str(exc.detail), http_status=401))
     if isinstance(exc, drf.PermissionDenied | DjangoPermissionDenied):
         # OCPI has no 403 (spec-issues A3): an authenticated party that may not do this is unauthorized.
-        response = error_response(OcpiError(str(getattr(exc, "detail", "Not allowed")), http_status=401))
-        response["WWW-Authenticate"] = "Token"
-        return response
+        return error_response(OcpiError(str(getattr(exc, "detail", "Not allowed")), http_status=401))
     if isinstance(exc, drf.NotFound | Http404):
         return error_response(ObjectNotFound())
     if isinstance(exc, drf.MethodNotAllowed):

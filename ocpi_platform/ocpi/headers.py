@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from .logsafe import CONTROL_CHARACTERS, log_safe
 
 REQUEST_ID = "X-Request-ID"
 CORRELATION_ID = "X-Correlation-ID"
@@ -45,6 +48,39 @@ class Routing:
             return PartyRef.of(cc, pid) if cc and pid else None
 
         return cls(from_party=ref(FROM_CC, FROM_PID), to_party=ref(TO_CC, TO_PID))
+
+
+_COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")
+_PARTY_ID = re.compile(r"[!-.0-~]{3}")  # CiString(3): printable ASCII, no space or '/' (it is a URL segment)
+_ROUTING_PAIRS = ((FROM_CC, FROM_PID), (TO_CC, TO_PID))
+
+
+def id_header_problem(headers: Any) -> str | None:
+    """X-Request-ID / X-Correlation-ID are echoed on the answer and logged: control characters are refused."""
+    for name in (REQUEST_ID, CORRELATION_ID):
+        value = headers.get(name, "")
+        if CONTROL_CHARACTERS.search(value):
+            return f"{name}: must not contain control characters"
+    return None
+
+
+def routing_header_problem(headers: Any) -> str | None:
+    """What is wrong with the request's OCPI-from/to-* headers (transport.md 8.1), naming the header, or None.
+
+    A pair is given completely or not at all (TO alone or FROM alone is fine: open routing, single-role peers);
+    the country code is 2 letters, the party id 3 printable ASCII characters.
+    """
+    for cc_header, pid_header in _ROUTING_PAIRS:
+        cc, pid = headers.get(cc_header, "").strip(), headers.get(pid_header, "").strip()
+        if cc and not pid:
+            return f"{pid_header}: missing while {cc_header} is set (give both or neither)"
+        if pid and not cc:
+            return f"{cc_header}: missing while {pid_header} is set (give both or neither)"
+        if cc and not _COUNTRY_CODE.fullmatch(cc):
+            return f"{cc_header}: must be 2 letters (ISO 3166-1 alpha-2), got '{log_safe(cc, 40)}'"
+        if pid and not _PARTY_ID.fullmatch(pid):
+            return f"{pid_header}: must be 3 printable ASCII characters, got '{log_safe(pid, 40)}'"
+    return None
 
 
 def routing_headers(*, from_party: PartyRef | None, to_party: PartyRef | None) -> dict[str, str]:

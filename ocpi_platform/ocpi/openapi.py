@@ -117,6 +117,7 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
 # Request headers (transport.md 8 and 9) and the response headers every OCPI answer carries.
 _ID_HEADERS = (REQUEST_ID, CORRELATION_ID)
 _ROUTING_HEADERS = (FROM_CC, FROM_PID, TO_CC, TO_PID)
+_COUNTRY_CODE = {"type": "string", "minLength": 2, "maxLength": 2, "pattern": "^[A-Za-z]{2}$"}
 HEADER_COMPONENTS: dict[str, dict[str, Any]] = {
     REQUEST_ID: {
         "description": "Unique id of this request (echoed; generated when the request had none)",
@@ -126,9 +127,9 @@ HEADER_COMPONENTS: dict[str, dict[str, Any]] = {
         "description": "Id shared by the requests of one exchange (echoed; generated when the request had none)",
         "schema": {"type": "string"},
     },
-    FROM_CC: {"description": "Country code of the party that sends the message", "schema": _ci_string(2, 2)},
+    FROM_CC: {"description": "Country code of the party that sends the message", "schema": _COUNTRY_CODE},
     FROM_PID: {"description": "Party id of the party that sends the message", "schema": _ci_string(3, 3)},
-    TO_CC: {"description": "Country code of the party the message is for", "schema": _ci_string(2, 2)},
+    TO_CC: {"description": "Country code of the party the message is for", "schema": _COUNTRY_CODE},
     TO_PID: {"description": "Party id of the party the message is for", "schema": _ci_string(3, 3)},
     "X-Total-Count": {
         "description": "Number of objects the Sender holds for the query (every page of a successful list)",
@@ -266,12 +267,11 @@ OPERATIONS: dict[str, dict[str, Op]] = {
         "DELETE": Op("Unregister", statuses=(405,)),
     },
     _PAR + "hubclientinfo.HubClientInfoReceiverObjectView": {
-        "GET": Op("A ClientInfo the Hub reported", data=_PAR + "hubclientinfo.ClientInfoSerializer", statuses=(403,)),
+        "GET": Op("A ClientInfo the Hub reported", data=_PAR + "hubclientinfo.ClientInfoSerializer"),
         "PUT": Op(
             "Report the ClientInfo of a party the Hub connects",
             request=_PAR + "hubclientinfo.ClientInfoSerializer",
             created=True,
-            statuses=(403,),
         ),
     },
     # Locations
@@ -735,10 +735,16 @@ class OcpiAutoSchema(AutoSchema):
         responses: dict[str, Any] = {"200": {"description": data_description, "headers": ok_headers, "content": body}}
         if entry is not None and entry.created:
             responses["201"] = {"description": "Stored a new object", "headers": ok_headers, "content": body}
+        malformed = (
+            "Malformed request (OCPI 2001 naming what): a control character (NUL, CR, LF, ...) in the URL, "
+            "malformed X-Request-ID/X-Correlation-ID or OCPI-from/to-* headers"
+        )
         if self.method in ("PUT", "PATCH", "POST"):
-            responses["400"] = error("The body is not JSON (or nested too deeply)")
+            malformed += ", a NUL in the body; or (OCPI 2000) a body that is not JSON or nested too deeply"
+        responses["400"] = error(malformed)
         responses["401"] = error(
-            "No, an unknown, or a not allowed token", **{"WWW-Authenticate": _header_ref("WWW-Authenticate")}
+            "No, an unknown, or a not allowed token (hubclientinfo: a partner that is not a Hub)",
+            **{"WWW-Authenticate": _header_ref("WWW-Authenticate")},
         )
         for status in entry.statuses if entry else ():
             responses[str(status)] = error(_STATUS_TEXT[status])
@@ -749,6 +755,9 @@ class OcpiAutoSchema(AutoSchema):
             )
         if self.method in ("PUT", "PATCH", "POST"):
             responses["413"] = error("Request body too large")
+            responses["415"] = error("A body whose Content-Type is not application/json (OCPI 2001)")
+        responses["414"] = error("URL too long")
+        responses["431"] = error("Request headers too large")
         responses["429"] = error("Rate limit exceeded", **{"Retry-After": _header_ref("Retry-After")})
         return dict(sorted(responses.items()))
 
@@ -757,7 +766,6 @@ class OcpiAutoSchema(AutoSchema):
 
 
 _STATUS_TEXT = {
-    403: "Only a Hub partner may use this module",
     405: "Not allowed in the partner's registration state (credentials.md 1)",
 }
 

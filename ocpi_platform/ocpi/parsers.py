@@ -1,14 +1,67 @@
-"""JSON in: a body that is not JSON (or nested deeper than sane) is a ParseError -> HTTP 400."""
+"""JSON in: a body that is not JSON (or nested deeper than sane) is a ParseError -> HTTP 400.
+
+The checks that do not need the JSON parsed (a NUL in the body, a Content-Type that is not JSON) run in the
+middleware, before the view, for every OCPI URL (middleware.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from typing import Any
 
 import orjson
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
+from .logsafe import log_safe
+
 MAX_DEPTH = 32
+
+# `\u0000` preceded by an even number of backslashes (an odd number would make it the text "\u0000").
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def body_nul_problem(raw: bytes) -> str | None:
+    """A NUL character anywhere in a JSON body (a value, a key, an unknown field), or None.
+
+    PostgreSQL text cannot hold U+0000, and no OCPI field allows it: such a body is refused as a whole (2001),
+    naming where the first NUL is when the body parses.
+    """
+    if b"\x00" in raw:
+        return "body contains a NUL byte"
+    if b"\\u0000" not in raw or not _NUL_ESCAPE.search(raw):
+        return None
+    where = None
+    with contextlib.suppress(orjson.JSONDecodeError):  # not JSON: the NUL is named without a field
+        where = _nul_path(orjson.loads(raw))
+    if where is None:
+        return "body contains a NUL character (\\u0000)"
+    return f"{log_safe(where, 200)}: must not contain a NUL character (\\u0000)"
+
+
+def _nul_path(value: Any) -> str | None:
+    """The field path of the first string (or key) holding a NUL, depth first in document order."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "body"
+        elif isinstance(item, dict):
+            for key in item:
+                if "\x00" in key:
+                    return f"{path}{'.' if path else ''}{key} (a key)"
+            stack.extend((child, f"{path}.{key}" if path else key) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in reversed(list(enumerate(item))))
+    return None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """application/json or an application/*+json type, any parameters (charset) allowed."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _depth(value: Any, limit: int) -> int:

@@ -64,6 +64,10 @@ class OcpiView(APIView):
             raise ObjectNotFound(f"Party {ref} is not one of the parties registered by this partner")
         return ref
 
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """OPTIONS is no OCPI method: the envelope (1000, no data) and the `Allow` header, never DRF's metadata."""
+        return ocpi_response()
+
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Content-Type"] = "application/json"

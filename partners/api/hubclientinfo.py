@@ -1,7 +1,8 @@
 """HubClientInfo, Receiver interface (hubclientinfo.md 3): a Hub partner PUTs the ClientInfo of every party it
 connects, and may GET what we stored. `{hubclientinfo_endpoint_url}/{country_code}/{party_id}`.
 
-Only a partner whose role is HUB may use it (others: HTTP 403, OCPI 2000). The body's country_code/party_id
+Only a partner whose role is HUB may use it (others: HTTP 401 with `WWW-Authenticate`, OCPI 2000: OCPI has no
+403, spec-issues A3; like every module refusing a token it does not serve). The body's country_code/party_id
 must equal the URL's (2001 naming the field). A Configuration module: no routing headers. The list GET of the
 spec is the Hub's Sender interface; we call it with partners.hubclientinfo.client_info_pull.
 """
@@ -43,7 +44,7 @@ class ClientInfoSerializer(OcpiSerializer):
 
 
 class HubOnly(OcpiError):
-    http_status = 403
+    http_status = 401
     default_message = "Only a Hub partner may use the hubclientinfo module"
 
 
