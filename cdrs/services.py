@@ -390,7 +390,8 @@ def _same_content(existing: Cdr, fields: dict[str, Any]) -> bool:
 
 def _replay(existing: Cdr, partner: Partner, fields: dict[str, Any]) -> Cdr:
     if existing.received_from_id != partner.pk:
-        raise CdrNotAllowedError(f"CDR {existing} is not one this partner sent")
+        # Another partner's CDR under this id: the message names only what the caller sent, never whose it is.
+        raise CdrNotAllowedError(f"CDR {existing} cannot be written by this partner")
     if not _same_content(existing, fields):
         raise CdrImmutableError(
             f"CDR {existing} already exists with other content; CDRs cannot be changed: send a credit CDR "

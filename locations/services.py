@@ -138,9 +138,9 @@ def _evse_write(
         ).first()
         if other is not None:
             if other.location_id != location.pk:
-                raise ValidationError(
-                    {"uid": f"EVSE uid {data['uid']} already belongs to location {other.location.ocpi_id}"}
-                )
+                # Name the other location to our staff only: a partner's may be another partner's object.
+                where = f"location {other.location.ocpi_id}" if ours else "another location"
+                raise ValidationError({"uid": f"EVSE uid {data['uid']} already belongs to {where}"})
             evse, created = other, False
         else:
             evse = EVSE(
@@ -378,7 +378,13 @@ def connector_update(*, connector: Connector, data: dict[str, Any]) -> Connector
 
 class ReceivedNotAllowedError(Exception):
     """The partner may not write or read this object: a party of this platform, a party the partner did not
-    register, or an object another partner sent."""
+    register, or an object another partner sent (ReceivedObjectNotAllowedError)."""
+
+
+class ReceivedObjectNotAllowedError(ReceivedNotAllowedError):
+    """The object exists under the partner's party but another partner sent it. Reads, PATCHes and sub-object
+    writes treat it as unknown; a full PUT (which would create an unknown one) is refused with this error. Its
+    message names only what the caller addressed, never the stored object or the other partner."""
 
 
 @dataclass(frozen=True)
@@ -401,15 +407,34 @@ def received_party_check(*, partner: Partner, country_code: str, party_id: str) 
 def location_get_received(
     *, partner: Partner, country_code: str, party_id: str, location_id: str, for_update: bool = False
 ) -> Location | None:
-    """A location of a partner party as this partner sent it (None if unknown); another partner's: refused."""
+    """A location of a partner party as this partner sent it (None if unknown); another partner's: refused
+    (ReceivedObjectNotAllowedError)."""
     received_party_check(partner=partner, country_code=country_code, party_id=party_id)
     queryset = Location.objects.for_party(country_code, party_id).filter(ocpi_id__iexact=location_id)
     if for_update:
         queryset = queryset.select_for_update()
     location = queryset.prefetch_related("evses__connectors").order_by("pk").first()
     if location is not None and location.received_from_id not in (None, partner.pk):
-        raise ReceivedNotAllowedError(f"Location {location} was received from another partner")
+        raise ReceivedObjectNotAllowedError(
+            f"Location {country_code.upper()}/{party_id.upper()}/{location_id} cannot be written by this partner"
+        )
     return location
+
+
+def _location_get_own(
+    *, partner: Partner, country_code: str, party_id: str, location_id: str, for_update: bool = False
+) -> Location | None:
+    """As location_get_received, but another partner's location is None (unknown to this partner)."""
+    try:
+        return location_get_received(
+            partner=partner,
+            country_code=country_code,
+            party_id=party_id,
+            location_id=location_id,
+            for_update=for_update,
+        )
+    except ReceivedObjectNotAllowedError:
+        return None
 
 
 def _stale(obj: Any, data: dict[str, Any], partner: Partner) -> bool:
@@ -455,7 +480,8 @@ def location_receive(
 def _location_receive(
     partner: Partner, country_code: str, party_id: str, location_id: str, data: dict[str, Any], partial: bool
 ) -> Received:
-    location = location_get_received(
+    get = _location_get_own if partial else location_get_received  # PATCH: another partner's is unknown
+    location = get(
         partner=partner, country_code=country_code, party_id=party_id, location_id=location_id, for_update=True
     )
     if location is None and partial:
@@ -483,11 +509,13 @@ def evse_receive(
     partial: bool,
 ) -> Received:
     """Receiver PUT/PATCH of one EVSE; unknown location (or PATCH of an unknown EVSE) -> DoesNotExist."""
-    location = location_get_received(
+    location = _location_get_own(
         partner=partner, country_code=country_code, party_id=party_id, location_id=location_id, for_update=True
     )
-    if location is None:
-        raise Location.DoesNotExist(f"Unknown location {country_code}/{party_id}/{location_id}; PUT it first")
+    if location is None:  # unknown, or another partner's: the same answer
+        raise Location.DoesNotExist(
+            f"Unknown location {country_code.upper()}/{party_id.upper()}/{location_id}; PUT it first"
+        )
     evse = location.evses.filter(uid__iexact=evse_uid).first()
     if evse is None and partial:
         raise EVSE.DoesNotExist(f"Unknown EVSE {evse_uid} at location {location_id}")
@@ -514,11 +542,13 @@ def connector_receive(
     partial: bool,
 ) -> Received:
     """Receiver PUT/PATCH of one connector; unknown location/EVSE (or PATCH of an unknown one) -> DoesNotExist."""
-    location = location_get_received(
+    location = _location_get_own(
         partner=partner, country_code=country_code, party_id=party_id, location_id=location_id, for_update=True
     )
-    if location is None:
-        raise Location.DoesNotExist(f"Unknown location {country_code}/{party_id}/{location_id}; PUT it first")
+    if location is None:  # unknown, or another partner's: the same answer
+        raise Location.DoesNotExist(
+            f"Unknown location {country_code.upper()}/{party_id.upper()}/{location_id}; PUT it first"
+        )
     evse = location.evses.filter(uid__iexact=evse_uid).first()
     if evse is None:
         raise EVSE.DoesNotExist(f"Unknown EVSE {evse_uid} at location {location_id}; PUT it first")

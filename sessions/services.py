@@ -474,20 +474,24 @@ def session_store_received(
     no change; replacing periods takes a PUT); a period whose start_date_time is already stored is not added
     twice, so a replayed PATCH is harmless. A null value in a PATCH changes nothing (PATCH cannot remove
     information, transport.md 4.3). Pushes with a last_updated older than the stored one are ignored (and
-    logged); an equal one is applied again (idempotent). PATCH of an unknown session raises
-    ChargingSession.DoesNotExist; a push under one of our own parties, or over a session another partner
-    pushed, raises SessionPartyNotAllowedError.
+    logged); an equal one is applied again (idempotent). PATCH of an unknown session, or of one another partner
+    pushed, raises ChargingSession.DoesNotExist (the same answer); a push under one of our own parties, or a PUT
+    over a session another partner pushed, raises SessionPartyNotAllowedError.
     The caller has checked that the partner holds (country_code, party_id) and that the body's ids match.
     """
     country_code, party_id = country_code.upper(), party_id.upper()
     if Party.objects.filter(country_code=country_code, party_id=party_id).exists():
         raise SessionPartyNotAllowedError(f"{country_code}/{party_id} is one of our own parties")
     session = session_get(country_code=country_code, party_id=party_id, session_id=session_id, for_update=True)
-    if session is None and partial:
-        raise ChargingSession.DoesNotExist(f"Unknown session {country_code}/{party_id}/{session_id}")
     if session is not None and session.received_from_id != partner.pk:
         # Another platform pushed this session (same party code under another role): not this partner's.
-        raise SessionPartyNotAllowedError(f"Session {session} was received from another partner")
+        if not partial:
+            raise SessionPartyNotAllowedError(
+                f"Session {country_code}/{party_id}/{session_id} cannot be written by this partner"
+            )
+        session = None  # PATCH: answered as for an unknown session
+    if session is None and partial:
+        raise ChargingSession.DoesNotExist(f"Unknown session {country_code}/{party_id}/{session_id}")
     if session is not None and data["last_updated"] < session.last_updated:
         logger.info(
             "Ignored stale session %s from partner %s: last_updated %s older than stored %s",

@@ -163,7 +163,12 @@ def tariff_delete(*, tariff: Tariff) -> Tariff:
 
 class TariffNotAllowedError(Exception):
     """The partner may not write or read this tariff: a party of this platform, a party the partner did not
-    register, or a tariff another partner sent."""
+    register, or a tariff another partner sent (TariffObjectNotAllowedError)."""
+
+
+class TariffObjectNotAllowedError(TariffNotAllowedError):
+    """The tariff exists under the partner's party but another partner sent it: reads and DELETE treat it as
+    unknown, a PUT is refused with this error, whose message names only what the caller addressed."""
 
 
 def tariff_get_received(*, partner: Partner, country_code: str, party_id: str, tariff_id: str) -> Tariff | None:
@@ -174,7 +179,9 @@ def tariff_get_received(*, partner: Partner, country_code: str, party_id: str, t
         raise TariffNotAllowedError(f"{country_code}/{party_id} is not a party registered by this partner")
     tariff = tariff_get_by_key(country_code=country_code, party_id=party_id, ocpi_id=tariff_id, include_deleted=True)
     if tariff is not None and tariff.received_from_id not in (None, partner.pk):
-        raise TariffNotAllowedError(f"Tariff {tariff} was received from another partner")
+        raise TariffObjectNotAllowedError(
+            f"Tariff {country_code.upper()}/{party_id.upper()}/{tariff_id} cannot be written by this partner"
+        )
     return tariff if tariff is not None and not tariff.is_deleted else None
 
 
@@ -209,10 +216,14 @@ def tariff_receive(
 
 @transaction.atomic
 def tariff_receive_delete(*, partner: Partner, country_code: str, party_id: str, tariff_id: str) -> Tariff:
-    """Receiver DELETE (tariffs.md 3): tombstone the partner's tariff; unknown -> Tariff.DoesNotExist."""
-    tariff = tariff_get_received(partner=partner, country_code=country_code, party_id=party_id, tariff_id=tariff_id)
+    """Receiver DELETE (tariffs.md 3): tombstone the partner's tariff; unknown (or another partner's) ->
+    Tariff.DoesNotExist."""
+    try:
+        tariff = tariff_get_received(partner=partner, country_code=country_code, party_id=party_id, tariff_id=tariff_id)
+    except TariffObjectNotAllowedError:
+        tariff = None
     if tariff is None:
-        raise Tariff.DoesNotExist(f"Unknown tariff {country_code}/{party_id}/{tariff_id}")
+        raise Tariff.DoesNotExist(f"Unknown tariff {country_code.upper()}/{party_id.upper()}/{tariff_id}")
     return tariff_delete(tariff=tariff)
 
 

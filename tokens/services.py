@@ -63,7 +63,11 @@ EDITABLE_FIELDS = (
 
 
 class TokenPartyNotAllowedError(Exception):
-    """A partner pushed a token under a party that is one of ours."""
+    """A partner pushed a token under a party that is one of ours (or over another partner's token)."""
+
+
+class TokenObjectNotAllowedError(TokenPartyNotAllowedError):
+    """A PUT over a token another partner pushed (a PATCH of one is answered as for an unknown token)."""
 
 
 def _push(token: Token, hint: dict[str, Any]) -> None:
@@ -104,14 +108,21 @@ def token_store_received(
 
     `data` is TokenSerializer.validated_data (model attribute names). Pushes older than the stored
     `last_updated` are ignored, so replays and out-of-order deliveries are harmless. A PATCH of an unknown
-    token raises Token.DoesNotExist; a push under one of our own parties raises TokenPartyNotAllowedError.
-    The caller has checked that the partner holds (country_code, party_id).
+    token, or of one another partner pushed, raises Token.DoesNotExist; a push under one of our own parties
+    raises TokenPartyNotAllowedError, a PUT over another partner's token TokenObjectNotAllowedError (it is never
+    taken over). The caller has checked that the partner holds (country_code, party_id).
     """
     country_code, party_id = country_code.upper(), party_id.upper()
     if Party.objects.filter(country_code=country_code, party_id=party_id).exists():
         raise TokenPartyNotAllowedError(f"{country_code}/{party_id} is one of our own parties")
 
     token = token_get(country_code=country_code, party_id=party_id, uid=uid, type=type, for_update=True)
+    if token is not None and token.received_from_id != partner.pk:
+        if not partial:
+            raise TokenObjectNotAllowedError(
+                f"Token {country_code}/{party_id}/{uid} ({type}) cannot be written by this partner"
+            )
+        token = None  # another partner's: PATCH answers as for an unknown token
     if token is None and partial:
         raise Token.DoesNotExist(f"Unknown token {country_code}/{party_id}/{uid} ({type})")
 

@@ -3,8 +3,10 @@
 URLs `{locations_endpoint_url}/{country_code}/{party_id}/{location_id}[/{evse_uid}[/{connector_id}]]`
 (locations.md 3). The URL party must be one the caller registered and never one of ours (else HTTP 404,
 nothing stored); the body's ids must equal the URL's (2001 naming the field); PATCH and GET of an unknown
-object, and an EVSE/connector PUT under an unknown parent, are HTTP 404 (spec-issues A7). A PUT or PATCH
-older than what we hold is ignored and answered 1000 (see locations.services.location_receive).
+object, and an EVSE/connector PUT under an unknown parent, are HTTP 404 with OCPI 2003 Unknown Location
+(spec-issues A7). A location another partner sent is answered exactly as an unknown one, except that a full PUT
+over it is HTTP 404, OCPI 2000 "... cannot be written by this partner"; no answer names another partner's
+objects. A PUT or PATCH older than what we hold is ignored and answered 1000 (locations.services.location_receive).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
+from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, UnknownLocation
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 
 from ..services import (
     Received,
     ReceivedNotAllowedError,
+    ReceivedObjectNotAllowedError,
     connector_receive,
     evse_receive,
     location_get_received,
@@ -42,6 +45,11 @@ def _describe(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
         return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
     return "; ".join(exc.messages)
+
+
+def _unknown(message: str) -> UnknownLocation:
+    """An unknown Location, EVSE or Connector (or another partner's): HTTP 404, OCPI 2003 (transport.md 6)."""
+    return UnknownLocation(message, http_status=404)
 
 
 def _check_ids(data: dict[str, Any], expected: dict[str, tuple[str, str]]) -> None:
@@ -78,7 +86,7 @@ class _LocationReceiverView(OcpiView):
         except ReceivedNotAllowedError as exc:
             raise ObjectNotFound(str(exc)) from None
         except ObjectDoesNotExist as exc:
-            raise ObjectNotFound(str(exc) or "Unknown object") from None
+            raise _unknown(str(exc) or "Unknown location") from None
         except ValidationError as exc:
             raise InvalidParameters(f"Invalid or missing parameters: {_describe(exc)}") from None
 
@@ -87,17 +95,19 @@ class _LocationReceiverView(OcpiView):
             location = location_get_received(
                 partner=self.partner, country_code=party.country_code, party_id=party.party_id, location_id=location_id
             )
+        except ReceivedObjectNotAllowedError:
+            location = None  # another partner's: exactly as unknown
         except ReceivedNotAllowedError as exc:
             raise ObjectNotFound(str(exc)) from None
         if location is None:
-            raise ObjectNotFound(f"Unknown location {party}/{location_id}")
+            raise _unknown(f"Unknown location {party}/{location_id}")
         return location
 
     def evse(self, party: PartyRef, location_id: str, evse_uid: str) -> Any:
         for evse in self.location(party, location_id).evses.all():  # prefetched
             if evse.uid.upper() == evse_uid.upper():
                 return evse
-        raise ObjectNotFound(f"Unknown EVSE {evse_uid} at location {party}/{location_id}")
+        raise _unknown(f"Unknown EVSE {evse_uid} at location {party}/{location_id}")
 
 
 def _answer(result: Received) -> Response:
@@ -190,7 +200,7 @@ class ConnectorReceiverObjectView(_LocationReceiverView):
         for connector in self.evse(party, location_id, evse_uid).connectors.all():  # prefetched
             if connector.ocpi_id.upper() == connector_id.upper():
                 return ocpi_response(connector_to_ocpi(connector))
-        raise ObjectNotFound(f"Unknown connector {connector_id} at EVSE {evse_uid} of location {location_id}")
+        raise _unknown(f"Unknown connector {connector_id} at EVSE {evse_uid} of location {party}/{location_id}")
 
     def _write(
         self, country_code: str, party_id: str, location_id: str, evse_uid: str, connector_id: str, *, partial: bool

@@ -14,7 +14,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ocpi_platform.ocpi.exceptions import ObjectNotFound, UnknownLocation
+from ocpi_platform.ocpi.exceptions import UnknownLocation
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
@@ -50,7 +50,7 @@ class _LocationSenderView(OcpiView):
         for evse in location.evses.all():  # prefetched
             if evse.uid.upper() == evse_uid.upper():
                 return evse
-        raise ObjectNotFound(f"Unknown EVSE: {evse_uid} at location {location_id}")
+        raise UnknownLocation(f"Unknown EVSE: {evse_uid} at location {location_id}", http_status=404)
 
 
 class LocationSenderListView(_LocationSenderView):
@@ -82,4 +82,6 @@ class ConnectorSenderObjectView(_LocationSenderView):
         for connector in evse.connectors.all():  # prefetched
             if connector.ocpi_id.upper() == connector_id.upper():
                 return ocpi_response(connector_to_ocpi(connector))
-        raise ObjectNotFound(f"Unknown connector: {connector_id} at EVSE {evse_uid} of location {location_id}")
+        raise UnknownLocation(
+            f"Unknown connector: {connector_id} at EVSE {evse_uid} of location {location_id}", http_status=404
+        )

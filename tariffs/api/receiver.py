@@ -2,8 +2,9 @@
 
 URL `{tariffs_endpoint_url}/{country_code}/{party_id}/{tariff_id}`. The URL party must be one the caller
 registered and never one of ours (else HTTP 404, nothing stored); the body's ids must equal the URL's (2001
-naming the field); GET/DELETE of an unknown tariff is HTTP 404. A PUT older than the tariff we hold is ignored
-and answered 1000 (tariffs.services.tariff_receive).
+naming the field); GET/DELETE of an unknown tariff is HTTP 404, OCPI 2000, and so is one another partner sent
+(the same message); a PUT over another partner's tariff is HTTP 404, OCPI 2000 "... cannot be written by this
+partner". A PUT older than the tariff we hold is ignored and answered 1000 (tariffs.services.tariff_receive).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 
 from ..models import Tariff
-from ..services import TariffNotAllowedError, tariff_get_received, tariff_receive, tariff_receive_delete
+from ..services import (
+    TariffNotAllowedError,
+    TariffObjectNotAllowedError,
+    tariff_get_received,
+    tariff_receive,
+    tariff_receive_delete,
+)
 from .serializers import TariffSerializer, tariff_to_ocpi
 
 
@@ -41,6 +48,8 @@ class TariffReceiverObjectView(OcpiView):
             tariff = tariff_get_received(
                 partner=self.partner, country_code=party.country_code, party_id=party.party_id, tariff_id=tariff_id
             )
+        except TariffObjectNotAllowedError:
+            tariff = None  # another partner's: exactly as unknown
         except TariffNotAllowedError as exc:
             raise ObjectNotFound(str(exc)) from None
         if tariff is None:

@@ -146,3 +146,33 @@ def test_cdr_receiver_is_announced_in_version_details(partner_cpo: Any) -> None:
     mounted = {(e["identifier"], e["role"]): e["url"] for e in endpoints}
     assert mounted[("cdrs", "RECEIVER")].endswith("/ocpi/emsp/2.2.1/cdrs")
     assert mounted[("cdrs", "SENDER")].endswith("/ocpi/cpo/2.2.1/cdrs")
+
+
+def test_cdr_receiver_get_of_another_partners_cdr_is_answered_exactly_as_unknown(partner_cpo: Any) -> None:
+    """Same status and message as for a CDR id that was never posted: the answer tells nothing about the CDR."""
+    path = post(partner_cpo, example_cdr())["Location"].removeprefix(settings.OCPI_BASE_URL)
+    cdr_id = path.rstrip("/").rsplit("/", 1)[1]
+    never = str(int(cdr_id) + 1000)
+    other = make_registered_partner("Other CPO", [("CPO", "FR", "OTH")])
+
+    foreign = other.client().get(path)
+    unknown = other.client().get(f"{URL}/{never}")
+
+    assert (foreign.status_code, foreign.json()["status_code"]) == (unknown.status_code, 2000) == (404, 2000)
+    assert "data" not in foreign.json()
+    assert foreign.json()["status_message"].replace(cdr_id, never) == unknown.json()["status_message"]
+
+
+def test_cdr_receiver_post_over_another_partners_cdr_does_not_say_whose_it_is(partner_cpo: Any) -> None:
+    """The same (country_code, party_id, id) posted by another partner holding the party (set in the database):
+    refused with 2001 naming only the CDR key the caller sent."""
+    post(partner_cpo, example_cdr())
+    other = make_registered_partner("Other CPO", [("CPO", "FR", "OTH")])
+    Cdr.objects.update(received_from=other.partner)
+
+    response = post(partner_cpo, example_cdr())
+
+    body = response.json()
+    assert (response.status_code, body["status_code"]) == (200, 2001)
+    assert body["status_message"] == "Invalid or missing parameters: CDR BE/BEC/12345 cannot be written by this partner"
+    assert Cdr.objects.get().received_from == other.partner

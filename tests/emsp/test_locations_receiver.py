@@ -209,9 +209,9 @@ def test_location_unknown_objects_are_404(example_cpo: RegisteredPartner) -> Non
         client.put(f"{LOC1}/NOPE/1", connector, format="json"),
     ]
 
-    for response in responses:
+    for response in responses:  # OCPI 2003 Unknown Location (transport.md 6.2) for the location, EVSE, connector
         assert response.status_code == 404, response.json()
-        assert response.json()["status_code"] == 2000
+        assert response.json()["status_code"] == 2003, response.json()
     assert EVSE.objects.count() == 2
 
 
@@ -369,3 +369,96 @@ def test_location_receiver_base_in_version_details(example_cpo: RegisteredPartne
     assert {"identifier": "locations", "role": "RECEIVER", "url": "http://testserver/ocpi/emsp/2.2.1/locations"} in (
         details
     )
+
+
+@pytest.mark.parametrize("suffix", ["", "/3256", "/3256/1", "/NOPE", "/3256/9"])
+def test_location_get_unknown_is_404_2003_without_data(example_cpo: RegisteredPartner, suffix: str) -> None:
+    """GET of an unknown Location, EVSE or Connector: HTTP 404 (transport.md 6.1), OCPI 2003 Unknown Location."""
+    if suffix.startswith("/NOPE") or suffix == "/3256/9":
+        _put_example(example_cpo)  # the location exists; the EVSE or connector does not
+        url = f"{LOC1}{suffix}"
+    else:
+        url = f"{BASE}/BE/BEC/NOLOC{suffix}"
+
+    response = example_cpo.client().get(url)
+
+    assert response.status_code == 404
+    body = response.json()
+    assert body["status_code"] == 2003
+    assert "data" not in body
+
+
+def _foreign_loc1(example_cpo: RegisteredPartner, other_cpo: RegisteredPartner) -> None:
+    """LOC1 under example_cpo's own party BE/BEC, but sent by another partner (as when a Hub and the CPO both
+    relay the same party): set in the database, so the test does not depend on who may hold which party."""
+    _put_example(example_cpo)
+    Location.objects.filter(ocpi_id="LOC1").update(received_from=other_cpo.partner)
+
+
+def _answer(response: Any) -> tuple[int, int, str]:
+    body = response.json()
+    assert "data" not in body
+    return response.status_code, body["status_code"], body["status_message"]
+
+
+def test_location_of_another_partner_is_answered_exactly_as_an_unknown_one(
+    example_cpo: RegisteredPartner, other_cpo: RegisteredPartner
+) -> None:
+    """GET, PATCH, and EVSE/connector PUTs addressing another partner's location (location, EVSE, connector): the
+    same status and message as for a location id we never heard of; nothing is written."""
+    _foreign_loc1(example_cpo, other_cpo)
+    client = example_cpo.client()
+    evse = load_example("location_example.json")["evses"][0]
+    connector = evse["connectors"][0]
+    patch = {"status": "CHARGING", "last_updated": "2030-01-01T00:00:00Z"}
+    calls = [
+        ("get", "", None),
+        ("get", "/3256", None),
+        ("get", "/3256/1", None),
+        ("patch", "", {"name": "hijack", "last_updated": "2030-01-01T00:00:00Z"}),
+        ("patch", "/3256", patch),
+        ("patch", "/3256/1", {"max_voltage": 1, "last_updated": "2030-01-01T00:00:00Z"}),
+        ("put", "/3256", dict(evse, last_updated="2030-01-01T00:00:00Z")),
+        ("put", "/3256/1", dict(connector, last_updated="2030-01-01T00:00:00Z")),
+    ]
+    before = _state()
+
+    for method, suffix, body in calls:
+        kwargs = {"format": "json"} if body is not None else {}
+        args = (body,) if body is not None else ()
+        foreign = getattr(client, method)(f"{LOC1}{suffix}", *args, **kwargs)
+        unknown = getattr(client, method)(f"{BASE}/BE/BEC/LOC9{suffix}", *args, **kwargs)
+        status, code, message = _answer(foreign)
+        assert (status, code) == (404, 2003), (method, suffix, message)
+        assert (status, code, message.replace("LOC1", "LOC9")) == _answer(unknown), (method, suffix)
+        assert "another partner" not in message and "Gent Zuid" not in message and "Other CPO" not in message
+
+    assert _state() == before
+
+
+def test_location_put_over_another_partners_location_is_refused_without_naming_it(
+    example_cpo: RegisteredPartner, other_cpo: RegisteredPartner
+) -> None:
+    """A full PUT would create an unknown location: over another partner's it is refused (404, 2000) with a message
+    naming only the URL the caller sent, never the stored object (its name) or that another partner sent it."""
+    _foreign_loc1(example_cpo, other_cpo)
+    doc = {**load_example("location_example.json"), "name": "Overwritten", "last_updated": "2030-01-01T00:00:00Z"}
+    before = _state()
+
+    status, code, message = _answer(example_cpo.client().put(LOC1, doc, format="json"))
+
+    assert (status, code) == (404, 2000)
+    assert message == "Location BE/BEC/LOC1 cannot be written by this partner"
+    assert _state() == before
+
+
+def test_location_evse_uid_taken_by_another_location_does_not_name_it(example_cpo: RegisteredPartner) -> None:
+    """An EVSE uid already used at another location of the party is 2001 without naming that location."""
+    _put_example(example_cpo)
+    doc = {**load_example("location_example.json"), "id": "LOC2"}
+
+    response = example_cpo.client().put(f"{BASE}/BE/BEC/LOC2", doc, format="json")
+
+    body = response.json()
+    assert body["status_code"] == 2001
+    assert "3256" in body["status_message"] and "LOC1" not in body["status_message"]

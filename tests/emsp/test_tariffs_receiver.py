@@ -181,3 +181,33 @@ def test_tariff_receiver_base_in_version_details(example_cpo: RegisteredPartner)
         "role": "RECEIVER",
         "url": "http://testserver/ocpi/emsp/2.2.1/tariffs",
     } in endpoints
+
+
+def test_tariff_of_another_partner_is_answered_exactly_as_an_unknown_one(
+    example_cpo: RegisteredPartner, other_cpo: RegisteredPartner
+) -> None:
+    """A tariff under the caller's own party that another partner sent (set in the database): GET and DELETE get
+    the answer of an unknown tariff; PUT is refused (404, 2000) naming only the URL; nothing is written."""
+    doc = load_example("tariff_1_simple_2hour.json")
+    client = example_cpo.client()
+    assert client.put(_url(doc), doc, format="json").status_code == 201
+    Tariff.objects.update(received_from=other_cpo.partner)
+    unknown_url = f"{BASE}/{doc['country_code']}/{doc['party_id']}/NOSUCH"
+    before = _state()
+
+    for method in ("get", "delete"):
+        foreign = getattr(client, method)(_url(doc))
+        unknown = getattr(client, method)(unknown_url)
+        assert foreign.status_code == unknown.status_code == 404
+        assert foreign.json()["status_code"] == unknown.json()["status_code"] == 2000
+        assert "data" not in foreign.json()
+        message = foreign.json()["status_message"]
+        assert message.replace(doc["id"], "NOSUCH") == unknown.json()["status_message"], method
+        assert "another partner" not in message
+    put = client.put(_url(doc), dict(doc, currency="USD", last_updated="2030-01-01T00:00:00Z"), format="json")
+    assert (put.status_code, put.json()["status_code"]) == (404, 2000)
+    assert (
+        put.json()["status_message"]
+        == f"Tariff {doc['country_code']}/{doc['party_id']}/{doc['id']} cannot be written by this partner"
+    )
+    assert _state() == before

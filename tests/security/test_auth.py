@@ -114,7 +114,8 @@ def test_unregistered_partner_token_is_401_everywhere() -> None:
 
 def test_token_of_a_registered_partner_is_accepted() -> None:
     """The control: the same requests with a good token are not 401 (the matrix above refuses for the token)."""
-    partner = make_registered_partner("Good", [("EMSP", "DE", "EMP")], outbound_token=token_generate())
+    roles = [("EMSP", "DE", "EMP"), ("CPO", "DE", "CPO")]  # both: the Tokens Sender serves CPOs only
+    partner = make_registered_partner("Good", roles, outbound_token=token_generate())
     for route in ocpi_routes():
         if route.methods and "get" in route.methods and not route.params:
             response = partner.client().get(route.path())

@@ -158,3 +158,26 @@ def test_receiver_malformed_json_is_an_envelope(client: Any) -> None:
     response = client.generic("PUT", url(), "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["status_code"] == 2000
+
+
+def test_receiver_session_another_partner_pushed_is_answered_exactly_as_unknown(client: Any, bec: Any) -> None:
+    """A session under the caller's own party (BE/BEC) that another partner pushed (set in the database): GET and
+    PATCH get the unknown-session answer, same status and message; PUT is refused without naming the session."""
+    other = make_registered_partner("Other CPO", [("CPO", "FR", "OTH")])
+    client.put(url(), example(), format="json")
+    ChargingSession.objects.update(received_from=other.partner)
+    patch = load_example("session_patch_example_total_cost.json")
+
+    for method, body in (("get", None), ("patch", patch)):
+        args = (body,) if body is not None else ()
+        kwargs = {"format": "json"} if body is not None else {}
+        foreign = assert_envelope(getattr(client, method)(url(), *args, **kwargs), 404, 2000)
+        unknown = assert_envelope(getattr(client, method)(url(session_id="999"), *args, **kwargs), 404, 2000)
+        assert "data" not in foreign
+        assert foreign["status_message"].replace("101", "999") == unknown["status_message"], method
+        assert "another partner" not in foreign["status_message"]
+    put = assert_envelope(client.put(url(), example(last_updated="2030-01-01T00:00:00Z"), format="json"), 404, 2000)
+    assert put["status_message"] == "Session BE/BEC/101 cannot be written by this partner"
+
+    stored = ChargingSession.objects.get()
+    assert (stored.received_from, stored.last_updated.year) == (other.partner, 2015)

@@ -375,8 +375,11 @@ def test_store_received_refuses_our_parties_and_sessions_of_another_partner(bec,
     store(bec, validated("session_example_2_short_finished.json"), partial=False)
     intruder = make_registered_partner("Intruder", [("EMSP", "BE", "BEC")]).partner
     later = validated("session_patch_example_total_cost.json", last_updated="2030-01-01T00:00:00Z")
-    with pytest.raises(SessionPartyNotAllowedError):
+    with pytest.raises(ChargingSession.DoesNotExist):  # a PATCH of another partner's session: as unknown
         store(intruder, later, partial=True)
+    whole = validated("session_example_2_short_finished.json", last_updated="2030-01-01T00:00:00Z")
+    with pytest.raises(SessionPartyNotAllowedError, match=r"^Session BE/BEC/101 cannot be written by this partner$"):
+        store(intruder, whole, partial=False)
     assert ChargingSession.objects.get().total_cost_excl_vat == Decimal("8.5")
 
 

@@ -305,3 +305,36 @@ def test_receiver_and_sender_are_announced_in_version_details(client: Any) -> No
         ("RECEIVER", "http://testserver/ocpi/cpo/2.2.1/tokens"),
         ("SENDER", "http://testserver/ocpi/emsp/2.2.1/tokens"),
     }
+
+
+def test_receiver_token_another_partner_pushed_under_our_party_is_answered_as_unknown(
+    client: Any, other_emsp: Any
+) -> None:
+    """A token under the caller's own party (NL/TNM) that another partner pushed (set in the database, e.g. a Hub
+    relaying the same eMSP): GET and PATCH get exactly the unknown-token answer; PUT is refused without naming
+    or taking over the token."""
+    ReceivedTokenFactory(
+        country_code="NL",
+        party_id="TNM",
+        ocpi_id="012345678",
+        contract_id="NL-TNM-SECRET01",
+        received_from=other_emsp.partner,
+    )
+    patch = load_example("token_patch_example.json")
+
+    for method, body in (("get", None), ("patch", patch)):
+        args = (body,) if body is not None else ()
+        kwargs = {"format": "json"} if body is not None else {}
+        foreign = getattr(client, method)(url(), *args, **kwargs)
+        unknown = getattr(client, method)(url(uid="NOSUCH"), *args, **kwargs)
+        foreign_body = assert_envelope(foreign, 404, 2000)
+        unknown_body = assert_envelope(unknown, 404, 2000)
+        assert "data" not in foreign_body
+        assert foreign_body["status_message"].replace("012345678", "NOSUCH") == unknown_body["status_message"]
+    put = client.put(url(), {**put_example(), "contract_id": "NL-TNM-TAKEN001"}, format="json")
+    body = assert_envelope(put, 404, 2000)
+    assert body["status_message"] == "Token NL/TNM/012345678 (RFID) cannot be written by this partner"
+    assert "SECRET" not in put.content.decode()
+
+    stored = Token.objects.get()
+    assert (stored.received_from, stored.contract_id, stored.valid) == (other_emsp.partner, "NL-TNM-SECRET01", True)

@@ -1,4 +1,8 @@
-"""CPO role, Tokens Receiver interface (tokens.md 2): partner eMSPs push their drivers' tokens to us."""
+"""CPO role, Tokens Receiver interface (tokens.md 2): partner eMSPs push their drivers' tokens to us.
+
+A token another partner pushed is answered exactly as an unknown one (GET, PATCH: HTTP 404, OCPI 2000, same
+message); a PUT over it is HTTP 404, OCPI 2000 "... cannot be written by this partner" and changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from tokens.models import Token
 from tokens.selectors import token_get_received
-from tokens.services import TokenPartyNotAllowedError, token_store_received
+from tokens.services import TokenObjectNotAllowedError, TokenPartyNotAllowedError, token_store_received
 
 from .serializers import TokenSerializer, token_type_param
 
@@ -68,6 +72,10 @@ class TokenReceiverObjectView(OcpiView):
             )
         except Token.DoesNotExist:
             raise ObjectNotFound(f"Unknown token {party}/{token_uid} ({token_type}); PUT the full token") from None
+        except TokenObjectNotAllowedError:
+            raise ObjectNotFound(
+                f"Token {party}/{token_uid} ({token_type}) cannot be written by this partner"
+            ) from None
         except TokenPartyNotAllowedError:
             raise ObjectNotFound(f"Party {party} is not one of the parties registered by this partner") from None
 
@@ -77,7 +85,7 @@ class TokenReceiverObjectView(OcpiView):
         token = token_get_received(
             country_code=party.country_code, party_id=party.party_id, uid=token_uid, type=token_type
         )
-        if token is None:
+        if token is None or token.received_from_id != self.partner.pk:  # another partner's: as unknown
             raise ObjectNotFound(f"Unknown token {party}/{token_uid} ({token_type})")
         return ocpi_response(TokenSerializer(token).data)
 
