@@ -13,10 +13,18 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from sessions.models import SESSION_ONLY_DIMENSIONS, AuthMethod, CdrDimensionType
+from sessions.models import NON_NEGATIVE_DIMENSIONS, SESSION_ONLY_DIMENSIONS, AuthMethod, CdrDimensionType
 
-# AuthMethod, CdrDimensionType and the Session-only dimension types are shared with Sessions (sessions.models).
-__all__ = ["SESSION_ONLY_DIMENSIONS", "AuthMethod", "Cdr", "CdrDimensionType", "TariffCheckStatus"]
+# AuthMethod, CdrDimensionType and the Session-only and non-negative dimension types are shared with Sessions
+# (sessions.models).
+__all__ = [
+    "NON_NEGATIVE_DIMENSIONS",
+    "SESSION_ONLY_DIMENSIONS",
+    "AuthMethod",
+    "Cdr",
+    "CdrDimensionType",
+    "TariffCheckStatus",
+]
 
 
 class TariffCheckStatus(models.TextChoices):

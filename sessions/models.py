@@ -18,6 +18,7 @@ from tokens.models import ProfileType, TokenType
 
 __all__ = [
     "FINAL_STATUSES",
+    "NON_NEGATIVE_DIMENSIONS",
     "SESSION_ONLY_DIMENSIONS",
     "AuthMethod",
     "CdrDimensionType",
@@ -77,6 +78,19 @@ SESSION_ONLY_DIMENSIONS = frozenset(
         CdrDimensionType.ENERGY_IMPORT.value,
         CdrDimensionType.POWER.value,
         CdrDimensionType.STATE_OF_CHARGE.value,
+    }
+)
+
+# Volumes that cannot be negative (cdrs.md 5): energy one way, times and SoC. CURRENT, ENERGY, POWER and the
+# MIN_/MAX_ current and power may be negative (EV -> grid, net export).
+NON_NEGATIVE_DIMENSIONS = frozenset(
+    {
+        CdrDimensionType.ENERGY_EXPORT.value,
+        CdrDimensionType.ENERGY_IMPORT.value,
+        CdrDimensionType.PARKING_TIME.value,
+        CdrDimensionType.RESERVATION_TIME.value,
+        CdrDimensionType.STATE_OF_CHARGE.value,
+        CdrDimensionType.TIME.value,
     }
 )
 

@@ -34,7 +34,7 @@ from ocpi_platform.ocpi.fields import (
 from tariffs.api.serializers import TariffSerializer
 from tokens.models import TokenType
 
-from ..models import AuthMethod, CdrDimensionType
+from ..models import NON_NEGATIVE_DIMENSIONS, AuthMethod, CdrDimensionType
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 NON_CREDIT_ID_MAX = 36  # cdrs.md 4.1: only credit CDRs may use all 39 characters
@@ -102,6 +102,12 @@ class PriceSerializer(_ValueSerializer):
 class CdrDimensionSerializer(_ValueSerializer):
     type = EnumField(CdrDimensionType)
     volume = NumberField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Energy one way, times and SoC cannot be negative (NON_NEGATIVE_DIMENSIONS); 2001 naming `volume`."""
+        if attrs["type"] in NON_NEGATIVE_DIMENSIONS and attrs["volume"] < 0:
+            raise serializers.ValidationError({"volume": f"must not be negative for {attrs['type']}"})
+        return attrs
 
 
 class ChargingPeriodSerializer(_ValueSerializer):
@@ -236,7 +242,7 @@ class CdrSerializer(_ValueSerializer):
     signed_data = SnapshotField(SignedDataSerializer, **_optional())
     total_cost = PriceField("total_cost")
     total_fixed_cost = PriceField("total_fixed_cost", **_optional())
-    total_energy = NumberField()
+    total_energy = NumberField(min_value=Decimal(0))
     total_energy_cost = PriceField("total_energy_cost", **_optional())
     total_time = NumberField(min_value=Decimal(0))
     total_time_cost = PriceField("total_time_cost", **_optional())

@@ -28,6 +28,7 @@ from ocpi_platform.ocpi.fields import (
     StrictBooleanField,
 )
 from sessions.models import (
+    NON_NEGATIVE_DIMENSIONS,
     AuthMethod,
     CdrDimensionType,
     ChargingSession,
@@ -75,6 +76,12 @@ class CdrDimensionSerializer(_Compact):
     type = EnumField(choices=CdrDimensionType.choices)
     volume = OcpiNumberField()
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Energy one way, times and SoC cannot be negative (NON_NEGATIVE_DIMENSIONS); 2001 naming `volume`."""
+        if attrs["type"] in NON_NEGATIVE_DIMENSIONS and attrs["volume"] < 0:
+            raise serializers.ValidationError({"volume": f"must not be negative for {attrs['type']}"})
+        return attrs
+
 
 class ChargingPeriodSerializer(_Compact):
     """cdrs.md 4.4: a period starts at start_date_time and ends when the next one starts."""
@@ -121,7 +128,7 @@ class SessionSerializer(_Compact):
     id = CiStringField(max_length=36, source="ocpi_id")
     start_date_time = OcpiDateTimeField()
     end_date_time = OcpiDateTimeField(required=False, allow_null=True)
-    kwh = OcpiNumberField()
+    kwh = OcpiNumberField(min_value=Decimal(0))  # energy charged so far: never negative
     cdr_token = CdrTokenSerializer()
     auth_method = EnumField(choices=AuthMethod.choices)
     authorization_reference = CiStringField(max_length=36, required=False, allow_null=True)
