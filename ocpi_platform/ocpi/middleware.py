@@ -10,6 +10,7 @@ a NUL anywhere in a JSON body (400, 2001 naming the field). Every one of them is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -58,6 +59,7 @@ MAX_HEADER_BYTES = 16 * 1024  # all request headers together
 # After a 413 the unread body is read and thrown away once the answer is sent, up to this size, so that the
 # keep-alive connection stays usable (else the server has to close it). Larger bodies are not waited for.
 DRAIN_MAX_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 5.0
 _QUERY_CONTROL = re.compile(r"%(?:[01][0-9a-f]|7f)|[\x00-\x1f\x7f]", re.IGNORECASE)
 
 
@@ -92,21 +94,37 @@ def _content_length(request: HttpRequest) -> int:
 
 
 def _drain_after_answer(response: HttpResponse, request: HttpRequest, length: int) -> None:
-    """Read the unread body of a refused request once the answer is sent (WSGI servers call close() then)."""
+    """Read the unread body of a refused request once the answer is sent (WSGI servers call close() then).
+
+    At most DRAIN_SECONDS: under gunicorn the socket gets a timeout, so a client that announced a body and stalls
+    cannot hold the worker thread (the server then closes the connection).
+    """
     stream = request.META.get("wsgi.input")
     if stream is None or length > DRAIN_MAX_BYTES:
         return
+    sock = request.META.get("gunicorn.socket")
+    sock = sock if hasattr(sock, "settimeout") else None
 
     def drain() -> None:
-        left = length
+        left, deadline = length, time.monotonic() + DRAIN_SECONDS
+        previous = sock.gettimeout() if sock is not None else None
         try:
             while left > 0:
+                if sock is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    sock.settimeout(remaining)
                 chunk = stream.read(min(left, 65536))
                 if not chunk:
                     return
                 left -= len(chunk)
         except Exception:  # the client went away or stalled: the server closes the connection
             logger.debug("Could not read the rest of a refused request body", exc_info=True)
+        finally:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.settimeout(previous)
 
     response._resource_closers.append(drain)
 

@@ -173,6 +173,21 @@ def test_huge_body_is_answered_at_once_and_the_connection_closed_gunicorn(gunico
     _check_huge_body_is_not_waited_for(*gunicorn)
 
 
+def test_stalled_body_does_not_hold_the_worker_gunicorn(gunicorn: tuple[str, int]) -> None:
+    """10 MB announced (drainable), 64 KB sent, then silence: the 413 comes at once, the drain gives up after
+    DRAIN_SECONDS and the connection is closed; meanwhile and after, other connections are served."""
+    host, port = gunicorn
+    with socket.create_connection((host, port), timeout=30) as sock:
+        started = time.monotonic()
+        sock.sendall(_put(host, 10 * MB, b"{" + b" " * 65536))
+        assert _read_response(sock)[0] == 413
+        with socket.create_connection((host, port), timeout=10) as other:
+            other.sendall(_get(host))
+            assert _read_response(other)[0] == 401
+        assert sock.recv(1) == b""  # closed by the server
+        assert time.monotonic() - started < 20
+
+
 def test_many_413_in_a_row_on_one_connection_gunicorn(gunicorn: tuple[str, int]) -> None:
     """Body bytes never leak into the next request: three refusals then a normal request, one connection."""
     host, port = gunicorn
