@@ -5,7 +5,8 @@ Malformed requests are refused here, before authentication and before any view r
 a URL over MAX_URL_CHARS (414) or headers over MAX_HEADER_BYTES (431), a body over OCPI_MAX_BODY_BYTES (413),
 a control character (NUL, CR, LF, ...) in the URL path or query, in X-Request-ID/X-Correlation-ID, or malformed
 OCPI-from/to-* headers (400, OCPI 2001 naming the header), a body whose Content-Type is not JSON (415, 2001),
-a NUL anywhere in a JSON body (400, 2001 naming the field). Every one of them is still logged and recorded.
+a raw NUL byte in a body (400, 2001). Every one of them is still logged and recorded. A `\u0000` in a body that
+is valid JSON is answered by the view after authentication: HTTP 200, OCPI 2001 naming the field (OcpiView).
 """
 
 from __future__ import annotations
@@ -201,8 +202,16 @@ class OcpiMiddleware:
                 f"'{log_safe(content_type, 100)}'",
                 415,
             )
-        nul_problem = body_nul_problem(body)
-        return _invalid(nul_problem) if nul_problem else None
+        nul = body_nul_problem(body)
+        if nul is None:
+            return None
+        problem, valid_json = nul
+        if not valid_json:
+            return _invalid(problem)  # not JSON at all: HTTP 400
+        # Valid JSON from a partner that may be authenticated "MUST NOT be an HTTP error" (transport.md 6.1): the
+        # view answers HTTP 200 with OCPI 2001 once the token is checked (OcpiView.initial), before it reads it.
+        request.ocpi_body_problem = problem
+        return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_ocpi_path(request.path):

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from .auth import AnyPartnerToken, IsRegisteredPartner, OcpiIdentity
 from .envelope import OMIT, envelope
-from .exceptions import ObjectNotFound
+from .exceptions import InvalidParameters, ObjectNotFound
 from .headers import PartyRef, Routing
 from .throttling import OcpiPartnerRateThrottle, rate_limit_message
 
@@ -34,6 +34,14 @@ class OcpiView(APIView):
 
     ocpi_endpoint: tuple[str, str] | None = None
     token_a_allowed = False
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Authentication, permissions and rate limit first; then a body the middleware found a NUL in (valid JSON,
+        so HTTP 200 with OCPI 2001, transport.md 6.1) is refused before the view reads it."""
+        super().initial(request, *args, **kwargs)
+        problem = getattr(request._request, "ocpi_body_problem", None)
+        if problem:
+            raise InvalidParameters(problem)
 
     def get_permissions(self) -> list[Any]:
         return [AnyPartnerToken()] if self.token_a_allowed else [IsRegisteredPartner()]
