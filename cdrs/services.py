@@ -409,7 +409,7 @@ def cdr_store_received(*, partner: Partner, data: Mapping[str, Any]) -> tuple[Cd
     The CDR's party must be one the partner registered, and the token one of our eMSP's (CdrNotAllowedError).
     """
     country_code, party_id = data["country_code"].upper(), data["party_id"].upper()
-    if not partner.holds_party(country_code, party_id):
+    if not partner.holds_party(country_code, party_id, roles=(Role.CPO,)):
         raise CdrNotAllowedError(
             f"country_code/party_id: {country_code}/{party_id} is not a party registered by this partner"
         )

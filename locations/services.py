@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from partners.models import Partner, Party
+from partners.models import Partner, Party, Role
 
 from .constants import EVSEStatus
 from .models import EVSE, Connector, Location
@@ -400,7 +400,7 @@ def received_party_check(*, partner: Partner, country_code: str, party_id: str) 
     """A partner writes only under a party it registered, never under one hosted by this platform."""
     if Party.objects.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists():
         raise ReceivedNotAllowedError(f"{country_code}/{party_id} is a party of this platform")
-    if not partner.holds_party(country_code, party_id):
+    if not partner.holds_party(country_code, party_id, roles=(Role.CPO, Role.NAP)):
         raise ReceivedNotAllowedError(f"{country_code}/{party_id} is not a party registered by this partner")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -111,15 +113,20 @@ class Partner(models.Model):
     def is_registered(self) -> bool:
         return self.state == PartnerState.REGISTERED
 
-    def holds_party(self, country_code: str, party_id: str) -> bool:
+    def holds_party(self, country_code: str, party_id: str, roles: Collection[str] | None = None) -> bool:
         """Whether this partner may act for the party (country_code, party_id): object URLs, OCPI-from-*.
 
-        A partner holds the parties it registered, in any role; a party belongs to one registered partner only
+        A partner holds the parties it registered; a party belongs to one registered partner only
         (partners.services._validate_roles). A registered Hub also holds every party it relays for, described in
         ClientInfo or not, unless the party is ours or taken elsewhere (partners.hubclientinfo.hub_party_taken).
+
+        With `roles`, only a party held in one of them counts: the data a Receiver stores belongs to its owner's
+        role (a Location to a CPO, a Token to an eMSP), so an eMSP cannot push Locations under its own party. A
+        party a Hub relays for counts in the roles the Hub reported it in, or in any role when it reported none.
         """
-        if self.roles.for_party(country_code, party_id).exists():
-            return True
+        held = set(self.roles.for_party(country_code, party_id).values_list("role", flat=True))
+        if held:
+            return roles is None or bool(held & set(roles))
         is_hub = getattr(self, "ocpi_is_hub", None)  # set by partner_token_resolve: spares a query
         if is_hub is None:
             is_hub = self.roles.filter(role=Role.HUB).exists()
@@ -127,7 +134,16 @@ class Partner(models.Model):
             return False
         from .hubclientinfo import hub_party_taken
 
-        return hub_party_taken(hub=self, country_code=country_code, party_id=party_id) is None
+        if hub_party_taken(hub=self, country_code=country_code, party_id=party_id) is not None:
+            return False
+        if roles is None:
+            return True
+        reported = set(
+            self.client_infos.filter(country_code=country_code.upper(), party_id=party_id.upper()).values_list(
+                "role", flat=True
+            )
+        )
+        return not reported or bool(reported & set(roles))
 
 
 class PartnerRoleQuerySet(models.QuerySet):

@@ -7,20 +7,9 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from ocpi_platform.ocpi.headers import PartyRef
-from partners.models import Partner, PartnerRole, Role
+from partners.models import Partner
 
 from .models import ChargingSession
-
-
-def partner_token_party_allowed(*, partner: Partner, country_code: str, party_id: str) -> bool:
-    """Whether a party the partner holds (Partner.holds_party) may own tokens it uses: a party it registered
-    only in another role than EMSP may not (a row predating the one-partner-per-party check, e.g. an eMSP's
-    cc/pid held as CPO); a party a Hub relays for, not registered by it, may."""
-    registered = PartnerRole.objects.filter(
-        partner=partner, country_code__iexact=country_code, party_id__iexact=party_id
-    ).values_list("role", flat=True)
-    roles = set(registered)
-    return not roles or Role.EMSP in roles
 
 
 def session_list_for_partner(

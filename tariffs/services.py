@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from partners.models import Partner, Party
+from partners.models import Partner, Party, Role
 
 from .api.serializers import TariffSerializer, tariff_to_ocpi
 from .models import Tariff, TariffElement
@@ -175,7 +175,7 @@ def tariff_get_received(*, partner: Partner, country_code: str, party_id: str, t
     """A live tariff of a partner party as this partner sent it (None if unknown or deleted)."""
     if Party.objects.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists():
         raise TariffNotAllowedError(f"{country_code}/{party_id} is a party of this platform")
-    if not partner.holds_party(country_code, party_id):
+    if not partner.holds_party(country_code, party_id, roles=(Role.CPO, Role.NAP)):
         raise TariffNotAllowedError(f"{country_code}/{party_id} is not a party registered by this partner")
     tariff = tariff_get_by_key(country_code=country_code, party_id=party_id, ocpi_id=tariff_id, include_deleted=True)
     if tariff is not None and tariff.received_from_id not in (None, partner.pk):

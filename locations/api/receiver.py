@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, UnknownLocation
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+from partners.models import Role
 
 from ..services import (
     Received,
@@ -62,6 +63,10 @@ def _check_ids(data: dict[str, Any], expected: dict[str, tuple[str, str]]) -> No
             )
 
 
+# A Location belongs to a CPO; a National Access Point republishes the locations it holds (README "Partner roles").
+LOCATION_OWNER_ROLES = (Role.CPO, Role.NAP)
+
+
 class LocationReceiverBaseView(OcpiView):
     """The module's base URL, announced in our version details; the Receiver has no method on it."""
 
@@ -70,6 +75,7 @@ class LocationReceiverBaseView(OcpiView):
 
 class _LocationReceiverView(OcpiView):
     serializer_class: type[serializers.Serializer]
+    owner_roles = LOCATION_OWNER_ROLES
 
     def party(self, country_code: str, party_id: str) -> PartyRef:
         return self.owned_party(country_code, party_id)

@@ -65,10 +65,14 @@ class OcpiView(APIView):
     def routing(self) -> Routing:
         return getattr(self.request._request, "ocpi_routing", Routing(None, None))
 
-    def owned_party(self, country_code: str, party_id: str) -> PartyRef:
-        """Receiver interfaces: the URL's party must be one the calling partner registered (else 404)."""
+    #: Receivers: the roles a party must be held in to own the module's objects (None: any role).
+    owner_roles: tuple[str, ...] | None = None
+
+    def owned_party(self, country_code: str, party_id: str, roles: tuple[str, ...] | None = None) -> PartyRef:
+        """Receiver interfaces: the URL's party must be one the calling partner holds, in one of `roles` (default:
+        the view's `owner_roles`), else 404 as for any party that is not the caller's."""
         ref = PartyRef.of(country_code, party_id)
-        if not self.partner.holds_party(ref.country_code, ref.party_id):
+        if not self.partner.holds_party(ref.country_code, ref.party_id, roles or self.owner_roles):
             raise ObjectNotFound(f"Party {ref} is not one of the parties registered by this partner")
         return ref
 

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from ocpi_platform.ocpi.fields import INT32_MAX, OcpiDateTimeField, OcpiNumberField, StrictIntegerField
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+from partners.models import Role
 from sessions.api.commands import ResponseUrlField
 from sessions.api.serializers import EnumField
 from sessions.models import (
@@ -85,6 +86,8 @@ class ChargingProfileReceiverBaseView(OcpiView):
 
 class ChargingProfileReceiverView(OcpiView):
     """GET / PUT / DELETE `{session_id}`."""
+
+    owner_roles = (Role.EMSP, Role.SCSP)  # sent by the session's eMSP or a Smart Charging Service Provider
 
     def _receive(self, action: str, session_id: str, **fields: Any) -> Response:
         from sessions.chargingprofiles import charging_profile_receive

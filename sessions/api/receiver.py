@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+from partners.models import Role
 from sessions.models import ChargingSession
 from sessions.selectors import session_get
 from sessions.services import SessionPartyNotAllowedError, session_store_received
@@ -25,6 +26,7 @@ class SessionReceiverBaseView(OcpiView):
 
 
 class SessionReceiverObjectView(OcpiView):
+    owner_roles = (Role.CPO,)  # a Session belongs to the CPO that runs it
     """GET/PUT/PATCH `{country_code}/{party_id}/{session_id}`: the URL party must be one the caller registered."""
 
     def _validated(self, party: PartyRef, session_id: str, *, partial: bool) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+from partners.models import Role
 
 from ..models import Tariff
 from ..services import (
@@ -40,6 +41,7 @@ class TariffReceiverBaseView(OcpiView):
 
 
 class TariffReceiverObjectView(OcpiView):
+    owner_roles = (Role.CPO, Role.NAP)  # a Tariff belongs to a CPO (a NAP republishes them, like locations)
     """GET/PUT/DELETE `{country_code}/{party_id}/{tariff_id}` (there is no PATCH for tariffs since 2.2)."""
 
     def get(self, request: Request, country_code: str, party_id: str, tariff_id: str) -> Response:

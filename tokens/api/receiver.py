@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+from partners.models import Role
 from tokens.models import Token
 from tokens.selectors import token_get_received
 from tokens.services import TokenObjectNotAllowedError, TokenPartyNotAllowedError, token_store_received
@@ -28,6 +29,7 @@ class TokenReceiverBaseView(OcpiView):
 
 
 class TokenReceiverObjectView(OcpiView):
+    owner_roles = (Role.EMSP,)  # a Token belongs to an eMSP
     """GET/PUT/PATCH `{country_code}/{party_id}/{token_uid}[?type=]` (type defaults to RFID)."""
 
     def _token_type(self) -> str:
