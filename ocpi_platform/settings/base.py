@@ -203,6 +203,10 @@ OCPI_OUTBOX_BACKOFF_BASE_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_BASE_SECONDS",
 OCPI_OUTBOX_BACKOFF_MAX_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_MAX_SECONDS", default=3600.0)
 OCPI_OUTBOX_RETENTION_DAYS = env.int("OCPI_OUTBOX_RETENTION_DAYS", default=30)
 OCPI_OUTBOX_PARTNER_CONCURRENCY = env.int("OCPI_OUTBOX_PARTNER_CONCURRENCY", default=2)
+# Initial sync (a partner that connects a Locations/Tariffs/Tokens Receiver gets what it should hold):
+OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS = env.float("OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS", default=5.0)
+OCPI_OUTBOX_INITIAL_SYNC_CHUNK = env.int("OCPI_OUTBOX_INITIAL_SYNC_CHUNK", default=500)
+OCPI_OUTBOX_BACKLOG_PER_SECOND = env.float("OCPI_OUTBOX_BACKLOG_PER_SECOND", default=1.0)
 # Progress PATCHes of a running session go to the eMSP at most this often (the final state always goes).
 OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS = env.float("OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS", default=60.0)
 # CPO side: how long we wait for an eMSP's real-time authorization before the whitelist fallback.
