@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import Partner, PartnerRole, Role
+from tokens.selectors import token_owner_partner
 
 from .models import Cdr
 
@@ -76,15 +77,5 @@ def cdr_list_for_partner(
 
 
 def token_owner_partner_get(*, country_code: str, party_id: str) -> Partner | None:
-    """The partner that registered the token's eMSP party (None: unknown, or one of our own eMSP parties)."""
-    role = (
-        PartnerRole.objects.select_related("partner")
-        .filter(role=Role.EMSP, country_code__iexact=country_code, party_id__iexact=party_id)
-        .order_by("pk")
-        .first()
-    )
-    if role is None:
-        from partners.hubclientinfo import partner_for_party  # an eMSP behind a Hub partner (ClientInfo)
-
-        return partner_for_party(country_code=country_code, party_id=party_id, role=Role.EMSP)
-    return role.partner
+    """The registered partner of the token's eMSP party (None: unknown, or one of our own eMSP parties)."""
+    return token_owner_partner(country_code=country_code, party_id=party_id)

@@ -24,7 +24,8 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from ocpi_platform.ocpi.fields import parse_datetime
-from partners.models import OutboxDelivery, OutboxState, OutboxSync, Partner, PartnerRole, Party, Role
+from partners.models import OutboxDelivery, OutboxState, OutboxSync, Partner, Party, Role
+from tokens.selectors import token_owner_partner
 
 from .api.serializers import (
     CdrDimensionSerializer,
@@ -103,17 +104,8 @@ def _our_cpo_party(country_code: str, party_id: str) -> Party:
 
 
 def _token_owner(token: Mapping[str, Any]) -> Partner | None:
-    """The partner that registered the token's eMSP party (None for our own eMSP's or unknown tokens)."""
-    role = (
-        PartnerRole.objects.select_related("partner")
-        .filter(role=Role.EMSP, country_code__iexact=token["country_code"], party_id__iexact=token["party_id"])
-        .first()
-    )
-    if role is None:
-        from partners.hubclientinfo import partner_for_party  # an eMSP behind a Hub partner (ClientInfo)
-
-        return partner_for_party(country_code=token["country_code"], party_id=token["party_id"], role=Role.EMSP)
-    return role.partner
+    """The registered partner of the token's eMSP party (None for our own eMSP's or unknown tokens)."""
+    return token_owner_partner(country_code=token["country_code"], party_id=token["party_id"])
 
 
 def _apply_token(session: ChargingSession, token: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from ocpi_platform.ocpi.sql import model_columns, select_one
+from partners.hubclientinfo import partner_for_party
 from partners.models import Partner, PartnerRole, PartnerState, Party, Role
 
 from .models import Token, TokenType
@@ -86,22 +87,29 @@ _AUTHORIZATION_LOOKUP_SQL = (
 
 
 def token_owner_partner(*, country_code: str, party_id: str) -> Partner | None:
-    """The registered partner hosting the eMSP party (country_code, party_id): whom our CPO asks (tokens.md 6)."""
-    role = (
-        PartnerRole.objects.select_related("partner")
-        .filter(
-            role=Role.EMSP,
-            country_code__iexact=country_code,
-            party_id__iexact=party_id,
-            partner__state=PartnerState.REGISTERED,
-        )
+    """The registered partner through which the eMSP party (country_code, party_id) owning a token is reached:
+    whom our CPO asks for real-time authorization (tokens.md 6) and sends the Sessions and CDRs of its tokens.
+
+    The partner that registered the party as EMSP; else a registered Hub reporting it as EMSP in ClientInfo;
+    else the registered Hub that pushed us tokens of the party (a Hub relays for parties it never described in
+    ClientInfo, README "Hubs"). None for our own parties, another role's party and unknown parties.
+    """
+    partner = partner_for_party(country_code=country_code, party_id=party_id, role=Role.EMSP)
+    if (
+        partner is not None
+        or Party.objects.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists()
+    ):
+        return partner
+    if PartnerRole.objects.registered().for_party(country_code, party_id).exists():
+        return None  # registered by a partner in another role: not an eMSP, whoever relayed its tokens
+    relayed = (
+        Token.objects.for_party(country_code, party_id)
+        .filter(received_from__state=PartnerState.REGISTERED, received_from__roles__role=Role.HUB)
+        .order_by("-last_updated", "pk")
+        .values_list("received_from", flat=True)
         .first()
     )
-    if role is None:
-        from partners.hubclientinfo import partner_for_party  # an eMSP behind a Hub partner (ClientInfo)
-
-        return partner_for_party(country_code=country_code, party_id=party_id, role=Role.EMSP)
-    return role.partner
+    return Partner.objects.filter(pk=relayed).first() if relayed is not None else None
 
 
 def token_party_is_our_emsp(*, country_code: str, party_id: str) -> bool:

@@ -75,6 +75,25 @@ def test_token_owner_partner_only_registered_emsp_roles(db: Any) -> None:
     assert token_owner_partner(country_code="DE", party_id="EMP") is None
 
 
+def test_token_owner_partner_is_the_hub_that_relays_an_unreported_emsp(db: Any) -> None:
+    """A Hub relays for parties it never described in ClientInfo: Sessions/CDRs of their tokens go to the Hub."""
+    hub = make_registered_partner("Hub", [("HUB", "EU", "HUB")]).partner
+    ReceivedTokenFactory(country_code="DE", party_id="XYZ", ocpi_id="04RELAY", received_from=hub)
+
+    assert token_owner_partner(country_code="de", party_id="xyz") == hub
+    hub.state = PartnerState.UNREGISTERED
+    hub.save()
+    assert token_owner_partner(country_code="DE", party_id="XYZ") is None
+
+
+def test_token_owner_partner_is_never_a_relaying_hub_for_a_party_registered_in_another_role(db: Any) -> None:
+    hub = make_registered_partner("Hub", [("HUB", "EU", "HUB")]).partner
+    make_registered_partner("CPO", [("CPO", "DE", "XYZ")])
+    ReceivedTokenFactory(country_code="DE", party_id="XYZ", ocpi_id="04RELAY", received_from=hub)
+
+    assert token_owner_partner(country_code="DE", party_id="XYZ") is None
+
+
 def test_our_cpo_party(db: Any) -> None:
     party = our_cpo_party()
 
