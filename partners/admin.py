@@ -210,7 +210,7 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/partners/partner/invite.html", context)
 
-    @admin.action(description="Update credentials (rotate tokens, refresh endpoints)")
+    @admin.action(description="Update credentials (rotate tokens, refresh endpoints)", permissions=["change"])
     def action_update_credentials(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         for partner in queryset:
             try:
@@ -220,7 +220,7 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
             else:
                 self.message_user(request, f"{partner}: credentials updated", messages.SUCCESS)
 
-    @admin.action(description="Unregister (DELETE credentials, revoke tokens)")
+    @admin.action(description="Unregister (DELETE credentials, revoke tokens)", permissions=["change"])
     def action_unregister(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         for partner in queryset.filter(state=PartnerState.REGISTERED):
             services.partner_unregister(partner=partner)

@@ -98,3 +98,22 @@ def test_message_log_purge_keeps_recent_rows() -> None:
     MessageLog.objects.create(direction="IN", method="GET", url="/new")
     assert message_log_purge() == 1
     assert list(MessageLog.objects.values_list("url", flat=True)) == ["/new"]
+
+
+@pytest.mark.parametrize("action", ["action_update_credentials", "action_unregister"])
+def test_credential_actions_need_the_change_permission(action: str) -> None:
+    """A view-only staff user neither sees nor runs the actions that rotate or revoke a partner's tokens."""
+    from django.contrib.auth.models import Permission
+
+    partner = make_registered_partner("Viewed", [("EMSP", "DE", "VWD")]).partner
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_partner"))
+    client = Client()
+    client.force_login(viewer)
+
+    assert action not in client.get("/admin/partners/partner/").content.decode()
+    client.post("/admin/partners/partner/", {"action": action, "_selected_action": [partner.pk]})
+
+    partner.refresh_from_db()
+    assert partner.state == PartnerState.REGISTERED
+    assert PartnerToken.objects.filter(partner=partner).count() == 1
