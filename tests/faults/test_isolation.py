@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from locations.models import EVSE
 from locations.services import evse_set_status
+from ocpi_platform.ocpi.envelope import format_datetime
 from partners.models import OutboxDelivery, OutboxState
 from tests.faults.conftest import make_sites, settle
 from tests.faults.receiver import ts
@@ -36,7 +37,10 @@ STATUSES = ("AVAILABLE", "BLOCKED", "CHARGING", "OUTOFORDER", "RESERVED")
 
 
 def arrival_of(receiver: Any, evse_uid: str, last_updated: Any) -> float | None:
-    """When `receiver` first got a request carrying the EVSE's state as of `last_updated` (or newer)."""
+    """When `receiver` first got a request carrying the EVSE's state as of `last_updated` (or newer).
+
+    Compared as sent: OCPI DateTimes go out with at most milliseconds (format_datetime truncates)."""
+    last_updated = ts(format_datetime(last_updated))
     for request in receiver.ok():
         body = request.body or {}
         if request.path.endswith(f"/{evse_uid}") and ts(body["last_updated"]) >= last_updated:
