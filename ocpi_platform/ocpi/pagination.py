@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -81,8 +82,14 @@ def paginated_response(
     """One page of an ordered, already filtered queryset in the envelope with the pagination headers.
 
     `serialize` gets the page's rows and returns their OCPI representations; it should do a constant
-    number of queries (prefetching) whatever the page size.
+    number of queries (prefetching) whatever the page size. An unordered queryset is a programming error
+    (ImproperlyConfigured): offset paging over an undefined order can skip or repeat rows between pages.
     """
+    if isinstance(queryset, QuerySet) and not queryset.ordered:
+        raise ImproperlyConfigured(
+            "paginated_response needs an ordered queryset (order_by(..., 'pk')); "
+            f"got an unordered {queryset.model.__name__} queryset"
+        )
     params = params or page_params(request)
     total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
     rows = list(queryset[params.offset : params.offset + params.limit]) if params.limit else []
