@@ -7,5 +7,9 @@ class CdrsConfig(AppConfig):
     verbose_name = "CDRs"
 
     def ready(self) -> None:
-        # Registers the "cdrs" outbox module (who receives a CDR, how it is POSTed).
-        from . import outbox_hooks  # noqa: F401
+        # Outbox module "cdrs": who receives an object and how it is sent (cdrs/push.py).
+        from partners.outbox import register_module
+
+        from . import push
+
+        register_module("cdrs", audience=push.cdrs_audience, push=push.cdr_push)

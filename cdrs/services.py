@@ -2,7 +2,7 @@
 
 CDRs are immutable (cdrs.md 1): there is no update service. A correction is `cdr_credit` (a credit CDR with the
 negated costs) followed by `cdr_create_from_session` again, which then issues a new CDR with a new id.
-Every CDR we issue is pushed to the token owner through the outbox (module "cdrs", cdrs/outbox_hooks.py),
+Every CDR we issue is pushed to the token owner through the outbox (module "cdrs", cdrs/push.py),
 enqueued in the transaction that creates it.
 """
 

@@ -8,5 +8,9 @@ class SessionsConfig(AppConfig):
     verbose_name = "Charging sessions"
 
     def ready(self) -> None:
-        # Register the "sessions" outbox module (audience: the token owner; push: PUT/PATCH).
-        from . import outbox_hooks  # noqa: F401
+        # Outbox module "sessions": who receives an object and how it is sent (sessions/push.py).
+        from partners.outbox import register_module
+
+        from . import push
+
+        register_module("sessions", audience=push.sessions_audience, push=push.session_push)

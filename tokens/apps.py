@@ -6,5 +6,9 @@ class TokensConfig(AppConfig):
     name = "tokens"
 
     def ready(self) -> None:
-        # Register the "tokens" outbox module (audience: CPO partners with a Tokens Receiver).
-        from . import outbox_hooks  # noqa: F401
+        # Outbox module "tokens": who receives an object and how it is sent (tokens/push.py).
+        from partners.outbox import register_module
+
+        from . import push
+
+        register_module("tokens", audience=push.tokens_audience, push=push.token_push, snapshot=push.tokens_snapshot)

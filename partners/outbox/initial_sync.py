@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from partners.models import OutboxDelivery, OutboxState, Partner, PartnerState
 
 from .hints import FULL
-from .registry import KNOWN_MODULES, get_module
+from .registry import get_module
 from .services import BACKLOG_NOTE, _now, outbox_pump, outbox_setting
 
 logger = logging.getLogger(__name__)
@@ -38,10 +38,10 @@ def initial_sync_modules(modules: Iterable[str] | None = None) -> list[str]:
     if modules is None:
         return list(INITIAL_SYNC_MODULES)
     wanted = set(modules)
-    unknown = wanted - set(KNOWN_MODULES) - set(INITIAL_SYNC_MODULES)
     names = [m for m in INITIAL_SYNC_MODULES if m in wanted]
-    # Other registered modules with a snapshot (tests register their own) come after ours.
-    names += sorted(m for m in unknown if (spec := get_module(m)) is not None and spec.snapshot is not None)
+    # Other registered modules with a snapshot (tests register their own) come after ours; an unregistered
+    # name is an error (UnknownOutboxModule).
+    names += sorted(m for m in wanted - set(INITIAL_SYNC_MODULES) if get_module(m).snapshot is not None)
     return names
 
 
@@ -66,7 +66,7 @@ def partner_initial_sync(*, partner: Partner, modules: Iterable[str] | None = No
     position = 0  # parked rows fall due one `step` apart, across modules
     for module in initial_sync_modules(modules):
         spec = get_module(module)
-        ids = spec.snapshot(partner) if spec is not None and spec.snapshot is not None else None
+        ids = spec.snapshot(partner) if spec.snapshot is not None else None
         if ids is None:
             continue
         queued[module] = 0

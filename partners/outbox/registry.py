@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,9 +16,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The OCPI modules whose services call outbox_enqueue. Other names are accepted once registered (tests).
-KNOWN_MODULES = ("locations", "tariffs", "tokens", "sessions", "cdrs")
 SKIP = "SKIP"
+# Parties of a partner that receive CPO data (locations, tariffs), in the order we address them.
+CPO_DATA_RECEIVER_ROLES = ("EMSP", "NSP", "NAP", "OTHER", "HUB")
+
+
+class UnknownOutboxModule(LookupError):
+    """No app registered this outbox module name (a typo, or its app is not in INSTALLED_APPS)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,6 @@ class OutboxModule:
 
 
 _registry: dict[str, OutboxModule] = {}
-_hooks_loaded: set[str] = set()
 
 
 def register_module(
@@ -74,7 +75,8 @@ def register_module(
     """Declare a module's recipients and its push function `push(*, partner, object_id, hint, sync)`, and
     optionally `snapshot(partner)`: what a partner that just connected receives (initial sync).
 
-    Registering again replaces the previous registration (AppConfig.ready may run more than once in tests).
+    Called from each app's AppConfig.ready() (e.g. locations/apps.py with locations/push.py). Registering again
+    replaces the previous registration (AppConfig.ready may run more than once in tests).
     """
     _registry[module] = OutboxModule(name=module, audience=audience, push=push, snapshot=snapshot)
 
@@ -84,26 +86,18 @@ def unregister_module(module: str) -> None:
     _registry.pop(module, None)
 
 
-def get_module(module: str) -> OutboxModule | None:
-    """The registration of `module`, loading the registration files lazily.
-
-    Looked up in order: partners.outbox_modules (locations, tariffs) and `<module>.outbox_hooks` if that file
-    exists. Lazy because the registering apps import partners, and a worker must find them without help.
-    """
-    if module not in _registry and module not in _hooks_loaded:
-        _hooks_loaded.add(module)
-        importlib.import_module("partners.outbox_modules")
-        name = f"{module}.outbox_hooks"
-        if module not in _registry and module.isidentifier() and _module_exists(name):
-            importlib.import_module(name)
-    return _registry.get(module)
-
-
-def _module_exists(name: str) -> bool:
+def get_module(module: str) -> OutboxModule:
+    """The registration of `module`; UnknownOutboxModule when no app registered it."""
     try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+        return _registry[module]
+    except KeyError:
+        known = ", ".join(sorted(_registry)) or "none"
+        raise UnknownOutboxModule(f"Outbox module {module!r} is not registered (registered: {known})") from None
+
+
+def registered_modules() -> tuple[str, ...]:
+    """The names of the registered outbox modules, sorted."""
+    return tuple(sorted(_registry))
 
 
 def partner_party(partner: Partner, roles: Iterable[str]) -> PartyRef | None:

@@ -44,7 +44,7 @@ from partners.models import (
 from partners.tasks import outbox_deliver as outbox_deliver_task
 
 from .hints import hint_merge, hint_normalize
-from .registry import KNOWN_MODULES, PushResult, get_module
+from .registry import PushResult, UnknownOutboxModule, get_module
 
 logger = logging.getLogger(__name__)
 
@@ -90,15 +90,10 @@ def outbox_enqueue(
 ) -> None:
     """Write one pending delivery per recipient in the caller's transaction; queue the tasks on commit.
 
-    `partners` defaults to the module's audience. A module that is known but not registered yet is logged
-    and skipped (the apps are being built); an unknown module name is a programming error.
+    `partners` defaults to the module's audience. A module no app registered is a programming error
+    (UnknownOutboxModule, a LookupError).
     """
     spec = get_module(module)
-    if spec is None:
-        if module not in KNOWN_MODULES:
-            raise LookupError(f"Outbox module {module!r} is not registered")
-        logger.error("Outbox module %r has no registration yet: %s #%s not pushed", module, module, object_id)
-        return
     hint = hint_normalize(hint)
     recipients = spec.audience(object_id) if partners is None else partners
     partner_ids = sorted({p.pk if isinstance(p, Partner) else int(p) for p in recipients})
@@ -308,9 +303,10 @@ def _rate_limit_wait(partner: Partner, pstate: OutboxPartnerState, now: datetime
 
 
 def _push(delivery: OutboxDelivery, partner: Partner, pstate: OutboxPartnerState, token: str, probing: bool) -> str:
-    spec = get_module(delivery.module)
-    if spec is None:
-        return _on_error(delivery, token, RuntimeError(f"Outbox module {delivery.module!r} is not registered"))
+    try:
+        spec = get_module(delivery.module)
+    except UnknownOutboxModule as exc:
+        return _on_error(delivery, token, exc)
     sync, _ = OutboxSync.objects.get_or_create(partner=partner, module=delivery.module, object_id=delivery.object_id)
     try:
         result = spec.push(partner=partner, object_id=delivery.object_id, hint=dict(delivery.hint), sync=sync)

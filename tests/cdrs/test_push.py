@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cdrs.models import Cdr
-from cdrs.outbox_hooks import cdrs_audience
+from cdrs.push import cdrs_audience
 from cdrs.services import cdr_create_from_session, cdr_credit
 from partners.models import OutboxDelivery, OutboxState, OutboxSync
 from partners.outbox import outbox_enqueue

@@ -15,6 +15,7 @@ from ocpi_platform.ocpi.envelope import format_datetime
 from partners.models import OutboxDelivery, OutboxPartnerState, OutboxState, OutboxSync, PartnerState
 from partners.outbox import (
     PushResult,
+    UnknownOutboxModule,
     get_module,
     hint_merge,
     outbox_dead_letter,
@@ -115,13 +116,13 @@ def test_enqueue_rolled_back_change_sends_nothing(receiver, runner, django_captu
     assert receiver.requests == []
 
 
-def test_enqueue_unknown_module_is_an_error_and_known_unregistered_is_skipped(receiver, runner) -> None:
+def test_enqueue_unknown_module_is_an_error(receiver, runner) -> None:
     partner = partner_for(receiver)
-    with pytest.raises(LookupError):
+    with pytest.raises(UnknownOutboxModule):
         outbox_enqueue(module="locatoins", object_id=1, partners=[partner])
-    if get_module("cdrs") is None:
-        outbox_enqueue(module="cdrs", object_id=1, partners=[partner])
-        assert OutboxDelivery.objects.count() == 0
+    with pytest.raises(LookupError):
+        get_module("locatoins")
+    assert OutboxDelivery.objects.count() == 0
 
 
 # --- Locations: PUT, PATCH, coalescing --------------------------------------------------------------

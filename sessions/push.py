@@ -2,8 +2,8 @@
 
 Audience: the token owner (session.token_owner_partner, possibly a Hub the token's eMSP is behind) and every
 SCSP partner (README's role table: SCSP = Sessions Receiver), when registered and offering a sessions Receiver;
-no other partner ever gets a session (sessions.md 6: not broadcast). Registered from SessionsConfig.ready() and
-found lazily by partners.outbox.registry.
+no other partner ever gets a session (sessions.md 6: not broadcast). Registered with partners.outbox in
+SessionsConfig.ready().
 
 Push (sessions.md 1 and 3): PUT the whole session `{sessions Receiver}/{cc}/{pid}/{id}` when the partner holds
 no certain copy (never delivered, or the previous attempt failed or got no answer), else PATCH the changed
@@ -25,7 +25,7 @@ from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
 from partners.models import OutboxSync, Partner, Role
-from partners.outbox import PushResult, partner_party, register_module
+from partners.outbox import PushResult, partner_party
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
 from partners.services import partner_client
 
@@ -116,6 +116,3 @@ def session_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync
         logger.info("Partner %s refused the PATCH of %s (%s): sending the whole session", partner.pk, url, exc)
         return put_session()
     return PushResult(action="PATCH", last_updated=session.last_updated, exists=True, data={"periods": sent_periods})
-
-
-register_module(MODULE, audience=sessions_audience, push=session_push)

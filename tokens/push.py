@@ -11,7 +11,7 @@ from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
 from partners.models import OutboxSync, Partner, PartnerRole
-from partners.outbox import PushResult, partner_party, register_module
+from partners.outbox import PushResult, partner_party
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
 from partners.services import partner_client
 
@@ -77,6 +77,3 @@ def token_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: 
         client.put(url, json=body, params=params)
         return PushResult(action="PUT", last_updated=token.last_updated, exists=True)
     return PushResult(action="PATCH", last_updated=token.last_updated, exists=True)
-
-
-register_module("tokens", audience=tokens_audience, push=token_push, snapshot=tokens_snapshot)

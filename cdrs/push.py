@@ -16,7 +16,7 @@ from typing import Any
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
 from partners.models import OutboxSync, Partner
-from partners.outbox import PushResult, register_module
+from partners.outbox import PushResult
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
 from partners.services import partner_client
 
@@ -69,6 +69,3 @@ def cdr_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: Ou
         exists=True,
         data={"url": url, "location": location},
     )
-
-
-register_module(MODULE, audience=cdrs_audience, push=cdr_push)
