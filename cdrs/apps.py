@@ -7,9 +7,12 @@ class CdrsConfig(AppConfig):
     verbose_name = "CDRs"
 
     def ready(self) -> None:
-        # Outbox module "cdrs": who receives an object and how it is sent (cdrs/push.py).
+        # Outbox module "cdrs": who receives an object and how it is sent (cdrs/push.py); pull: how a
+        # partner's served objects are stored (cdrs/pull.py).
         from partners.outbox import register_module
+        from partners.pull_registry import register_pull
 
-        from . import push
+        from . import pull, push
 
         register_module("cdrs", audience=push.cdrs_audience, push=push.cdr_push)
+        register_pull("cdrs", store=pull.cdr_store_pulled, refusals=pull.REFUSALS)

@@ -6,11 +6,19 @@ class LocationsConfig(AppConfig):
     name = "locations"
 
     def ready(self) -> None:
-        # Outbox module "locations": who receives an object and how it is sent (locations/push.py).
+        # Outbox module "locations": who receives an object and how it is sent (locations/push.py); pull: how a
+        # partner's served objects are stored (locations/pull.py).
         from partners.outbox import register_module
+        from partners.pull_registry import register_pull
 
-        from . import push
+        from . import pull, push
 
         register_module(
             "locations", audience=push.locations_audience, push=push.location_push, snapshot=push.locations_snapshot
+        )
+        register_pull(
+            "locations",
+            store=pull.location_store_pulled,
+            refusals=pull.REFUSALS,
+            remove_unseen=pull.locations_remove_unseen,
         )

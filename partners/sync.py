@@ -2,7 +2,8 @@
 
 Pull is the fallback every receiver must support (transport.md 3). A crawl follows `Link rel="next"`
 (OcpiClient.iter_pages) from `?limit=<partner.page_limit>`; each object is validated with the module's canonical
-serializer and stored through the module's Receiver service, exactly like a push:
+serializer and stored through the module's Receiver service, exactly like a push (each app's `<app>/pull.py`,
+registered with partners/pull_registry.py in its AppConfig.ready()):
 
 * an invalid object, or one whose owner is not a party the partner registered (or is one of ours), is logged
   with the partner and its id and skipped; the rest of the page is stored and the crawl goes on (checklist 48);
@@ -29,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError, OcpiPermanentError
@@ -37,6 +38,7 @@ from ocpi_platform.ocpi.envelope import format_datetime
 from ocpi_platform.ocpi.headers import PartyRef
 
 from .models import Partner, Party, PullMode, PullModule, PullSeen, PullState, PullStatus, Role
+from .pull_registry import PullContext, PullSkip, UnknownPullModule, get_pull, raw_str
 from .selectors import partner_endpoint_url, partner_list_with_endpoint
 from .services import partner_client
 
@@ -89,134 +91,24 @@ class PullReport:
         )
 
 
-class _Skip(Exception):
-    """One object of a page is not stored; `local_id` marks a held object as still served (FULL pulls)."""
-
-    def __init__(self, reason: str, local_id: int | None = None) -> None:
-        super().__init__(reason)
-        self.local_id = local_id
+# --- Storing a page (each module's rules: partners/pull_registry.py, registered by its app) ------------
 
 
-@dataclass
-class _Context:
-    partner: Partner
-    parties: set[tuple[str, str]]
+# Always logged and skipped like invalid objects, whatever the module's own refusals.
+_REFUSALS: tuple[type[Exception], ...] = (ValidationError, ObjectDoesNotExist, IntegrityError)
 
 
-# --- Per-module storage (canonical serializer + the module's Receiver service) -----------------------
-
-
-def _str(raw: Any, key: str) -> str:
-    value = raw.get(key) if isinstance(raw, dict) else None
-    return value if isinstance(value, str) else ""
-
-
-def _owner(ctx: _Context, country_code: str, party_id: str) -> tuple[str, str]:
-    key = (country_code.upper(), party_id.upper())
-    if key not in ctx.parties:
-        raise _Skip(f"owner {key[0]}/{key[1]} is not a party registered by this partner")
-    return key
-
-
-def _validated(serializer_class: type, raw: Any, local_id: Callable[[], int | None]) -> dict[str, Any]:
-    serializer = serializer_class(data=raw)
-    if not serializer.is_valid():
-        raise _Skip(f"invalid: {serializer.errors}", local_id())
-    return serializer.validated_data
-
-
-def _store_location(ctx: _Context, raw: Any) -> int:
-    from locations.api.serializers import LocationSerializer
-    from locations.models import Location
-    from locations.services import location_receive
-
-    def held() -> int | None:
-        row = Location.objects.for_party(_str(raw, "country_code"), _str(raw, "party_id"))
-        return row.filter(ocpi_id__iexact=_str(raw, "id")).values_list("pk", flat=True).first()
-
-    data = _validated(LocationSerializer, raw, held)
-    cc, pid = _owner(ctx, data["country_code"], data["party_id"])
-    result = location_receive(
-        partner=ctx.partner, country_code=cc, party_id=pid, location_id=data["ocpi_id"], data=data, partial=False
-    )
-    return result.obj.pk
-
-
-def _store_tariff(ctx: _Context, raw: Any) -> int:
-    from tariffs.api.serializers import TariffSerializer
-    from tariffs.models import Tariff
-    from tariffs.services import tariff_receive
-
-    def held() -> int | None:
-        row = Tariff.objects.for_party(_str(raw, "country_code"), _str(raw, "party_id"))
-        return row.filter(ocpi_id__iexact=_str(raw, "id")).values_list("pk", flat=True).first()
-
-    data = _validated(TariffSerializer, raw, held)
-    cc, pid = _owner(ctx, data["country_code"], data["party_id"])
-    tariff, _created, _stale = tariff_receive(
-        partner=ctx.partner, country_code=cc, party_id=pid, tariff_id=data["ocpi_id"], data=data
-    )
-    return tariff.pk
-
-
-def _store_session(ctx: _Context, raw: Any) -> int:
-    from sessions.api.serializers import SessionSerializer
-    from sessions.services import session_store_received
-
-    data = _validated(SessionSerializer, raw, lambda: None)
-    cc, pid = _owner(ctx, data["country_code"], data["party_id"])
-    session, _created = session_store_received(
-        partner=ctx.partner, country_code=cc, party_id=pid, session_id=data["ocpi_id"], data=data, partial=False
-    )
-    return session.pk
-
-
-def _store_cdr(ctx: _Context, raw: Any) -> int:
-    from cdrs.api.serializers import CdrSerializer
-    from cdrs.services import cdr_store_received
-
-    data = _validated(CdrSerializer, raw, lambda: None)
-    _owner(ctx, data["country_code"], data["party_id"])
-    cdr, _created = cdr_store_received(partner=ctx.partner, data=data)
-    return cdr.pk
-
-
-_STORE: dict[str, Callable[[_Context, Any], int]] = {
-    PullModule.LOCATIONS: _store_location,
-    PullModule.TARIFFS: _store_tariff,
-    PullModule.SESSIONS: _store_session,
-    PullModule.CDRS: _store_cdr,
-}
-
-
-def _refusals() -> tuple[type[Exception], ...]:
-    """The Receiver services' "not this object" errors: logged and skipped like invalid objects."""
-    from cdrs.services import CdrError
-    from locations.services import ReceivedNotAllowedError
-    from sessions.services import SessionPartyNotAllowedError
-    from tariffs.services import TariffNotAllowedError
-
-    return (
-        ValidationError,
-        ObjectDoesNotExist,
-        IntegrityError,
-        ReceivedNotAllowedError,
-        TariffNotAllowedError,
-        SessionPartyNotAllowedError,
-        CdrError,
-    )
-
-
-def _store_page(ctx: _Context, module: str, objects: list[Any]) -> tuple[int, int, list[int]]:
+def _store_page(ctx: PullContext, module: str, objects: list[Any]) -> tuple[int, int, list[int]]:
     """Store each object in its own transaction -> (stored, skipped, local ids seen)."""
-    store, refusals = _STORE[module], _refusals()
+    rules = get_pull(module)
+    store, refusals = rules.store, _REFUSALS + rules.refusals
     stored = skipped = 0
     seen: list[int] = []
     for raw in objects:
         try:
             seen.append(store(ctx, raw))
             stored += 1
-        except _Skip as exc:
+        except PullSkip as exc:
             skipped += 1
             if exc.local_id is not None:
                 seen.append(exc.local_id)  # still served by the partner, only invalid now: not "removed"
@@ -227,8 +119,8 @@ def _store_page(ctx: _Context, module: str, objects: list[Any]) -> tuple[int, in
     return stored, skipped, seen
 
 
-def _log_skip(ctx: _Context, module: str, raw: Any, reason: str) -> None:
-    key = "/".join(_str(raw, k) or "?" for k in ("country_code", "party_id", "id"))
+def _log_skip(ctx: PullContext, module: str, raw: Any, reason: str) -> None:
+    key = "/".join(raw_str(raw, k) or "?" for k in ("country_code", "party_id", "id"))
     logger.warning("Pull %s from partner %s (%s): skipped %s: %s", module, ctx.partner.pk, ctx.partner, key, reason)
 
 
@@ -331,7 +223,7 @@ def _total(value: str | None) -> int | None:
         return None
 
 
-def _crawl(client: OcpiClient, state: PullState, ctx: _Context, report: PullReport, progress: Any) -> None:
+def _crawl(client: OcpiClient, state: PullState, ctx: PullContext, report: PullReport, progress: Any) -> None:
     url: str | None = state.next_url
     while url:
         restart_at = None
@@ -387,29 +279,11 @@ def _removal_scope(partner: Partner, to_party: PartyRef | None) -> Q:
 
 
 def _remove_unseen(state: PullState, partner: Partner, to_party: PartyRef | None) -> int:
+    remove_unseen = get_pull(state.module).remove_unseen
+    if remove_unseen is None:
+        return 0
     seen = PullSeen.objects.filter(state=state).values("object_id")
-    scope = _removal_scope(partner, to_party)
-    removed = 0
-    if state.module == PullModule.LOCATIONS:
-        from locations.constants import EVSEStatus
-        from locations.models import EVSE, Location
-        from locations.services import location_expire_received
-
-        valid_evses = EVSE.objects.filter(location=OuterRef("pk")).exclude(status=EVSEStatus.REMOVED)
-        vanished = Location.objects.filter(scope).exclude(pk__in=seen).filter(Exists(valid_evses))
-        for location in vanished.order_by("pk").iterator():
-            location_expire_received(location=location)
-            logger.info("Pull locations from partner %s: %s no longer served, EVSEs REMOVED", partner.pk, location)
-            removed += 1
-    elif state.module == PullModule.TARIFFS:
-        from tariffs.models import Tariff
-        from tariffs.services import tariff_delete
-
-        for tariff in Tariff.objects.live().filter(scope).exclude(pk__in=seen).order_by("pk").iterator():
-            tariff_delete(tariff=tariff)
-            logger.info("Pull tariffs from partner %s: %s no longer served, deleted", partner.pk, tariff)
-            removed += 1
-    return removed
+    return remove_unseen(partner, _removal_scope(partner, to_party), seen)
 
 
 # --- Entry points -----------------------------------------------------------------------------------
@@ -443,6 +317,10 @@ def pull(
     """
     if module not in MODULES:
         raise PullError(f"Unknown module {module!r}; expected one of {', '.join(MODULES)}")
+    try:
+        get_pull(module)
+    except UnknownPullModule as exc:
+        raise PullError(str(exc)) from exc
     base_url = partner_endpoint_url(partner=partner, identifier=module, role=SENDER)
     if not base_url:
         raise PullError(f"Partner {partner} has no {module} SENDER endpoint")
@@ -465,7 +343,7 @@ def pull(
         date_to=state.date_to if state.mode == PullMode.DELTA else None,
     )
     client = partner_client(partner, from_party=from_party, to_party=to_party)
-    ctx = _Context(partner=partner, parties=allowed)
+    ctx = PullContext(partner=partner, parties=allowed)
     try:
         _crawl(client, state, ctx, report, progress)
         if state.mode == PullMode.FULL:

@@ -8,9 +8,12 @@ class SessionsConfig(AppConfig):
     verbose_name = "Charging sessions"
 
     def ready(self) -> None:
-        # Outbox module "sessions": who receives an object and how it is sent (sessions/push.py).
+        # Outbox module "sessions": who receives an object and how it is sent (sessions/push.py); pull: how a
+        # partner's served objects are stored (sessions/pull.py).
         from partners.outbox import register_module
+        from partners.pull_registry import register_pull
 
-        from . import push
+        from . import pull, push
 
         register_module("sessions", audience=push.sessions_audience, push=push.session_push)
+        register_pull("sessions", store=pull.session_store_pulled, refusals=pull.REFUSALS)

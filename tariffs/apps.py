@@ -6,11 +6,16 @@ class TariffsConfig(AppConfig):
     name = "tariffs"
 
     def ready(self) -> None:
-        # Outbox module "tariffs": who receives an object and how it is sent (tariffs/push.py).
+        # Outbox module "tariffs": who receives an object and how it is sent (tariffs/push.py); pull: how a
+        # partner's served objects are stored (tariffs/pull.py).
         from partners.outbox import register_module
+        from partners.pull_registry import register_pull
 
-        from . import push
+        from . import pull, push
 
         register_module(
             "tariffs", audience=push.tariffs_audience, push=push.tariff_push, snapshot=push.tariffs_snapshot
+        )
+        register_pull(
+            "tariffs", store=pull.tariff_store_pulled, refusals=pull.REFUSALS, remove_unseen=pull.tariffs_remove_unseen
         )
