@@ -400,7 +400,7 @@ def _reserve(command: CommandRequest, data: Mapping[str, Any], gateway: Any, tim
 
 def _reservation_session(reservation: Reservation, command: CommandRequest) -> ChargingSession:
     """commands.md 4.3: a successful reservation gives a Session with status RESERVATION."""
-    from .gateway.events import _currency, connector_for
+    from .selectors import connector_for, evse_currency
     from .services import session_start, session_update
 
     evse = _evse_at(
@@ -428,7 +428,7 @@ def _reservation_session(reservation: Reservation, command: CommandRequest) -> C
         auth_method="COMMAND",
         authorization_reference=reservation.authorization_reference or None,
         start_date_time=_now(),
-        currency=_currency(evse, connector) if connector else getattr(settings, "OCPI_DEFAULT_CURRENCY", "EUR"),
+        currency=evse_currency(evse, connector) if connector else getattr(settings, "OCPI_DEFAULT_CURRENCY", "EUR"),
         token_owner_partner=command.partner,
         status=SessionStatus.RESERVATION,
     )

@@ -1,7 +1,7 @@
 """CPO role: the end of a reservation that was not used (commands.md 1 and 4.3, sessions.md 1).
 
 A RESERVE_NOW accepted by the charge point gives an ACTIVE Reservation and a Session in status RESERVATION
-(sessions/commands.py); the driver's charging with the same token makes it USED (sessions/gateway/events.py).
+(sessions/commands.py); the driver's charging with the same token makes it USED (chargepoints/events.py).
 Here the two other ways it ends:
 
 * expiry: once `expiry_date` has passed, beat marks the reservation EXPIRED and completes its RESERVATION session

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import Partner
 
+from .gateway import GatewayEventError
 from .models import ChargingSession
+
+if TYPE_CHECKING:
+    from locations.models import EVSE, Connector
 
 
 def session_list_for_partner(
@@ -76,3 +82,50 @@ def session_list_received(*, partner: Partner | None = None) -> QuerySet[Chargin
     if partner is not None:
         queryset = queryset.filter(received_from=partner)
     return queryset.order_by("last_updated", "pk")
+
+
+# --- the charge point a session or command is about (locations, tariffs through their selectors) -------------
+
+
+def evse_at(*, country_code: str, party_id: str, location_id: str, evse_uid: str) -> EVSE | None:
+    """The EVSE `evse_uid` of a party's location, None when unknown or not given."""
+    from locations.selectors import evse_get, location_get
+
+    if not evse_uid:
+        return None
+    location = location_get(country_code=country_code, party_id=party_id, location_id=location_id)
+    return evse_get(location=location, evse_uid=evse_uid) if location else None
+
+
+def connector_for(evse: EVSE, connector_id: str | None) -> Connector:
+    """The EVSE's connector `connector_id`, or its first connector when none is named."""
+    from locations.selectors import connector_get
+
+    if connector_id:
+        connector = connector_get(evse=evse, connector_id=connector_id)
+    else:
+        connector = evse.connectors.order_by("pk").first()
+    if connector is None:
+        raise GatewayEventError(f"EVSE {evse.uid} has no connector {connector_id or ''}".strip())
+    return connector
+
+
+def evse_tariffs(evse: EVSE, connector: Connector) -> list[dict[str, Any]]:
+    """The connector's tariffs (tariff_ids), as OCPI Tariff objects."""
+    from tariffs.api.serializers import tariff_to_ocpi
+    from tariffs.selectors import tariff_list_by_ids
+
+    return [
+        tariff_to_ocpi(t)
+        for t in tariff_list_by_ids(
+            country_code=evse.country_code, party_id=evse.party_id, ocpi_ids=connector.tariff_ids or []
+        )
+    ]
+
+
+def evse_currency(evse: EVSE, connector: Connector) -> str:
+    """The currency of a session on this connector: its first tariff's, else OCPI_DEFAULT_CURRENCY."""
+    tariffs = evse_tariffs(evse, connector)
+    if tariffs:
+        return tariffs[0]["currency"]
+    return getattr(settings, "OCPI_DEFAULT_CURRENCY", "EUR")

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "tokens",
     "sessions",
     "cdrs",
+    "chargepoints",  # charge point gateway events and simulator (above sessions and cdrs)
 ]
 
 MIDDLEWARE = [

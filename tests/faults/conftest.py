@@ -160,7 +160,7 @@ def emsp_partner_on(
 
 def complete_session(*, evse: EVSE, partner: Partner, number: int) -> Any:
     """One whole session of the partner's driver on `evse` (start, two meter values, stop); returns its CDR."""
-    from sessions.gateway import events
+    from chargepoints import events
 
     start = timezone.now() - timedelta(minutes=30)
     token = {

@@ -106,7 +106,7 @@ def test_scsp_gets_our_sessions_as_well_as_the_token_owner_and_nobody_else(
 def test_scsp_may_set_charging_profiles_of_our_sessions_and_gets_the_result(
     site: Any, fake_emsp: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from sessions.gateway import events
+    from chargepoints import events
 
     owner = make_registered_partner("Token owner", [("EMSP", "DE", "EMP")])
     scsp = make_registered_partner("Smart charging", [("SCSP", "DE", "SCS")])

@@ -93,7 +93,7 @@ def network(transactional_db: Any, settings: Any, fake_partner: FakePartner) -> 
     from tokens.services import token_block, token_issue
 
     settings.OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS = 0
-    settings.OCPI_GATEWAY = "sessions.gateway.simulator.SimulatorGateway"
+    settings.OCPI_GATEWAY = "chargepoints.simulator.SimulatorGateway"
     settings.OCPI_SIMULATOR_DELAY_SECONDS = 0
     settings.OCPI_SIMULATOR_OUTCOME = "ACCEPTED"
     settings.OCPI_COMMAND_TIMEOUT_SECONDS = 5

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from sessions.gateway import events
+from chargepoints import events
 from sessions.models import ChargingProfileRequest, ChargingSession
 from tests.conftest import make_registered_partner
 from tests.sessions import test_gateway_fixtures as fixtures

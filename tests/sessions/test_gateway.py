@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from sessions.gateway import ChargePointGateway, events, get_gateway
-from sessions.gateway.simulator import SimulatorGateway, active_charging_profile
+from chargepoints import events
+from chargepoints.simulator import SimulatorGateway, active_charging_profile
+from sessions.gateway import ChargePointGateway, get_gateway
 from sessions.models import ChargingSession
 from tests.sessions import test_gateway_fixtures as fixtures
 from tests.sessions.test_gateway_fixtures import evse

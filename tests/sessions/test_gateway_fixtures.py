@@ -45,7 +45,7 @@ OUR_TOKEN = "04OURS0001"  # one of our own eMSP tokens (NL/EXA)
 @pytest.fixture
 def fast_gateway(settings: Any) -> Any:
     """The simulator without delay, accepting what a real charge point would accept."""
-    settings.OCPI_GATEWAY = "sessions.gateway.simulator.SimulatorGateway"
+    settings.OCPI_GATEWAY = "chargepoints.simulator.SimulatorGateway"
     settings.OCPI_SIMULATOR_DELAY_SECONDS = 0
     settings.OCPI_SIMULATOR_OUTCOME = "ACCEPTED"
     settings.OCPI_COMMAND_TIMEOUT_SECONDS = 5

@@ -1,14 +1,16 @@
-"""The charge point gateway (ARCHITECTURE.md "Charge point gateway"): the boundary to physical charge points.
+"""The charge point gateway port (ARCHITECTURE.md "Charge point gateway"): the boundary to physical charge points.
 
-Commands go OUT through one small interface, `ChargePointGateway`; events come IN through
-`sessions.gateway.events` (EVSE status, session started, meter values, session stopped), which updates the
-EVSE status, the sessions and creates the CDR. Sessions and CDRs are born only from those events.
+Commands go OUT through one small interface, `ChargePointGateway`, which sessions (commands, reservations,
+charging profiles) call through `get_gateway()`; events come IN through `chargepoints.events` (EVSE status,
+session started, meter values, session stopped), which updates the EVSE status, the sessions and creates the CDR.
+Sessions and CDRs are born only from those events. The implementations and the events live in the top-layer
+`chargepoints` app; this module is what sessions may import (sessions never imports chargepoints).
 
 The implementation is chosen by settings.OCPI_GATEWAY (dotted path of a class, instantiated without
-arguments); the default is the `SimulatorGateway`. An OCPP 1.6/2.0.1 adapter implements the same interface:
-RemoteStartTransaction/RemoteStopTransaction/UnlockConnector/ReserveNow/CancelReservation/SetChargingProfile/
-ClearChargingProfile/GetCompositeSchedule out, StatusNotification/StartTransaction/MeterValues/
-StopTransaction in (mapped onto the `events` functions).
+arguments); the default is `chargepoints.simulator.SimulatorGateway`. An OCPP 1.6/2.0.1 adapter implements the
+same interface: RemoteStartTransaction/RemoteStopTransaction/UnlockConnector/ReserveNow/CancelReservation/
+SetChargingProfile/ClearChargingProfile/GetCompositeSchedule out, StatusNotification/StartTransaction/MeterValues/
+StopTransaction in (mapped onto the `chargepoints.events` functions).
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ if TYPE_CHECKING:
     from locations.models import EVSE
     from sessions.models import ChargingSession, Reservation
 
-DEFAULT_GATEWAY = "sessions.gateway.simulator.SimulatorGateway"
+DEFAULT_GATEWAY = "chargepoints.simulator.SimulatorGateway"
+
+
+class GatewayEventError(ValueError):
+    """An event that cannot be applied (unknown EVSE/connector, finished session, ...)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class ChargePointGateway(Protocol):
 
     Never call these inside a database transaction (the charge point may be slow). Implementations report
     what the charge point does afterwards (a session that starts, meter values, ...) through
-    `sessions.gateway.events`.
+    `chargepoints.events`.
     """
 
     def start_session(
@@ -103,4 +109,11 @@ def command_timeout() -> float:
     return float(getattr(settings, "OCPI_COMMAND_TIMEOUT_SECONDS", 30))
 
 
-__all__ = ["DEFAULT_GATEWAY", "ChargePointGateway", "GatewayResult", "command_timeout", "get_gateway"]
+__all__ = [
+    "DEFAULT_GATEWAY",
+    "ChargePointGateway",
+    "GatewayEventError",
+    "GatewayResult",
+    "command_timeout",
+    "get_gateway",
+]

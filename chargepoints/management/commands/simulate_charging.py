@@ -1,4 +1,4 @@
-"""Run one whole simulated charging session on one of our EVSEs (sessions/gateway/simulation.py)."""
+"""Run one whole simulated charging session on one of our EVSEs (chargepoints/simulation.py)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--period-minutes", type=int, default=15, help="Meter value period (default 15)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from sessions.gateway.simulation import SimulationError, charging_simulate
+        from chargepoints.simulation import SimulationError, charging_simulate
 
         kwh = _decimal(options["kwh"], "--kwh")
         minutes = _decimal(options["minutes"], "--minutes")

@@ -14,12 +14,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from sessions.gateway import GatewayEventError
 from sessions.models import ChargingSession, Reservation, ReservationStatus, SessionStatus
+from sessions.selectors import connector_for, evse_currency, evse_tariffs
 
 if TYPE_CHECKING:
     from locations.models import EVSE, Connector
@@ -30,24 +31,7 @@ ENERGY_QUANTUM = Decimal("0.001")  # kWh: meter resolution of 1 Wh
 HOURS_QUANTUM = Decimal("0.000001")
 
 
-class GatewayEventError(ValueError):
-    """An event that cannot be applied (unknown EVSE/connector, finished session, ...)."""
-
-
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def connector_for(evse: EVSE, connector_id: str | None) -> Connector:
-    """The EVSE's connector `connector_id`, or its first connector when none is named."""
-    from locations.selectors import connector_get
-
-    if connector_id:
-        connector = connector_get(evse=evse, connector_id=connector_id)
-    else:
-        connector = evse.connectors.order_by("pk").first()
-    if connector is None:
-        raise GatewayEventError(f"EVSE {evse.uid} has no connector {connector_id or ''}".strip())
-    return connector
 
 
 def connector_max_power_w(connector: Connector) -> int:
@@ -59,31 +43,12 @@ def connector_max_power_w(connector: Connector) -> int:
     return int(connector.max_voltage * connector.max_amperage * phases)
 
 
-def _tariffs(evse: EVSE, connector: Connector) -> list[dict[str, Any]]:
-    from tariffs.api.serializers import tariff_to_ocpi
-    from tariffs.selectors import tariff_list_by_ids
-
-    return [
-        tariff_to_ocpi(t)
-        for t in tariff_list_by_ids(
-            country_code=evse.country_code, party_id=evse.party_id, ocpi_ids=connector.tariff_ids or []
-        )
-    ]
-
-
 def _tariff_for(session: ChargingSession, evse: EVSE, connector: Connector) -> dict[str, Any] | None:
     """The tariff a CDR of this session would use (cdrs.services rules: AD_HOC_PAYMENT for ad-hoc tokens)."""
     from tariffs.engine import select_tariff
 
     wanted = "AD_HOC_PAYMENT" if (session.cdr_token or {}).get("type") == "AD_HOC_USER" else "REGULAR"
-    return select_tariff(_tariffs(evse, connector), at=session.start_date_time, tariff_type=wanted)
-
-
-def _currency(evse: EVSE, connector: Connector) -> str:
-    tariffs = _tariffs(evse, connector)
-    if tariffs:
-        return tariffs[0]["currency"]
-    return getattr(settings, "OCPI_DEFAULT_CURRENCY", "EUR")
+    return select_tariff(evse_tariffs(evse, connector), at=session.start_date_time, tariff_type=wanted)
 
 
 def _running_cost(
@@ -189,7 +154,7 @@ def session_started(
             auth_method=auth_method,
             authorization_reference=authorization_reference,
             start_date_time=started_at,
-            currency=_currency(evse, connector),
+            currency=evse_currency(evse, connector),
             token_owner_partner=token_owner_partner,
             meter_id=meter_id,
         )

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from ocpi_platform.ocpi.envelope import format_datetime
 from ocpi_platform.ocpi.fields import parse_datetime
+from sessions.gateway import GatewayResult
 from sessions.models import (
     ChargingProfileAction,
     ChargingProfileRequest,
@@ -32,7 +33,7 @@ from sessions.models import (
     SessionStatus,
 )
 
-from . import GatewayResult, events
+from . import events
 
 if TYPE_CHECKING:
     from locations.models import EVSE
@@ -46,7 +47,7 @@ TIMEOUT = "TIMEOUT"
 
 
 class SimulatorGateway:
-    """The default ChargePointGateway (see sessions.gateway). Stateless: its state is our database."""
+    """The default ChargePointGateway (see sessions.gateway, the port). Stateless: its state is our database."""
 
     def __init__(self, *, delay: float | None = None, outcome: str | None = None) -> None:
         self.delay = float(delay if delay is not None else getattr(settings, "OCPI_SIMULATOR_DELAY_SECONDS", 0.5))
