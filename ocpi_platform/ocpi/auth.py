@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -18,6 +18,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from .headers import OcpiHttpRequest
 from .tokens import token_candidates
 
 TOKEN_A = "A"  # registration token: versions and credentials only
@@ -64,8 +65,8 @@ def request_credentials(request: HttpRequest) -> tuple[Any, str, str] | None:
     if found is _UNRESOLVED:
         candidates = token_candidates(request.headers.get("Authorization", ""))
         found = _resolver()(candidates) if candidates else None
-        request._ocpi_credentials = found
-    return found
+        request._ocpi_credentials = found  # type: ignore[attr-defined]  # cached on the request
+    return cast("tuple[Any, str, str] | None", found)
 
 
 class OcpiTokenAuthentication(BaseAuthentication):
@@ -80,7 +81,7 @@ class OcpiTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Unknown credentials token")
         partner, kind, token = found
         identity = OcpiIdentity(partner=partner, kind=kind, token=token)
-        request._request.ocpi_partner = partner  # for the message log (middleware)
+        cast(OcpiHttpRequest, request._request).ocpi_partner = partner  # for the message log (middleware)
         return identity, identity
 
     def authenticate_header(self, request: Request) -> str:

@@ -101,7 +101,7 @@ def _allowed_addresses(host: str, port: int, url: str, resolver: Callable[..., A
     allowed = _allowed_networks()
     addresses = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not (address.is_global and not address.is_multicast) and not any(address in net for net in allowed):
             raise OcpiUrlRefused(f"Refused URL {url!r}: {host} resolves to non-public address {address}")
         addresses.append(str(address))
@@ -128,9 +128,12 @@ def check_url(url: str, *, resolver: Callable[..., Any] | None = None) -> None:
 class _PinnedConnectionMixin:
     """Connect only to an address that passes the policy, resolved at connect time (no DNS rebinding)."""
 
+    _dns_host: str  # urllib3's HTTPConnection attributes this mixin uses
+    port: int
+
     def _new_conn(self) -> socket.socket:
-        host = self._dns_host  # type: ignore[attr-defined]
-        self._dns_host = _allowed_addresses(host, self.port, f"{host}:{self.port}")[0]  # type: ignore[attr-defined]
+        host = self._dns_host
+        self._dns_host = _allowed_addresses(host, self.port, f"{host}:{self.port}")[0]
         try:
             return super()._new_conn()  # type: ignore[misc]
         finally:

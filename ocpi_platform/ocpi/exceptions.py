@@ -153,7 +153,7 @@ def ocpi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, drf.Throttled):
         # Rate limit (throttling.py): 429 with the envelope and always a Retry-After in whole seconds.
         response = error_response(OcpiError(str(exc.detail) or "Too many requests", http_status=429))
-        response["Retry-After"] = str(max(1, math.ceil(exc.wait or 0)))
+        response["Retry-After"] = str(max(1, math.ceil(exc.wait or 0)))  # type: ignore[attr-defined]  # set by Throttled.__init__
         return response
     if isinstance(exc, drf.APIException):
         return error_response(OcpiError(str(exc.detail), http_status=exc.status_code))

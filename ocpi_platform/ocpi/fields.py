@@ -64,7 +64,9 @@ class OcpiStringField(serializers.CharField):
 
     def __init__(self, max_length: int | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
-        super().__init__(max_length=max_length, **kwargs)
+        if max_length is not None:  # DRF's CharField defaults it to None
+            kwargs["max_length"] = max_length
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):

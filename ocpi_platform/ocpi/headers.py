@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import HttpRequest
+
 from .logsafe import CONTROL_CHARACTERS, log_safe
 
 REQUEST_ID = "X-Request-ID"
@@ -48,6 +50,19 @@ class Routing:
             return PartyRef.of(cc, pid) if cc and pid else None
 
         return cls(from_party=ref(FROM_CC, FROM_PID), to_party=ref(TO_CC, TO_PID))
+
+
+class OcpiHttpRequest(HttpRequest):
+    """Typing only: the attributes OcpiMiddleware (and authentication) put on an OCPI request.
+
+    Django's request object is never replaced; code that reads or sets them `cast`s the request to this.
+    """
+
+    ocpi_request_id: str
+    ocpi_correlation_id: str
+    ocpi_routing: Routing
+    ocpi_partner: Any  # partners.models.Partner, or None before authentication
+    ocpi_body_problem: str
 
 
 _COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")

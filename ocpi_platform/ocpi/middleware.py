@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +31,7 @@ from .headers import (
     REQUEST_ID,
     TO_CC,
     TO_PID,
+    OcpiHttpRequest,
     Routing,
     id_header_problem,
     new_id,
@@ -127,7 +128,7 @@ def _drain_after_answer(response: HttpResponse, request: HttpRequest, length: in
                 with contextlib.suppress(OSError):
                     sock.settimeout(previous)
 
-    response._resource_closers.append(drain)
+    response._resource_closers.append(drain)  # type: ignore[attr-defined]  # Django's close() runs these
 
 
 class OcpiMiddleware:
@@ -137,6 +138,7 @@ class OcpiMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_ocpi_path(request.path):
             return self.get_response(request)
+        request = cast(OcpiHttpRequest, request)
         started = time.monotonic()
         id_problem = id_header_problem(request.headers)
         # An id with control characters cannot be echoed (nor logged as it is): the answer carries a new one.
@@ -184,7 +186,7 @@ class OcpiMiddleware:
         return None
 
     @staticmethod
-    def _refuse(request: HttpRequest, body: bytes, header_problem: str | None) -> HttpResponse | None:
+    def _refuse(request: OcpiHttpRequest, body: bytes, header_problem: str | None) -> HttpResponse | None:
         """Malformed URL, headers or body: 400 (415 for a body that is not JSON) with OCPI 2001."""
         if CONTROL_CHARACTERS.search(request.path):
             return _invalid("URL path: must not contain control characters (NUL, CR, LF, ...)")
@@ -220,7 +222,7 @@ class OcpiMiddleware:
         return json_error(env.SERVER_ERROR, "Internal server error", 500)
 
     @staticmethod
-    def _routing_response_headers(request: HttpRequest, response: HttpResponse) -> None:
+    def _routing_response_headers(request: OcpiHttpRequest, response: HttpResponse) -> None:
         """Functional modules answer with TO = the requesting party and FROM = the addressed party."""
         if any(segment in request.path for segment in CONFIGURATION_SEGMENTS):
             return
@@ -233,7 +235,7 @@ class OcpiMiddleware:
             response[FROM_PID] = routing.to_party.party_id
 
     @staticmethod
-    def _record(request: HttpRequest, response: HttpResponse, request_body: bytes, duration_ms: int) -> None:
+    def _record(request: OcpiHttpRequest, response: HttpResponse, request_body: bytes, duration_ms: int) -> None:
         data = getattr(response, "data", None)
         ocpi_status = data.get("status_code") if isinstance(data, dict) else None
         if ocpi_status is None and response.get("Content-Type", "").startswith("application/json"):

@@ -25,6 +25,7 @@ from django.utils.module_loading import import_string
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import Direction
 
 from .headers import CORRELATION_ID, FROM_CC, FROM_PID, REQUEST_ID, TO_CC, TO_PID
 
@@ -191,7 +192,7 @@ _LOC = "locations.api.serializers."
 _TAR = "tariffs.api.serializers."
 _TOK = "tokens.api.serializers."
 _SES = "sessions.api.serializers."
-_CMD = "sessions.api.commands."
+_CMD = "sessions.commands.serializers."
 _CP = "sessions.api.chargingprofiles."
 _CDR = "cdrs.api.serializers."
 _PAR = "partners.api."
@@ -560,11 +561,11 @@ class OcpiTokenScheme(OpenApiAuthenticationExtension):
 class OcpiDateTimeFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "ocpi_platform.ocpi.fields.OcpiDateTimeField"
 
-    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         return dict(DATETIME)
 
 
-def _nested(auto_schema: AutoSchema, serializer_class: type, many: bool, direction: str) -> dict[str, Any]:
+def _nested(auto_schema: AutoSchema, serializer_class: type, many: bool, direction: Direction) -> dict[str, Any]:
     component = auto_schema.resolve_serializer(serializer_class(), direction)
     return {"type": "array", "items": component.ref} if many else component.ref
 
@@ -574,7 +575,7 @@ class NestedJsonFieldExtension(OpenApiSerializerFieldExtension):
 
     target_class = "locations.api.serializers.NestedJsonField"
 
-    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         return _nested(auto_schema, self.target.serializer_class, self.target.many, direction)
 
 
@@ -583,7 +584,7 @@ class SnapshotFieldExtension(OpenApiSerializerFieldExtension):
 
     target_class = "cdrs.api.serializers.SnapshotField"
 
-    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         schema = _nested(auto_schema, self.target.serializer_class, self.target.many, direction)
         if self.target.many and not self.target.allow_empty:
             schema["minItems"] = 1
@@ -593,14 +594,14 @@ class SnapshotFieldExtension(OpenApiSerializerFieldExtension):
 class GeoLocationFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "locations.api.serializers.GeoLocationField"
 
-    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         return _nested(auto_schema, import_string(FIELD_SERIALIZERS[_dotted(type(self.target))]), False, direction)
 
 
 class PriceFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "cdrs.api.serializers.PriceField"
 
-    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         return _nested(auto_schema, import_string(FIELD_SERIALIZERS[_dotted(type(self.target))]), False, direction)
 
 
@@ -645,7 +646,7 @@ class OcpiAutoSchema(AutoSchema):
         entry = self.entry
         return entry.summary if entry else None
 
-    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+    def get_serializer_name(self, serializer: Any, direction: Direction) -> str:
         name = super().get_serializer_name(serializer, direction)
         base = name[: -len("Serializer")] if name.endswith("Serializer") else name
         if base in _ambiguous_names():
@@ -678,7 +679,7 @@ class OcpiAutoSchema(AutoSchema):
 
     # bodies
 
-    def _schema_of(self, ref: Any, direction: str) -> dict[str, Any]:
+    def _schema_of(self, ref: Any, direction: Direction) -> dict[str, Any]:
         if isinstance(ref, str):
             return self.resolve_serializer(import_string(ref)(), direction).ref
         if isinstance(ref, Many):
@@ -692,7 +693,7 @@ class OcpiAutoSchema(AutoSchema):
             return {"anyOf": [self._schema_of(path, direction) for path in ref.serializers]}
         return _expand(ref)
 
-    def _get_request_body(self, direction: str = "request") -> dict[str, Any] | None:
+    def _get_request_body(self, direction: Direction = "request") -> dict[str, Any] | None:
         entry = self.entry
         if self.method not in ("PUT", "PATCH", "POST"):
             return None
@@ -705,7 +706,7 @@ class OcpiAutoSchema(AutoSchema):
             body["required"] = True
         return body
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
         entry = self.entry
         module = _module_of(self.ocpi_path)
         functional = module not in CONFIGURATION_MODULES

@@ -36,7 +36,7 @@ def page_params(request: Request) -> PageParams:
 
     def integer(name: str, default: int) -> int:
         raw = query.get(name)
-        if raw in (None, ""):
+        if not raw:  # absent or empty
             return default
         try:
             value = int(raw)
@@ -50,7 +50,7 @@ def page_params(request: Request) -> PageParams:
 
     def moment(name: str) -> datetime | None:
         raw = query.get(name)
-        if raw in (None, ""):
+        if not raw:  # absent or empty
             return None
         try:
             return parse_datetime(raw.replace(" ", "+"))

@@ -51,7 +51,7 @@ def _prepared_cursor_class() -> type:
             if self._query is None:
                 # psycopg keeps no query text for a prepared statement; Django's query log (DEBUG, tests'
                 # query counting) reads it from here (last_executed_query).
-                self._query = _StatementText(query)
+                self._query = _StatementText(query)  # type: ignore[assignment]  # duck-typed: only .query is read
             return result
 
     return PreparedCursor
@@ -84,7 +84,7 @@ def _converters(model: type[Model], connection: Any) -> list[tuple[int, list[Any
     found = []
     for index, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)  # type: ignore[attr-defined]  # not in django-stubs
         if converters:
             found.append((index, converters, column))
     cached[model] = found
@@ -109,7 +109,7 @@ def select_one(
         for converter in converters:
             value = converter(value, column, connection)
         values[index] = value
-    instance = model.from_db(using, None, values)
+    instance = model.from_db(using, None, values)  # type: ignore[arg-type]  # every field loaded: names unused
     return instance, tuple(row[fields : fields + extra])
 
 

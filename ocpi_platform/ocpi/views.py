@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from django.conf import settings
 from rest_framework.exceptions import Throttled
@@ -50,16 +50,16 @@ class OcpiView(APIView):
         """The per-partner rate limit applies to every OCPI view, whatever a subclass adds."""
         return [OcpiPartnerRateThrottle(), *super().get_throttles()]
 
-    def throttled(self, request: Request, wait: float | None) -> None:
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
         raise Throttled(wait=wait, detail=rate_limit_message(wait))
 
     @property
     def identity(self) -> OcpiIdentity:
-        return self.request.auth
+        return cast(OcpiIdentity, self.request.auth)
 
     @property
     def partner(self) -> Any:
-        return self.request.auth.partner
+        return self.identity.partner
 
     @property
     def routing(self) -> Routing:
@@ -76,7 +76,7 @@ class OcpiView(APIView):
             raise ObjectNotFound(f"Party {ref} is not one of the parties registered by this partner")
         return ref
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         """OPTIONS is no OCPI method: the envelope (1000, no data) and the `Allow` header, never DRF's metadata."""
         return ocpi_response()
 
