@@ -236,7 +236,7 @@ class CommandRequestAdmin(admin.ModelAdmin):
         return False  # a record of what was said; commands are sent through "Add" (the send form)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        from .commands import command_refresh
+        from .commands.sender import command_refresh
 
         command = CommandRequest.objects.filter(pk=object_id).first()
         if command is not None:
@@ -244,7 +244,7 @@ class CommandRequestAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        from .commands import command_send
+        from .commands.sender import command_send
 
         form = SendCommandForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

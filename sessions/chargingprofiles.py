@@ -24,7 +24,7 @@ from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import Partner, Role
 from partners.outbox import partner_party
 
-from .commands import response_timeout
+from .commands.results import response_timeout
 from .gateway import GatewayResult, command_timeout, get_gateway
 from .models import (
     ChargingProfileAction,

@@ -27,14 +27,14 @@ _RETRY = {
 def command_execute(*, command_id: int) -> str:
     """Send one accepted command to the charge point and record its CommandResult (never retried: the result
     of a second attempt could contradict the first)."""
-    from sessions.commands import command_execute as execute  # local import: services import this module
+    from sessions.commands.receiver import command_execute as execute  # local import: services import this module
 
     return execute(command_id=command_id)
 
 
 @shared_task(**_RETRY)
 def command_post_result(*, command_id: int) -> str:
-    from sessions.commands import command_post_result as post
+    from sessions.commands.results import command_post_result as post
 
     return post(command_id=command_id)
 
@@ -42,7 +42,7 @@ def command_post_result(*, command_id: int) -> str:
 @shared_task(ignore_result=True)
 def command_expire_overdue() -> int:
     """Beat: commands we sent whose CommandResult is overdue become TIMEOUT."""
-    from sessions.commands import command_expire_overdue as expire
+    from sessions.commands.sender import command_expire_overdue as expire
 
     return expire()
 

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from ocpi_platform.ocpi.fields import INT32_MAX, OcpiDateTimeField, OcpiNumberField, StrictIntegerField
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from partners.models import Role
-from sessions.api.commands import ResponseUrlField
 from sessions.api.serializers import EnumField
+from sessions.commands.serializers import ResponseUrlField
 from sessions.models import (
     ChargingProfileAction,
     ChargingProfileRequest,

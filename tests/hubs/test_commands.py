@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from partners.models import PartnerEndpoint
-from sessions.commands import command_send
+from sessions.commands.sender import command_send
 from tests.hubs.conftest import CPO_2, via_hub
 from tests.hubs.test_inbound_routing import location_body
 from tests.tokens.factories import TokenFactory

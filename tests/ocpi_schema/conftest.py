@@ -82,7 +82,7 @@ def network(transactional_db: Any, settings: Any, fake_partner: FakePartner) -> 
         evse_update,
         location_update,
     )
-    from sessions.commands import command_send
+    from sessions.commands.sender import command_send
     from sessions.demo import seed_demo
     from sessions.models import ChargingSession
     from tariffs.api.serializers import TariffSerializer

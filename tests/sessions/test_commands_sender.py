@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from sessions.commands import command_expire_overdue, command_refresh, command_send
+from sessions.commands.sender import command_expire_overdue, command_refresh, command_send
 from sessions.models import ChargingSession, CommandRequest
 from tests.conftest import make_registered_partner
 from tests.sessions import test_gateway_fixtures as fixtures

@@ -34,7 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from partners.models import Partner
-        from sessions.commands import command_refresh, command_send
+        from sessions.commands.sender import command_refresh, command_send
 
         name = options["partner"]
         partner = Partner.objects.filter(name__iexact=name).first()
