@@ -15,5 +15,5 @@ class SessionsConfig(AppConfig):
 
         from . import pull, push
 
-        register_module("sessions", audience=push.sessions_audience, push=push.session_push)
+        register_module("sessions", audience=push.sessions_audience, push=push.session_push, pace=push.session_pace)
         register_pull("sessions", store=pull.session_store_pulled, refusals=pull.REFUSALS)

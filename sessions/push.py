@@ -12,13 +12,20 @@ Receiver appends them). While a PATCH is under way the partner's copy counts as 
 unanswered PATCH is never replayed (it could append periods twice): the next attempt PUTs the whole session.
 A PATCH refused by the partner falls back to a PUT at once (transport.md 4.3).
 Routing headers: FROM = our CPO party (the session's), TO = the token's eMSP party (for an SCSP: its party).
+
+Pace (`session_pace`, the outbox's pace hook): progress-only changes to the token owner are sent at most once per
+OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS per session; a paced change is delivered later, never dropped, and any
+other change (status, end, final state) goes out at once with everything owed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 
 from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
@@ -32,6 +39,9 @@ from partners.services import partner_client
 logger = logging.getLogger(__name__)
 
 MODULE = "sessions"
+DEFAULT_PATCH_MIN_INTERVAL_SECONDS = 60.0
+# OCPI fields whose change is "progress" (meter values): pushes of these alone are paced.
+PROGRESS_FIELDS = frozenset({"kwh", "charging_periods", "total_cost", "last_updated"})
 
 
 def sessions_audience(object_id: int) -> Any:
@@ -116,3 +126,43 @@ def session_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync
         logger.info("Partner %s refused the PATCH of %s (%s): sending the whole session", partner.pk, url, exc)
         return put_session()
     return PushResult(action="PATCH", last_updated=session.last_updated, exists=True, data={"periods": sent_periods})
+
+
+def patch_min_interval() -> float:
+    return float(getattr(settings, "OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS", DEFAULT_PATCH_MIN_INTERVAL_SECONDS))
+
+
+def _is_progress(hint: Mapping[str, Any]) -> bool:
+    fields = hint.get("fields")
+    if hint.get("full") or not fields or set(hint) != {"fields"}:
+        return False
+    return set(fields) <= PROGRESS_FIELDS
+
+
+def session_pace(
+    *,
+    partner_id: int,
+    object_id: int,
+    hint: dict[str, Any],
+    scheduled_at: datetime,
+    last_sent: datetime | None,
+    now: datetime,
+) -> datetime | None:
+    """Throttle progress PATCHes to the token owner: when its open delivery of a session should be sent.
+
+    * only progress fields owed, session not final, the partner holds a certain copy (`last_sent`): not before
+      `interval` after the last send;
+    * anything else owed (status, end, ...) and the delivery waits: now;
+    * otherwise (another recipient, e.g. an SCSP; no certain copy: the PUT goes out now) None: left as it is.
+    """
+    from sessions.models import FINAL_STATUSES, ChargingSession
+
+    session = ChargingSession.objects.filter(pk=object_id).values_list("token_owner_partner_id", "status").first()
+    if session is None or session[0] != partner_id:
+        return None
+    if _is_progress(hint) and session[1] not in FINAL_STATUSES:
+        if last_sent is None:
+            return None
+        due = last_sent + timedelta(seconds=patch_min_interval())
+        return due if due > scheduled_at else None
+    return now if scheduled_at > now else None

@@ -3,9 +3,10 @@ and the sessions partner CPOs push to our eMSP Receiver.
 
 Every change to one of our sessions enqueues a push to the token owner in the same transaction (`_push`):
 hints name the changed OCPI fields ({"fields": [...]}, PATCH) or ask for the whole object ({"full": True},
-PUT). Progress-only changes (kwh, charging_periods, total_cost) are paced: at most one send per
+PUT). Progress-only changes (kwh, charging_periods, total_cost) are paced by the outbox: at most one send per
 OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS per session; a paced change is delivered later, never dropped, and
-any other change (status, end, final state) goes out at once with everything owed (`_pace`).
+any other change (status, end, final state) goes out at once with everything owed (sessions/push.py,
+`session_pace`).
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
 from ocpi_platform.ocpi.fields import parse_datetime
-from partners.models import OutboxDelivery, OutboxState, OutboxSync, Partner, Party, Role
+from partners.models import Partner, Party, Role
 from tokens.selectors import token_owner_partner
 
 from .api.serializers import (
@@ -42,9 +42,6 @@ from .selectors import session_get
 logger = logging.getLogger(__name__)
 
 MODULE = "sessions"
-DEFAULT_PATCH_MIN_INTERVAL_SECONDS = 60.0
-# OCPI fields whose change is "progress" (meter values): pushes of these alone are paced.
-PROGRESS_FIELDS = frozenset({"kwh", "charging_periods", "total_cost", "last_updated"})
 # Model field -> OCPI field, for push hints.
 _SPEC_NAMES = {"ocpi_id": "id", "total_cost_excl_vat": "total_cost", "total_cost_incl_vat": "total_cost"}
 # Fields of our own sessions that session_update may change (keys, token and periods have their own paths).
@@ -75,10 +72,6 @@ class ChargingPreferencesNotSupportedError(Exception):
 def _now() -> datetime:
     """The sessions clock (tests move it together with the outbox clock)."""
     return timezone.now()
-
-
-def patch_min_interval() -> float:
-    return float(getattr(settings, "OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS", DEFAULT_PATCH_MIN_INTERVAL_SECONDS))
 
 
 # --- Helpers ----------------------------------------------------------------------------------------
@@ -150,74 +143,7 @@ def _push(session: ChargingSession, hint: dict[str, Any]) -> None:
         return
     from partners.outbox import outbox_enqueue
 
-    outbox_enqueue(module=MODULE, object_id=session.pk, hint=hint)
-    _pace(session)
-
-
-def _is_progress(hint: Mapping[str, Any]) -> bool:
-    fields = hint.get("fields")
-    if hint.get("full") or not fields or set(hint) != {"fields"}:
-        return False
-    return set(fields) <= PROGRESS_FIELDS
-
-
-def _pace(session: ChargingSession) -> None:
-    """Throttle progress PATCHes: the open delivery waits until `interval` after the last send.
-
-    Works on the open (PENDING) outbox row of this session, which outbox_enqueue has just written or merged:
-    * only progress fields owed, session not final, partner holds the session: the row is moved to
-      last send + interval (and a task is queued for then);
-    * anything else owed (status, end, ...) and the row was paced: it is moved back to now.
-    Rows in backoff (attempts > 0) or being sent are left to the outbox.
-    """
-    now = _now()
-    row = (
-        OutboxDelivery.objects.select_for_update()
-        .filter(
-            partner_id=session.token_owner_partner_id, module=MODULE, object_id=session.pk, state=OutboxState.PENDING
-        )
-        .first()
-    )
-    if row is None or row.attempts or (row.claimed_until is not None and row.claimed_until > now):
-        return
-    if _is_progress(row.hint) and not session.is_final:
-        last_sent = (
-            OutboxSync.objects.filter(
-                partner_id=session.token_owner_partner_id, module=MODULE, object_id=session.pk, exists=True
-            )
-            .values_list("delivered_at", flat=True)
-            .first()
-        )
-        if last_sent is None:
-            return  # the partner has no (certain) copy: the PUT goes out now
-        due = last_sent + timedelta(seconds=patch_min_interval())
-        if due > row.next_attempt_at:
-            _move_delivery(row.pk, due, now)
-    elif row.next_attempt_at > now:
-        _move_delivery(row.pk, now, now)
-
-
-def _move_delivery(delivery_id: int, at: datetime, now: datetime) -> None:
-    from partners.outbox import outbox_setting
-
-    countdown = max(0.0, (at - now).total_seconds())
-    soon = countdown <= outbox_setting("OCPI_OUTBOX_MAX_COUNTDOWN_SECONDS")
-    # queued_at=None leaves a far-away row to the outbox beat (it re-queues due rows that have no task).
-    OutboxDelivery.objects.filter(pk=delivery_id, state=OutboxState.PENDING).update(
-        next_attempt_at=at, queued_at=at if soon else None
-    )
-    if soon:
-        transaction.on_commit(lambda: _schedule_delivery(delivery_id, countdown), robust=True)
-
-
-def _schedule_delivery(delivery_id: int, countdown: float) -> None:
-    """Queue the outbox task for a moved row; if the broker is down the outbox beat re-queues it."""
-    from partners.tasks import outbox_deliver as outbox_deliver_task
-
-    try:
-        outbox_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown or None)
-    except Exception:
-        logger.exception("Could not queue outbox delivery %s of a session", delivery_id)
+    outbox_enqueue(module=MODULE, object_id=session.pk, hint=hint)  # paced by sessions/push.py session_pace
 
 
 # --- CPO role: our own sessions ---------------------------------------------------------------------

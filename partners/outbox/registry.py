@@ -60,6 +60,8 @@ class OutboxModule:
     # Initial sync (partners/outbox/initial_sync.py): the ids of every object `partner` should hold, as a
     # queryset (paged by pk), or None when the partner is not in this module's audience. None: no initial sync.
     snapshot: Callable[[Partner], QuerySet[Any] | None] | None = None
+    # Pacing (e.g. session progress PATCHes): when the open delivery of a change should be sent, see register_module.
+    pace: Callable[..., datetime | None] | None = None
 
 
 _registry: dict[str, OutboxModule] = {}
@@ -71,14 +73,19 @@ def register_module(
     audience: Callable[[int], Iterable[Partner]],
     push: Callable[..., PushResult],
     snapshot: Callable[[Partner], QuerySet[Any] | None] | None = None,
+    pace: Callable[..., datetime | None] | None = None,
 ) -> None:
     """Declare a module's recipients and its push function `push(*, partner, object_id, hint, sync)`, and
-    optionally `snapshot(partner)`: what a partner that just connected receives (initial sync).
+    optionally `snapshot(partner)`: what a partner that just connected receives (initial sync), and
+    `pace(*, partner_id, object_id, hint, scheduled_at, last_sent, now)`: called by outbox_enqueue for the open
+    delivery of a change (not in backoff, not being sent), with its merged hint, its send time, and when the
+    partner last got a copy it holds for certain (None: it holds none); returns the time the delivery should be
+    sent at instead, or None to leave it.
 
     Called from each app's AppConfig.ready() (e.g. locations/apps.py with locations/push.py). Registering again
     replaces the previous registration (AppConfig.ready may run more than once in tests).
     """
-    _registry[module] = OutboxModule(name=module, audience=audience, push=push, snapshot=snapshot)
+    _registry[module] = OutboxModule(name=module, audience=audience, push=push, snapshot=snapshot, pace=pace)
 
 
 def unregister_module(module: str) -> None:

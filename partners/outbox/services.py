@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,13 +101,18 @@ def outbox_enqueue(
         return
     now = _now()
     due: list[int] = []
+    opened: list[int] = []
     with transaction.atomic():
         for partner_id in partner_ids:
             delivery_id, schedule_now = _enqueue_one(partner_id, module, object_id, hint, now)
             if schedule_now:
                 due.append(delivery_id)
+            opened.append(delivery_id)
         if due:
             transaction.on_commit(lambda: [_schedule(pk) for pk in due], robust=True)
+        if spec.pace is not None:
+            for delivery_id in opened:
+                _pace(spec.pace, delivery_id, now)
 
 
 def _enqueue_one(partner_id: int, module: str, object_id: int, hint: dict[str, Any], now: datetime) -> tuple[int, bool]:
@@ -146,6 +151,38 @@ def _enqueue_one(partner_id: int, module: str, object_id: int, hint: dict[str, A
             )
         return row.pk, True
     raise RuntimeError(f"Could not enqueue {module} #{object_id} for partner {partner_id}")
+
+
+def _pace(pace: Callable[..., datetime | None], delivery_id: int, now: datetime) -> None:
+    """Let the module's `pace` hook move the open delivery of a change (registry.register_module). A row in
+    backoff (attempts > 0) or being sent is left to the outbox; a moved row gets a task for its new time on
+    commit (the beat re-queues rows too far away for a countdown)."""
+    row = OutboxDelivery.objects.select_for_update().filter(pk=delivery_id, state=OutboxState.PENDING).first()
+    if row is None or row.attempts or (row.claimed_until is not None and row.claimed_until > now):
+        return
+    last_sent = (
+        OutboxSync.objects.filter(partner_id=row.partner_id, module=row.module, object_id=row.object_id, exists=True)
+        .values_list("delivered_at", flat=True)
+        .first()
+    )
+    at = pace(
+        partner_id=row.partner_id,
+        object_id=row.object_id,
+        hint=dict(row.hint),
+        scheduled_at=row.next_attempt_at,
+        last_sent=last_sent,
+        now=now,
+    )
+    if at is None or at == row.next_attempt_at:
+        return
+    countdown = max(0.0, (at - now).total_seconds())
+    soon = countdown <= outbox_setting("OCPI_OUTBOX_MAX_COUNTDOWN_SECONDS")
+    # queued_at=None leaves a far-away row to the outbox beat (it re-queues due rows that have no task).
+    OutboxDelivery.objects.filter(pk=delivery_id, state=OutboxState.PENDING).update(
+        next_attempt_at=at, queued_at=at if soon else None
+    )
+    if soon:
+        transaction.on_commit(lambda: _schedule(delivery_id, countdown), robust=True)
 
 
 def _schedule(delivery_id: int, countdown: float = 0) -> None:

@@ -28,7 +28,6 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def moving(clock: Any, runner: Any, mocker: Any) -> Any:  # noqa: F811
     """The sessions services share the outbox clock; their paced rows are queued through the runner."""
     mocker.patch("sessions.services._now", clock)
-    mocker.patch("sessions.services._schedule_delivery", runner.schedule)
     return runner
 
 

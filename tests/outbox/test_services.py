@@ -24,6 +24,7 @@ from partners.outbox import (
     outbox_requeue_due,
     outbox_retry,
     register_module,
+    unregister_module,
 )
 from tests.outbox.conftest import location_data, partner_for
 
@@ -123,6 +124,29 @@ def test_enqueue_unknown_module_is_an_error(receiver, runner) -> None:
     with pytest.raises(LookupError):
         get_module("locatoins")
     assert OutboxDelivery.objects.count() == 0
+
+
+def test_a_modules_pace_hook_moves_its_open_delivery(
+    receiver, runner, clock, django_capture_on_commit_callbacks
+) -> None:
+    partner = partner_for(receiver)
+    asked: list[dict[str, Any]] = []
+
+    def pace(**kwargs: Any) -> Any:
+        asked.append(kwargs)
+        return kwargs["now"] + timedelta(seconds=30)
+
+    register_module("paced", audience=lambda object_id: [], push=lambda **kw: PushResult.skip("test"), pace=pace)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_enqueue(module="paced", object_id=7, hint={"fields": ["kwh"]}, partners=[partner])
+    finally:
+        unregister_module("paced")
+    delivery = OutboxDelivery.objects.get(module="paced")
+    assert delivery.next_attempt_at == clock.now + timedelta(seconds=30)
+    assert (delivery.pk, 30.0) in runner.scheduled
+    assert asked[0]["partner_id"] == partner.pk and asked[0]["object_id"] == 7
+    assert asked[0]["last_sent"] is None and asked[0]["hint"] == {"fields": ["kwh"]}
 
 
 # --- Locations: PUT, PATCH, coalescing --------------------------------------------------------------

@@ -26,7 +26,6 @@ def moving(clock: Any, runner: Any, mocker: Any, settings: Any) -> Any:
     """The sessions services share the outbox clock; paced rows are queued through the runner."""
     settings.OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS = 60
     mocker.patch("sessions.services._now", clock)
-    mocker.patch("sessions.services._schedule_delivery", runner.schedule)
     return runner
 
 
