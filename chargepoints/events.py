@@ -19,7 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from sessions.gateway import GatewayEventError
-from sessions.models import ChargingSession, Reservation, ReservationStatus, SessionStatus
+from sessions.models import ChargingSession, SessionStatus
+from sessions.reservations import reservation_use
 from sessions.selectors import connector_for, evse_currency, evse_tariffs
 
 if TYPE_CHECKING:
@@ -113,37 +114,20 @@ def session_started(
     A RESERVATION session of the same token on this EVSE (or on no EVSE yet) becomes ACTIVE (sessions.md 1:
     "if the reservation leads to charging with the same token"), otherwise a new ACTIVE session is created.
     """
-    from sessions.services import session_start, session_update
+    from sessions.services import session_start
 
     started_at = started_at or timezone.now()
     connector = connector_for(evse, connector_id)
     location = evse.location
-    reservation = (
-        Reservation.objects.select_related("session")
-        .filter(
-            status=ReservationStatus.ACTIVE,
-            country_code=evse.country_code,
-            party_id=evse.party_id,
-            location_id__iexact=location.ocpi_id,
-            session__status=SessionStatus.RESERVATION,
-            session__token_uid__iexact=cdr_token["uid"],
-        )
-        .filter(evse_uid__in=["", evse.uid])
-        .order_by("-pk")
-        .first()
+    session = reservation_use(
+        evse=evse,
+        connector_id=connector.ocpi_id,
+        token_uid=cdr_token["uid"],
+        started_at=started_at,
+        auth_method=auth_method,
+        authorization_reference=authorization_reference,
     )
-    if reservation is not None:
-        session = session_update(
-            session=reservation.session,
-            status=SessionStatus.ACTIVE,
-            start_date_time=started_at,
-            auth_method=auth_method,
-            authorization_reference=authorization_reference or reservation.session.authorization_reference,
-            evse_uid=evse.uid,
-            connector_id=connector.ocpi_id,
-        )
-        Reservation.objects.filter(pk=reservation.pk).update(status=ReservationStatus.USED)
-    else:
+    if session is None:
         session = session_start(
             country_code=evse.country_code,
             party_id=evse.party_id,

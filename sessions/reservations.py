@@ -3,7 +3,7 @@
 A RESERVE_NOW accepted by the charge point gives an ACTIVE Reservation and a Session in status RESERVATION
 (`reservation_reserve_now`, run by the Commands Receiver, sessions/commands/receiver.py); the eMSP's
 CANCEL_RESERVATION ends it (`reservation_cancel_by_emsp`); the driver's charging with the same token makes it
-USED (chargepoints/events.py). Here the two other ways it ends:
+USED (`reservation_use`, called by chargepoints/events.py). Here the two other ways it ends:
 
 * expiry: once `expiry_date` has passed, beat marks the reservation EXPIRED and completes its RESERVATION session
   (pushed to the eMSP: "if not [used] -> status COMPLETED"); the gateway is told, so a charge point that does
@@ -163,6 +163,50 @@ def reservation_cancel_by_emsp(command: CommandRequest, gateway: Any, timeout: f
             if completed is not None:
                 command.charging_session = completed
     return outcome
+
+
+def reservation_use(
+    *,
+    evse: Any,
+    connector_id: str,
+    token_uid: str,
+    started_at: datetime,
+    auth_method: str,
+    authorization_reference: str | None,
+) -> ChargingSession | None:
+    """A session starts on `evse` with `token_uid`: the token's ACTIVE reservation at the EVSE's location (on this
+    EVSE or on no EVSE yet) becomes USED and its RESERVATION session ACTIVE (sessions.md 1: "if the reservation
+    leads to charging with the same token"); returns that session, None when there is no such reservation."""
+    from .services import session_update
+
+    location = evse.location
+    reservation = (
+        Reservation.objects.select_related("session")
+        .filter(
+            status=ReservationStatus.ACTIVE,
+            country_code=evse.country_code,
+            party_id=evse.party_id,
+            location_id__iexact=location.ocpi_id,
+            session__status=SessionStatus.RESERVATION,
+            session__token_uid__iexact=token_uid,
+        )
+        .filter(evse_uid__in=["", evse.uid])
+        .order_by("-pk")
+        .first()
+    )
+    if reservation is None:
+        return None
+    session = session_update(
+        session=reservation.session,
+        status=SessionStatus.ACTIVE,
+        start_date_time=started_at,
+        auth_method=auth_method,
+        authorization_reference=authorization_reference or reservation.session.authorization_reference,
+        evse_uid=evse.uid,
+        connector_id=connector_id,
+    )
+    Reservation.objects.filter(pk=reservation.pk).update(status=ReservationStatus.USED)
+    return session
 
 
 def reservation_session_complete(reservation: Reservation, at: datetime) -> ChargingSession | None:
