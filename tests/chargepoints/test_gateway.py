@@ -17,7 +17,7 @@ from sessions.models import ChargingSession
 from tests.sessions import test_gateway_fixtures as fixtures
 from tests.sessions.test_gateway_fixtures import evse
 
-# Shared fixtures (tests/sessions/conftest.py belongs to the sessions module's own tests).
+# Shared fixtures of the gateway, commands and simulation tests (tests/sessions/test_gateway_fixtures.py).
 emsp = fixtures.emsp
 fake_emsp = fixtures.fake_emsp
 fast_gateway = fixtures.fast_gateway

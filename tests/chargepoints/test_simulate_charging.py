@@ -19,7 +19,7 @@ from tests.sessions.test_gateway_fixtures import TOKEN_UID, evse
 pytestmark = pytest.mark.django_db
 
 
-# Shared fixtures (tests/sessions/conftest.py belongs to the sessions module's own tests).
+# Shared fixtures of the gateway, commands and simulation tests (tests/sessions/test_gateway_fixtures.py).
 emsp = fixtures.emsp
 emsp_token = fixtures.emsp_token
 fake_emsp = fixtures.fake_emsp
