@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
+from partners.owned import PartyOwnedQuerySet
 from sessions.models import NON_NEGATIVE_DIMENSIONS, SESSION_ONLY_DIMENSIONS, AuthMethod, CdrDimensionType
 
 # AuthMethod, CdrDimensionType and the Session-only and non-negative dimension types are shared with Sessions
@@ -35,26 +36,8 @@ class TariffCheckStatus(models.TextChoices):
     UNCHECKED = "UNCHECKED", "Unchecked"
 
 
-class CdrQuerySet(models.QuerySet):
-    def issued(self) -> CdrQuerySet:
-        """CDRs our CPO issued."""
-        return self.filter(received_from__isnull=True)
-
-    def received(self) -> CdrQuerySet:
-        """CDRs partner CPOs sent to our eMSP."""
-        return self.filter(received_from__isnull=False)
-
-    def for_party(self, country_code: str, party_id: str) -> CdrQuerySet:
-        return self.filter(country_code=country_code.upper(), party_id=party_id.upper())
-
-    def changed_between(self, date_from: object, date_to: object) -> CdrQuerySet:
-        """OCPI list window: date_from inclusive, date_to exclusive (transport.md 7.1)."""
-        queryset = self
-        if date_from is not None:
-            queryset = queryset.filter(last_updated__gte=date_from)
-        if date_to is not None:
-            queryset = queryset.filter(last_updated__lt=date_to)
-        return queryset
+class CdrQuerySet(PartyOwnedQuerySet):
+    """issued(): CDRs our CPO issued; received(): CDRs partner CPOs sent to our eMSP."""
 
 
 MONEY = {"max_digits": 20, "decimal_places": 6}

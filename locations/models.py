@@ -7,7 +7,6 @@ canonical OCPI representation written by the services after validation by the ca
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Upper
 
 from partners.models import Party, Role
+from partners.owned import PartyOwnedQuerySet
 
 from .constants import (
     COUNTRY_ALPHA3_RE,
@@ -102,7 +102,7 @@ class OcpiJSONField(models.JSONField):
 # --- Querysets ----------------------------------------------------------------------------------
 
 
-class LocationQuerySet(models.QuerySet):
+class LocationQuerySet(PartyOwnedQuerySet):
     def owned_by_us(self) -> LocationQuerySet:
         """Rows of one of our own active CPO parties.
 
@@ -115,20 +115,8 @@ class LocationQuerySet(models.QuerySet):
             condition |= Q(country_code=country_code, party_id=party_id)
         return self.filter(condition) if condition else self.none()
 
-    def for_party(self, country_code: str, party_id: str) -> LocationQuerySet:
-        return self.filter(country_code=country_code.upper(), party_id=party_id.upper())
-
     def published(self) -> LocationQuerySet:
         return self.filter(publish=True)
-
-    def changed_between(self, date_from: datetime | None, date_to: datetime | None) -> LocationQuerySet:
-        """OCPI list window: date_from inclusive, date_to exclusive (transport.md 7.1)."""
-        queryset = self
-        if date_from is not None:
-            queryset = queryset.filter(last_updated__gte=date_from)
-        if date_to is not None:
-            queryset = queryset.filter(last_updated__lt=date_to)
-        return queryset
 
 
 class LocationManager(models.Manager.from_queryset(LocationQuerySet)):

@@ -7,13 +7,12 @@ Spec enums shared with the CDRs module (AuthMethod, CdrDimensionType) live here;
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Upper
 
-from partners.models import ClientInfo, Partner, PartnerRole, Party, Role
+from partners.models import ClientInfo, Partner, PartnerRole, Role
+from partners.owned import PartyOwnedQuerySet
 from tokens.models import ProfileType, TokenType
 
 __all__ = [
@@ -105,30 +104,10 @@ class ChargingPreferencesResponse(models.TextChoices):
     PROFILE_TYPE_NOT_SUPPORTED = "PROFILE_TYPE_NOT_SUPPORTED"
 
 
-class ChargingSessionQuerySet(models.QuerySet):
+class ChargingSessionQuerySet(PartyOwnedQuerySet):
     def owned_by_us(self) -> ChargingSessionQuerySet:
         """Sessions of our own active CPO parties (what our Sender serves and we push)."""
-        ours = Party.objects.filter(
-            role=Role.CPO, active=True, country_code=OuterRef("country_code"), party_id=OuterRef("party_id")
-        )
-        return self.filter(Exists(ours), received_from__isnull=True)
-
-    def received(self) -> ChargingSessionQuerySet:
-        """Sessions partner CPOs pushed to our eMSP Receiver."""
-        return self.filter(received_from__isnull=False)
-
-    def for_party(self, country_code: str, party_id: str) -> ChargingSessionQuerySet:
-        """Sessions of one CPO party (country_code/party_id are stored upper case)."""
-        return self.filter(country_code=country_code.upper(), party_id=party_id.upper())
-
-    def changed_between(self, date_from: datetime | None, date_to: datetime | None) -> ChargingSessionQuerySet:
-        """OCPI date window: date_from inclusive, date_to exclusive (transport.md 7.1); None = open."""
-        queryset = self
-        if date_from is not None:
-            queryset = queryset.filter(last_updated__gte=date_from)
-        if date_to is not None:
-            queryset = queryset.filter(last_updated__lt=date_to)
-        return queryset
+        return super().owned_by_us().issued()
 
     def for_token_owner(self, partner: Partner | int) -> ChargingSessionQuerySet:
         """Sessions whose token (cdr_token country_code/party_id) belongs to one of `partner`'s eMSP parties.

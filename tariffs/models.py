@@ -8,16 +8,15 @@ JSON numbers are read back as ``Decimal`` (integers stay ``int``) so money never
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.db.models.functions import Upper
 
-from partners.models import Party, Role
+from partners.owned import PartyOwnedQuerySet
 
 # --- Enums (tariffs.md 4.5) -----------------------------------------------------------------------
 
@@ -103,29 +102,10 @@ def _json_field(**kwargs: Any) -> models.JSONField:
 # --- QuerySet -------------------------------------------------------------------------------------
 
 
-class TariffQuerySet(models.QuerySet):
-    def owned_by_us(self) -> TariffQuerySet:
-        """Rows of one of our own active CPO parties (one SQL query, no Party fetch)."""
-        ours = Party.objects.filter(
-            role=Role.CPO, active=True, country_code=OuterRef("country_code"), party_id=OuterRef("party_id")
-        )
-        return self.filter(Exists(ours))
-
-    def for_party(self, country_code: str, party_id: str) -> TariffQuerySet:
-        return self.filter(country_code=country_code.upper(), party_id=party_id.upper())
-
+class TariffQuerySet(PartyOwnedQuerySet):
     def live(self) -> TariffQuerySet:
         """Not deleted (tombstones are kept only so the outbox can still send the DELETE)."""
         return self.filter(deleted_at__isnull=True)
-
-    def changed_between(self, date_from: datetime | None, date_to: datetime | None) -> TariffQuerySet:
-        """OCPI list window: date_from inclusive, date_to exclusive (transport.md 7.1)."""
-        queryset = self
-        if date_from is not None:
-            queryset = queryset.filter(last_updated__gte=date_from)
-        if date_to is not None:
-            queryset = queryset.filter(last_updated__lt=date_to)
-        return queryset
 
 
 # --- Models ---------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,6 +11,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Upper
 
 from partners.models import Party, Role
+from partners.owned import PartyOwnedQuerySet
 
 
 class TokenType(models.TextChoices):
@@ -63,32 +63,23 @@ def validate_contract_id(value: str) -> None:
         )
 
 
-class TokenQuerySet(models.QuerySet):
+class TokenQuerySet(PartyOwnedQuerySet):
+    """Received tokens keep the case their eMSP sent: party filters compare case-insensitively."""
+
+    owner_role = Role.EMSP
+
     def owned_by_us(self) -> TokenQuerySet:
         """Tokens of our own active eMSP parties (what our Tokens Sender serves and we push)."""
         ours = Party.objects.filter(
-            role=Role.EMSP,
+            role=self.owner_role,
             active=True,
             country_code=Upper(OuterRef("country_code")),
             party_id=Upper(OuterRef("party_id")),
         )
-        return self.filter(Exists(ours), received_from__isnull=True)
-
-    def received(self) -> TokenQuerySet:
-        """Tokens a partner eMSP pushed to our CPO Receiver (our whitelist cache)."""
-        return self.filter(received_from__isnull=False)
+        return self.filter(Exists(ours)).issued()
 
     def for_party(self, country_code: str, party_id: str) -> TokenQuerySet:
         return self.filter(country_code__iexact=country_code, party_id__iexact=party_id)
-
-    def changed_between(self, date_from: datetime | None, date_to: datetime | None) -> TokenQuerySet:
-        """OCPI date window: date_from inclusive, date_to exclusive (transport.md 7.1); None = open."""
-        queryset = self
-        if date_from is not None:
-            queryset = queryset.filter(last_updated__gte=date_from)
-        if date_to is not None:
-            queryset = queryset.filter(last_updated__lt=date_to)
-        return queryset
 
 
 class Token(models.Model):
