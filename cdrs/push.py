@@ -15,10 +15,10 @@ from typing import Any
 
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
+from partners.client import partner_client
 from partners.models import OutboxSync, Partner
 from partners.outbox import PushResult
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
-from partners.services import partner_client
 
 logger = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ Receiver, or its Sender list we pull); we use them to
 * find the partner through which a party is reached (partner_for_party: a token's eMSP behind a Hub);
 * hold pushes to a party the Hub reports as not CONNECTED (partner_client raises PartyNotConnected, the outbox
   keeps the delivery waiting) and release them when the party is CONNECTED again (client_info_store).
+
+The Hub's Sender list is pulled by partners.hub_pull.client_info_pull.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ocpi_platform.ocpi.client import OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
 
 from .models import ClientInfo, ConnectionStatus, Partner, PartnerRole, PartnerState, Party, Role
+from .tasks import outbox_wake_party as outbox_wake_party_task
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +182,7 @@ def client_info_store(*, hub: Partner, data: dict[str, Any]) -> ClientInfoStored
 
     `data`: ClientInfoSerializer.validated_data (country_code, party_id, role, status, last_updated). An older
     last_updated than stored is ignored. When the party becomes CONNECTED, the deliveries that waited for it are
-    released after commit (partners.outbox.outbox_wake_party).
+    released after commit by a task (partners.tasks.outbox_wake_party).
     """
     if not partner_is_hub(hub):
         raise NotAHubError(f"Partner {hub} is not a Hub")
@@ -205,45 +208,11 @@ def client_info_store(*, hub: Partner, data: dict[str, Any]) -> ClientInfoStored
         reconnected = after == ConnectionStatus.CONNECTED and before != ConnectionStatus.CONNECTED
         if reconnected:
             hub_id = hub.pk
-            transaction.on_commit(lambda: _wake(hub_id, PartyRef.of(cc, pid)), robust=True)
+            transaction.on_commit(
+                lambda: outbox_wake_party_task.delay(partner_id=hub_id, country_code=cc, party_id=pid), robust=True
+            )
     logger.info("Hub %s reports %s %s/%s %s", hub.pk, info.role, cc, pid, info.status)
     return ClientInfoStored(obj=info, created=created, reconnected=reconnected)
-
-
-def _wake(hub_id: int, party: PartyRef) -> None:
-    from .outbox import outbox_wake_party
-
-    woken = outbox_wake_party(partner_id=hub_id, party=party)
-    if woken:
-        logger.info("Hub %s: %s is CONNECTED again, released %s waiting deliveries", hub_id, party, woken)
-
-
-def client_info_pull(*, hub: Partner) -> int:
-    """GET the Hub's ClientInfo list (its hubclientinfo Sender, paginated; hubclientinfo.md 4) and store it all.
-
-    Used at start-up or when unsure (not for operational flow). Returns how many ClientInfo objects were read;
-    invalid objects are logged and skipped. No routing headers (Configuration module).
-    """
-    from ocpi_platform.ocpi.views import SENDER
-
-    from .api.hubclientinfo import ClientInfoSerializer
-    from .selectors import partner_endpoint_url
-    from .services import partner_client
-
-    url = partner_endpoint_url(partner=hub, identifier=MODULE, role=SENDER)
-    if not url:
-        raise ValueError(f"Partner {hub} has no hubclientinfo SENDER endpoint")
-    client = partner_client(hub)
-    read = 0
-    for page in client.iter_pages(url, params={"limit": hub.page_limit}, routing=False):
-        for item in page.data or []:
-            read += 1
-            serializer = ClientInfoSerializer(data=item)
-            if not serializer.is_valid():
-                logger.warning("Hub %s sent an invalid ClientInfo %r: %s", hub.pk, item, serializer.errors)
-                continue
-            client_info_store(hub=hub, data=serializer.validated_data)
-    return read
 
 
 __all__ = [
@@ -252,7 +221,6 @@ __all__ = [
     "PartyNotConnected",
     "client_info_get",
     "client_info_list",
-    "client_info_pull",
     "client_info_store",
     "hub_party_check",
     "hub_party_status",

@@ -18,6 +18,8 @@ from ocpi_platform.ocpi.sql import insert_one
 from ocpi_platform.ocpi.tokens import token_generate, token_hash
 from ocpi_platform.ocpi.versions import VERSION, versions_url
 
+from .client import partner_client
+from .message_log import message_log_buffer
 from .models import (
     Direction,
     MessageLog,
@@ -28,12 +30,12 @@ from .models import (
     PartnerToken,
     Party,
     Role,
-    TokenEncoding,
     TokenKind,
 )
 from .outbox.initial_sync import INITIAL_SYNC_MODULES
 from .outbox.services import outbox_setting
 from .selectors import party_list_active
+from .serializers import CredentialsSerializer
 from .tasks import partner_initial_sync as partner_initial_sync_task
 
 logger = logging.getLogger(__name__)
@@ -132,8 +134,6 @@ def message_log_record(
     )
     flush_seconds = settings.OCPI_MESSAGE_LOG_FLUSH_SECONDS
     if direction == Direction.IN and flush_seconds > 0:
-        from .message_log import message_log_buffer
-
         message_log_buffer(flush_seconds).add(row)
         return row
     return insert_one(row)  # MessageLog.objects.create() without its per-call SQL building
@@ -146,24 +146,6 @@ def message_log_purge(*, older_than_days: int | None = None) -> int:
 
 
 # --- Partners and their tokens -----------------------------------------------------------------
-
-
-def partner_client(partner: Partner, *, token: str | None = None, **kwargs: Any) -> OcpiClient:
-    """The outbound client for a partner, with its token (or `token`, during a handshake) and its settings.
-
-    Raises PartyNotConnected (an OcpiTransientError) when the partner is a Hub that reports the addressed party
-    (`to_party`) as not CONNECTED: nothing is sent to it (hubclientinfo.md 1); the outbox waits for it.
-    """
-    from .hubclientinfo import hub_party_check
-
-    hub_party_check(partner=partner, party=kwargs.get("to_party"))
-    return OcpiClient(
-        token=partner.outbound_token if token is None else token,
-        base64_token=partner.token_encoding == TokenEncoding.BASE64,
-        timeout=partner.timeout_seconds,
-        partner=partner,
-        **kwargs,
-    )
 
 
 def _issue_token(partner: Partner, kind: str) -> str:
@@ -549,8 +531,6 @@ def _withdraw(partner: Partner, credentials_url: str, token: str) -> None:
 
 
 def _validate_credentials_answer(answer: Any) -> dict[str, Any]:
-    from .api.serializers import CredentialsSerializer
-
     serializer = CredentialsSerializer(data=answer)
     if not serializer.is_valid():
         raise ValueError(f"Partner answered with invalid credentials: {serializer.errors}")

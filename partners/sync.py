@@ -37,10 +37,10 @@ from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError, OcpiPermanent
 from ocpi_platform.ocpi.envelope import format_datetime
 from ocpi_platform.ocpi.headers import PartyRef
 
+from .client import partner_client
 from .models import Partner, Party, PullMode, PullModule, PullSeen, PullState, PullStatus, Role
 from .pull_registry import PullContext, PullSkip, UnknownPullModule, get_pull, raw_str
 from .selectors import partner_endpoint_url, partner_list_with_endpoint
-from .services import partner_client
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,12 @@
+import logging
 import random
 
 from celery import shared_task
 
 from ocpi_platform.ocpi.client import OcpiTransientError
+from ocpi_platform.ocpi.headers import PartyRef
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -19,6 +23,19 @@ def outbox_deliver(*, delivery_id: int) -> str:
     from .outbox.services import outbox_deliver as deliver  # local import: the outbox imports this module
 
     return deliver(delivery_id=delivery_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def outbox_wake_party(*, partner_id: int, country_code: str, party_id: str) -> int:
+    """A Hub reports a party CONNECTED again (partners.hubclientinfo.client_info_store): release the deliveries
+    that waited for it. Safe to run twice: a released delivery no longer waits."""
+    from .outbox.services import outbox_wake_party as wake  # local import: the outbox imports this module
+
+    party = PartyRef.of(country_code, party_id)
+    woken = wake(partner_id=partner_id, party=party)
+    if woken:
+        logger.info("Hub %s: %s is CONNECTED again, released %s waiting deliveries", partner_id, party, woken)
+    return woken
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -153,7 +153,7 @@ def charging_profile_execute(*, request_id: int) -> str:
 
 def charging_profile_post_result(*, request_id: int) -> str:
     """POST the ActiveChargingProfileResult / ChargingProfileResult / ClearProfileResult to response_url, once."""
-    from partners.services import partner_client
+    from partners.client import partner_client
 
     stored = ChargingProfileRequest.objects.select_related("partner", "charging_session").filter(pk=request_id).first()
     if stored is None or not stored.result:

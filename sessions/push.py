@@ -31,10 +31,10 @@ from django.db.models import Q
 from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
+from partners.client import partner_client
 from partners.models import OutboxSync, Partner, Role
 from partners.outbox import PushResult, partner_party
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
-from partners.services import partner_client
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from typing import Any
 from ocpi_platform.ocpi.client import OcpiClient, OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
+from partners.client import partner_client
 from partners.models import OutboxSync, Partner
 from partners.outbox import CPO_DATA_RECEIVER_ROLES, PushResult, partner_party
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
-from partners.services import partner_client
 
 from .api.serializers import tariff_to_ocpi
 from .models import Tariff

@@ -29,9 +29,9 @@ from ocpi_platform.ocpi import envelope as env
 from ocpi_platform.ocpi.client import OcpiClientError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.sql import insert_one
+from partners.client import partner_client
 from partners.models import Partner, PartnerState
 from partners.selectors import partner_endpoint_url
-from partners.services import partner_client
 
 from .api.serializers import AuthorizationInfoSerializer
 from .constants import (

@@ -10,10 +10,10 @@ from django.db.models import Exists, OuterRef, QuerySet
 from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
+from partners.client import partner_client
 from partners.models import OutboxSync, Partner, PartnerRole
 from partners.outbox import PushResult, partner_party
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
-from partners.services import partner_client
 
 # Partner parties that take tokens from an eMSP (tokens.md: CPOs, and hubs forwarding to them).
 TOKEN_RECEIVER_ROLES = ("CPO", "HUB")

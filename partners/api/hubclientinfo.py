@@ -4,43 +4,22 @@ connects, and may GET what we stored. `{hubclientinfo_endpoint_url}/{country_cod
 Only a partner whose role is HUB may use it (others: HTTP 401 with `WWW-Authenticate`, OCPI 2000: OCPI has no
 403, spec-issues A3; like every module refusing a token it does not serve). The body's country_code/party_id
 must equal the URL's (2001 naming the field). A Configuration module: no routing headers. The list GET of the
-spec is the Hub's Sender interface; we call it with partners.hubclientinfo.client_info_pull.
+spec is the Hub's Sender interface; we call it with partners.hub_pull.client_info_pull.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, OcpiError
-from ocpi_platform.ocpi.fields import CiStringField, OcpiDateTimeField, OcpiSerializer
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 
 from ..hubclientinfo import NotAHubError, client_info_get, client_info_store, partner_is_hub
-from ..models import ConnectionStatus, Role
-
-
-class StrictChoiceField(serializers.ChoiceField):
-    """A closed OCPI enum: only the exact (case-sensitive) spec strings."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
-        return super().to_internal_value(data)
-
-
-class ClientInfoSerializer(OcpiSerializer):
-    """ClientInfo (hubclientinfo.md 5)."""
-
-    party_id = CiStringField(max_length=3, min_length=3)
-    country_code = CiStringField(max_length=2, min_length=2)
-    role = StrictChoiceField(choices=Role.choices)
-    status = StrictChoiceField(choices=ConnectionStatus.choices)
-    last_updated = OcpiDateTimeField()
+from ..serializers import ClientInfoSerializer
 
 
 class HubOnly(OcpiError):

@@ -9,7 +9,7 @@ from ocpi_platform.ocpi.exceptions import InvalidParameters, MethodNotAllowed, U
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
 
 from .. import services
-from .serializers import CredentialsSerializer
+from ..serializers import CredentialsSerializer
 
 
 class CredentialsView(OcpiView):

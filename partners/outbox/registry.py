@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ocpi_platform.ocpi.headers import PartyRef
+
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
-    from ocpi_platform.ocpi.headers import PartyRef
     from partners.models import Partner
 
 logger = logging.getLogger(__name__)
@@ -113,8 +114,6 @@ def partner_party(partner: Partner, roles: Iterable[str]) -> PartyRef | None:
     Locations/tariffs go to ("EMSP", "NSP", "NAP", "OTHER", "HUB"); tokens to ("CPO", "HUB"). A Hub is addressed
     itself (Broadcast Push, transport.md 8.2).
     """
-    from ocpi_platform.ocpi.headers import PartyRef
-
     wanted = list(roles)
     found = {r.role: r for r in partner.roles.filter(role__in=wanted).order_by("pk")}
     for role in wanted:

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from ocpi_platform.ocpi.client import OcpiClientError, OcpiPermanentError, OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
-from partners.hubclientinfo import PartyNotConnected
+from partners.hubclientinfo import PartyNotConnected, hub_party_status
 from partners.models import (
     OutboxDelivery,
     OutboxPartnerState,
@@ -478,8 +478,6 @@ def _wait_for_party(delivery: OutboxDelivery, partner: Partner, token: str, exc:
     """The Hub reports the addressed party as not CONNECTED: keep the delivery pending (no attempt counted, the
     partner's circuit untouched) until outbox_wake_party releases it, re-checked every
     OCPI_OUTBOX_PARTY_RECHECK_SECONDS as a safety net."""
-    from partners.hubclientinfo import hub_party_status
-
     now = _now()
     recheck = timedelta(seconds=outbox_setting("OCPI_OUTBOX_PARTY_RECHECK_SECONDS"))
     note = f"{_waiting_note(exc.party)} {exc.status}"

@@ -82,7 +82,7 @@ def command_post_result(*, command_id: int) -> str:
     Transient failures (timeouts, 5xx, 429, OCPI 3000) raise OcpiTransientError for the task to retry; anything
     else (a refused URL, 4xx, OCPI 2xxx) is recorded and not retried.
     """
-    from partners.services import partner_client
+    from partners.client import partner_client
 
     command = CommandRequest.objects.select_related("partner", "charging_session").filter(pk=command_id).first()
     if command is None or not command.result:

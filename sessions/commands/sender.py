@@ -95,8 +95,8 @@ def command_send(
     A refused or failed POST is recorded in `error` (and response_status_code), never raised; bad arguments
     raise ValidationError naming them. Do not call inside a transaction.
     """
+    from partners.client import partner_client
     from partners.selectors import partner_endpoint_url
-    from partners.services import partner_client
     from tokens.models import Token
     from tokens.selectors import token_get_for_authorization
 

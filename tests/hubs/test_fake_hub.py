@@ -149,7 +149,9 @@ def test_party_back_while_the_push_decides_is_sent_at_once(
     """The wake-up may run between our status check and our marking the row as waiting: we look again."""
     start(django_capture_on_commit_callbacks, clock, "SB", EMSP_B)
     answers = iter(["OFFLINE"])  # the push sees OFFLINE once; by the time it has parked the row, CONNECTED
-    mocker.patch("partners.hubclientinfo.hub_party_status", side_effect=lambda **kw: next(answers, "CONNECTED"))
+    status = mocker.Mock(side_effect=lambda **kw: next(answers, "CONNECTED"))
+    mocker.patch("partners.hubclientinfo.hub_party_status", status)  # the client's party check
+    mocker.patch("partners.outbox.services.hub_party_status", status)  # the outbox's second look
 
     assert moving.run_due() == ["resend", "delivered"]
     assert [r.body["id"] for r in pushes(emsp_b)] == ["SB"]

@@ -8,7 +8,8 @@ import pytest
 
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.versions import mounted_endpoints
-from partners.hubclientinfo import client_info_pull, hub_party_status, partner_for_party
+from partners.hub_pull import client_info_pull
+from partners.hubclientinfo import hub_party_status, partner_for_party
 from partners.models import ClientInfo, Partner, PartnerState
 from tests.conftest import make_registered_partner
 from tests.hubs.conftest import EMSP_A, client_info

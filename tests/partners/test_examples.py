@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ocpi_platform.ocpi.client import OcpiClient
-from partners.api.serializers import CredentialsSerializer
+from partners.serializers import CredentialsSerializer
 from partners.services import _discover
 from tests.examples import load_example
 

@@ -17,8 +17,9 @@ from django.test import override_settings
 from ocpi_platform.ocpi import client as client_module
 from ocpi_platform.ocpi.client import OcpiClient, OcpiUrlRefused
 from ocpi_platform.ocpi.tokens import token_encode_header
+from partners.client import partner_client
 from partners.models import PartnerEndpoint, PartnerState
-from partners.services import partner_client, partner_invite
+from partners.services import partner_invite
 from tests.conftest import make_registered_partner
 from tests.security.conftest import assert_envelope, raw_client
 

@@ -1,4 +1,9 @@
-"""Credentials and CredentialsRole (credentials.md 2)."""
+"""The Configuration modules' objects: Credentials and CredentialsRole (credentials.md 2), ClientInfo
+(hubclientinfo.md 5).
+
+Not an api module: the credentials handshake (partners.services) and the ClientInfo pull (partners.hub_pull)
+validate what a partner answers with them, and the views (partners.api) use them too.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ocpi_platform.ocpi.fields import CiStringField, OcpiSerializer, OcpiStringField, StrictCharField
+from ocpi_platform.ocpi.fields import CiStringField, OcpiDateTimeField, OcpiSerializer, OcpiStringField, StrictCharField
 from ocpi_platform.ocpi.tokens import is_valid_token
 
-from ..models import Role
+from .models import ConnectionStatus, Role
 
 
 class ImageSerializer(OcpiSerializer):
@@ -54,3 +59,22 @@ class CredentialsSerializer(OcpiSerializer):
         if len(keys) != len(set(keys)):
             raise serializers.ValidationError("each (role, country_code, party_id) may appear once")
         return value
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """A closed OCPI enum: only the exact (case-sensitive) spec strings."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class ClientInfoSerializer(OcpiSerializer):
+    """ClientInfo (hubclientinfo.md 5)."""
+
+    party_id = CiStringField(max_length=3, min_length=3)
+    country_code = CiStringField(max_length=2, min_length=2)
+    role = StrictChoiceField(choices=Role.choices)
+    status = StrictChoiceField(choices=ConnectionStatus.choices)
+    last_updated = OcpiDateTimeField()
