@@ -252,26 +252,26 @@ OPERATIONS: dict[str, dict[str, Op]] = {
         "GET": Op("The endpoints of OCPI 2.2.1 on this platform", data=_VERSION_DETAILS)
     },
     _PAR + "views.CredentialsView": {
-        "GET": Op("Our credentials for the caller", data=_PAR + "serializers.CredentialsSerializer", statuses=(405,)),
+        "GET": Op("Our credentials for the caller", data="partners.serializers.CredentialsSerializer", statuses=(405,)),
         "POST": Op(
             "Register (with token A): our credentials come back",
-            request=_PAR + "serializers.CredentialsSerializer",
-            data=_PAR + "serializers.CredentialsSerializer",
+            request="partners.serializers.CredentialsSerializer",
+            data="partners.serializers.CredentialsSerializer",
             statuses=(405,),
         ),
         "PUT": Op(
             "Update the registration (new token, URL or roles)",
-            request=_PAR + "serializers.CredentialsSerializer",
-            data=_PAR + "serializers.CredentialsSerializer",
+            request="partners.serializers.CredentialsSerializer",
+            data="partners.serializers.CredentialsSerializer",
             statuses=(405,),
         ),
         "DELETE": Op("Unregister", statuses=(405,)),
     },
     _PAR + "hubclientinfo.HubClientInfoReceiverObjectView": {
-        "GET": Op("A ClientInfo the Hub reported", data=_PAR + "hubclientinfo.ClientInfoSerializer"),
+        "GET": Op("A ClientInfo the Hub reported", data="partners.serializers.ClientInfoSerializer"),
         "PUT": Op(
             "Report the ClientInfo of a party the Hub connects",
-            request=_PAR + "hubclientinfo.ClientInfoSerializer",
+            request="partners.serializers.ClientInfoSerializer",
             created=True,
         ),
     },
