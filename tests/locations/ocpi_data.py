@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
-EXAMPLES = Path("/work/shared/ocpi/examples")
+from tests.examples import EXAMPLES
 
 # Valid Location examples of the spec (location_put_example_add_evse.json is broken: spec-issues C3).
 LOCATION_EXAMPLES = [
