@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv run test lint typecheck format check worker beat clean
+.PHONY: venv run test coverage lint typecheck format check worker beat clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: venv
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The whole suite with the coverage floor ([tool.coverage.report] fail_under in pyproject.toml), as .ci/run does.
+coverage: venv
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
