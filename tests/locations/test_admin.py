@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -29,8 +27,13 @@ def staff(client):
 @pytest.fixture
 def pushes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
-    fake = types.SimpleNamespace(outbox_enqueue=lambda **kwargs: calls.append(kwargs))
-    monkeypatch.setitem(sys.modules, "partners.outbox", fake)
+
+    def outbox_enqueue(**kwargs: Any) -> None:
+        calls.append(kwargs)
+
+    # Patched where the service finds it: partners.outbox (imported per call) or locations.services (module level).
+    monkeypatch.setattr("partners.outbox.outbox_enqueue", outbox_enqueue)
+    monkeypatch.setattr("locations.services.outbox_enqueue", outbox_enqueue, raising=False)
     return calls
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -37,14 +35,16 @@ NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def pushes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Replace partners.outbox with a recorder; also checks the call happens inside the transaction."""
+    """Replace outbox_enqueue with a recorder; also checks the call happens inside the transaction."""
     calls: list[dict[str, Any]] = []
 
     def outbox_enqueue(*, module: str, object_id: int, hint: dict[str, Any]) -> None:
         assert transaction.get_connection().in_atomic_block
         calls.append({"module": module, "object_id": object_id, "hint": hint})
 
-    monkeypatch.setitem(sys.modules, "partners.outbox", types.SimpleNamespace(outbox_enqueue=outbox_enqueue))
+    # Patched where the service finds it: partners.outbox (imported per call) or locations.services (module level).
+    monkeypatch.setattr("partners.outbox.outbox_enqueue", outbox_enqueue)
+    monkeypatch.setattr("locations.services.outbox_enqueue", outbox_enqueue, raising=False)
     return calls
 
 

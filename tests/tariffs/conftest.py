@@ -1,4 +1,4 @@
-"""Tariff tests run against a recording stand-in for partners.outbox (written by another developer).
+"""Tariff tests run against a recording stand-in for outbox_enqueue (written by another developer).
 
 The stand-in is installed for every test here, so these tests do not depend on the state of the real
 outbox (a test that asks for `real_outbox` gets the real one). `outbox_calls` lists the outbox_enqueue
@@ -7,8 +7,6 @@ calls, each with whether it happened inside a transaction.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -26,9 +24,9 @@ def outbox_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
             {"module": module, "object_id": object_id, "hint": hint, "in_atomic": connection.in_atomic_block, **kwargs}
         )
 
-    fake = types.ModuleType("partners.outbox")
-    fake.outbox_enqueue = outbox_enqueue  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "partners.outbox", fake)
+    # Patched where the service finds it: partners.outbox (imported per call) or tariffs.services (module level).
+    monkeypatch.setattr("partners.outbox.outbox_enqueue", outbox_enqueue)
+    monkeypatch.setattr("tariffs.services.outbox_enqueue", outbox_enqueue, raising=False)
     return calls
 
 

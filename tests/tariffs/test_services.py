@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -160,9 +158,8 @@ def test_a_failing_push_rolls_the_change_back(monkeypatch: pytest.MonkeyPatch) -
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("outbox down")
 
-    fake = types.ModuleType("partners.outbox")
-    fake.outbox_enqueue = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "partners.outbox", fake)
+    monkeypatch.setattr("partners.outbox.outbox_enqueue", broken)
+    monkeypatch.setattr("tariffs.services.outbox_enqueue", broken, raising=False)
     with pytest.raises(RuntimeError):
         make_tariff("T1")
     assert not Tariff.objects.exists()
