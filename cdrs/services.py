@@ -23,9 +23,9 @@ from ocpi_platform.ocpi.envelope import format_datetime
 from partners.models import Partner, Party, Role
 from sessions.models import ChargingSession, SessionStatus
 
-from .api.serializers import PRICE_FIELDS, CdrSerializer, cdr_to_ocpi
 from .models import SESSION_ONLY_DIMENSIONS, Cdr, TariffCheckStatus
 from .selectors import cdr_get_by_key, cdr_get_live_for_session, token_owner_partner_get
+from .serializers import PRICE_FIELDS, CdrSerializer, cdr_to_ocpi
 
 logger = logging.getLogger(__name__)
 
@@ -229,9 +229,9 @@ def cdr_data_from_session(*, session: ChargingSession) -> dict[str, Any]:
     totals from the tariff engine in the location's time zone.
     """
     from locations.selectors import connector_get, evse_get, location_get
-    from tariffs.api.serializers import tariff_to_ocpi
     from tariffs.engine import ChargingDataError, TariffError, price, select_tariff
     from tariffs.selectors import tariff_list_by_ids
+    from tariffs.serializers import tariff_to_ocpi
 
     _check_session(session)
     location = location_get(
@@ -464,9 +464,9 @@ def _fmt(value: Decimal | None) -> str:
 def _expected_cost(cdr: Cdr) -> tuple[str, Decimal | None, Decimal | None, str]:
     """(status, expected excl, expected incl, note) of re-pricing the CDR with the partner's stored tariff."""
     from locations.selectors import location_get
-    from tariffs.api.serializers import tariff_to_ocpi
     from tariffs.engine import ChargingDataError, TariffError, price, select_tariff
     from tariffs.selectors import tariff_list_by_ids
+    from tariffs.serializers import tariff_to_ocpi
 
     unchecked = TariffCheckStatus.UNCHECKED
     period_ids = sorted({str(p["tariff_id"]).upper() for p in cdr.charging_periods if p.get("tariff_id")})

@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import Party, Role
 
-from .api.serializers import CONNECTOR_COLUMNS, EVSE_COLUMNS, LOCATION_COLUMNS
 from .models import EVSE, Connector, Location
+from .serializers import CONNECTOR_COLUMNS, EVSE_COLUMNS, LOCATION_COLUMNS
 
 
 def party_is_ours(*, country_code: str, party_id: str) -> bool:

@@ -112,8 +112,8 @@ def connector_for(evse: EVSE, connector_id: str | None) -> Connector:
 
 def evse_tariffs(evse: EVSE, connector: Connector) -> list[dict[str, Any]]:
     """The connector's tariffs (tariff_ids), as OCPI Tariff objects."""
-    from tariffs.api.serializers import tariff_to_ocpi
     from tariffs.selectors import tariff_list_by_ids
+    from tariffs.serializers import tariff_to_ocpi
 
     return [
         tariff_to_ocpi(t)

@@ -27,7 +27,9 @@ from ocpi_platform.ocpi.fields import parse_datetime
 from partners.models import Partner, Party, Role
 from tokens.selectors import token_owner_partner
 
-from .api.serializers import (
+from .models import FINAL_STATUSES, ChargingPreferencesResponse, ChargingSession, SessionStatus
+from .selectors import session_get
+from .serializers import (
     CdrDimensionSerializer,
     CdrTokenSerializer,
     ChargingPreferencesSerializer,
@@ -36,8 +38,6 @@ from .api.serializers import (
     to_stored_preferences,
     to_stored_token,
 )
-from .models import FINAL_STATUSES, ChargingPreferencesResponse, ChargingSession, SessionStatus
-from .selectors import session_get
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from partners.models import Partner, Party, Role
 
-from .api.serializers import TariffSerializer, tariff_to_ocpi
 from .models import Tariff, TariffElement
 from .selectors import party_is_our_cpo, tariff_get, tariff_get_by_key, tariff_is_ours
+from .serializers import TariffSerializer, tariff_to_ocpi
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,6 @@ from partners.client import partner_client
 from partners.models import Partner, PartnerState
 from partners.selectors import partner_endpoint_url
 
-from .api.serializers import AuthorizationInfoSerializer
 from .constants import (
     REALTIME_AUTH_TIMEOUT_SECONDS,
     SOURCE_FALLBACK,
@@ -50,6 +49,7 @@ from .selectors import (
     token_owner_partner,
     token_party_is_our_emsp,
 )
+from .serializers import AuthorizationInfoSerializer
 
 logger = logging.getLogger(__name__)
 

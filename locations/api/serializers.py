@@ -34,8 +34,6 @@ from ocpi_platform.ocpi.fields import (
 from ..constants import (
     COUNTRY_ALPHA3_RE,
     EVSE_ID_RE,
-    LATITUDE_RE,
-    LONGITUDE_RE,
     REGULAR_HOURS_TIME_RE,
     Capability,
     ConnectorFormat,
@@ -50,6 +48,10 @@ from ..constants import (
     PowerType,
     TokenType,
 )
+from ..serializers import CONNECTOR_COLUMNS as CONNECTOR_COLUMNS  # re-exported: the selectors read them there
+from ..serializers import EVSE_COLUMNS as EVSE_COLUMNS
+from ..serializers import LOCATION_COLUMNS as LOCATION_COLUMNS
+from ..serializers import GeoLocationSerializer  # also part of a CDR's CdrLocation (cdrs/serializers.py)
 
 # Lists with cardinality "+" stay in the output even when empty (they are never empty when valid).
 _ALWAYS = frozenset({"evses", "connectors"})
@@ -122,25 +124,6 @@ class NestedJsonField(serializers.Field):
 
 
 # --- Value types (locations.md section 5, transport.md 11) ----------------------------------------
-
-
-def _check_coordinate(value: str, pattern: Any, bound: int, what: str) -> str:
-    if not pattern.match(value):
-        raise serializers.ValidationError(f"{what} must match {pattern.pattern} (5 to 7 decimals)")
-    if abs(Decimal(value)) > bound:
-        raise serializers.ValidationError(f"{what} must lie between -{bound} and {bound}")
-    return value
-
-
-class GeoLocationSerializer(serializers.Serializer):
-    latitude = OcpiStringField(max_length=10)
-    longitude = OcpiStringField(max_length=11)
-
-    def validate_latitude(self, value: str) -> str:
-        return _check_coordinate(value, LATITUDE_RE, 90, "latitude")
-
-    def validate_longitude(self, value: str) -> str:
-        return _check_coordinate(value, LONGITUDE_RE, 180, "longitude")
 
 
 class DisplayTextSerializer(serializers.Serializer):
@@ -387,23 +370,8 @@ class LocationSerializer(_OcpiObjectSerializer):
 # --- The Sender's hot path ------------------------------------------------------------------------
 #
 # Hand-written builders that produce exactly what the serializers above produce (tested). They read
-# attributes only, so they work on model instances and on the named rows of the *_COLUMNS below alike.
-
-# Model columns the builders read (values_list(..., named=True) of the Sender list).
-LOCATION_COLUMNS = (
-    "id", "country_code", "party_id", "ocpi_id", "publish", "publish_allowed_to", "name", "address", "city",
-    "postal_code", "state", "country", "latitude", "longitude", "related_locations", "parking_type", "directions",
-    "operator", "suboperator", "owner", "facilities", "time_zone", "opening_times", "charging_when_closed", "images",
-    "energy_mix", "last_updated",
-)  # fmt: skip
-EVSE_COLUMNS = (
-    "id", "location_id", "uid", "evse_id", "status", "status_schedule", "capabilities", "floor_level", "latitude",
-    "longitude", "physical_reference", "directions", "parking_restrictions", "images", "last_updated",
-)  # fmt: skip
-CONNECTOR_COLUMNS = (
-    "evse_id", "ocpi_id", "standard", "format", "power_type", "max_voltage", "max_amperage", "max_electric_power",
-    "tariff_ids", "terms_and_conditions", "last_updated",
-)  # fmt: skip
+# attributes only, so they work on model instances and on the named rows of the *_COLUMNS alike
+# (locations/serializers.py).
 
 
 def _datetime(value: Any) -> str:
