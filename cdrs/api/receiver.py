@@ -17,6 +17,7 @@ from cdrs.models import Cdr
 from cdrs.selectors import cdr_get_received
 from cdrs.services import CdrError, cdr_store_received
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
+from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 
 from .serializers import CdrSerializer, cdr_to_ocpi
@@ -31,6 +32,14 @@ class CdrReceiverListView(OcpiView):
     """POST {cdr_endpoint_url}: a new CDR from a partner CPO."""
 
     ocpi_endpoint = ("cdrs", RECEIVER)
+    ocpi_operations = {
+        "post": Op(
+            "Post a CDR (eMSP Receiver); idempotent per CDR id",
+            request=CdrSerializer,
+            created=True,
+            location_header=True,
+        )
+    }
 
     def post(self, request: Request) -> Response:
         serializer = CdrSerializer(data=request.data)
@@ -44,6 +53,10 @@ class CdrReceiverListView(OcpiView):
 
 class CdrReceiverObjectView(OcpiView):
     """GET the URL the POST answered: only to the partner that posted the CDR (404 for anybody else)."""
+
+    ocpi_operations = {
+        "get": Op("A CDR the caller posted, at the URL of the POST answer's Location", data=CdrSerializer)
+    }
 
     def get(self, request: Request, cdr_id: str) -> Response:
         cdr = cdr_get_received(partner=self.partner, pk=int(cdr_id)) if cdr_id.isdigit() and len(cdr_id) < 19 else None

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from cdrs.selectors import cdr_list_for_partner
 from locations.selectors import party_is_ours
+from ocpi_platform.ocpi.openapi import Many, Op
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView
 
@@ -21,6 +22,11 @@ class CdrSenderListView(OcpiView):
     """
 
     ocpi_endpoint = ("cdrs", SENDER)
+    ocpi_operations = {
+        "get": Op(
+            "CDRs of the caller's Tokens (CPO Sender)", data=Many("cdrs.api.serializers.CdrSerializer"), paginated=True
+        )
+    }
 
     def get(self, request: Request) -> Response:
         params = page_params(request)

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, UnknownLocation
 from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.openapi import Op, Patch
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from partners.models import Role
 
@@ -123,6 +124,12 @@ def _answer(result: Received) -> Response:
 class LocationReceiverObjectView(_LocationReceiverView):
     """GET/PUT/PATCH `{country_code}/{party_id}/{location_id}`."""
 
+    ocpi_operations = {
+        "get": Op("A Location the caller pushed (eMSP Receiver)", data=LocationSerializer),
+        "put": Op("Push a whole Location", request=LocationSerializer, created=True),
+        "patch": Op("Update fields of a Location", request=Patch(LocationSerializer)),
+    }
+
     serializer_class = LocationSerializer
 
     def _expected(self, party: PartyRef, location_id: str) -> dict[str, tuple[str, str]]:
@@ -167,6 +174,12 @@ class LocationReceiverObjectView(_LocationReceiverView):
 class EvseReceiverObjectView(_LocationReceiverView):
     """GET/PUT/PATCH `{country_code}/{party_id}/{location_id}/{evse_uid}`."""
 
+    ocpi_operations = {
+        "get": Op("An EVSE the caller pushed", data=EvseSerializer),
+        "put": Op("Push a whole EVSE of a known Location", request=EvseSerializer, created=True),
+        "patch": Op("Update fields of an EVSE", request=Patch(EvseSerializer)),
+    }
+
     serializer_class = EvseSerializer
 
     def get(self, request: Request, country_code: str, party_id: str, location_id: str, evse_uid: str) -> Response:
@@ -196,6 +209,12 @@ class EvseReceiverObjectView(_LocationReceiverView):
 
 class ConnectorReceiverObjectView(_LocationReceiverView):
     """GET/PUT/PATCH `{country_code}/{party_id}/{location_id}/{evse_uid}/{connector_id}`."""
+
+    ocpi_operations = {
+        "get": Op("A Connector the caller pushed", data=ConnectorSerializer),
+        "put": Op("Push a whole Connector of a known EVSE", request=ConnectorSerializer, created=True),
+        "patch": Op("Update fields of a Connector", request=Patch(ConnectorSerializer)),
+    }
 
     serializer_class = ConnectorSerializer
 

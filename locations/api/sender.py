@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import UnknownLocation
 from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.openapi import Many, Op
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
 
@@ -28,6 +29,9 @@ def _serialize_page(rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Two more queries per page (EVSEs, connectors), whatever the page size."""
     evses, connectors = location_children_rows(location_ids=[row.id for row in rows])
     return location_rows_to_ocpi(rows, evses, connectors)
+
+
+_SERIALIZERS = "locations.api.serializers."  # OpenAPI: the views serialize through row functions
 
 
 class _LocationSenderView(OcpiView):
@@ -57,6 +61,11 @@ class LocationSenderListView(_LocationSenderView):
     """GET {locations_endpoint_url}?date_from&date_to&offset&limit (paginated, transport.md 7)."""
 
     ocpi_endpoint = ("locations", SENDER)
+    ocpi_operations = {
+        "get": Op(
+            "Our published Locations (CPO Sender)", data=Many(_SERIALIZERS + "LocationSerializer"), paginated=True
+        )
+    }
 
     def get(self, request: Request) -> Response:
         params = page_params(request)
@@ -67,16 +76,24 @@ class LocationSenderListView(_LocationSenderView):
 
 
 class LocationSenderObjectView(_LocationSenderView):
+    ocpi_operations = {"get": Op("One of our published Locations", data=_SERIALIZERS + "LocationSerializer")}
+
     def get(self, request: Request, location_id: str) -> Response:
         return ocpi_response(location_to_ocpi(self.location(location_id)))
 
 
 class EvseSenderObjectView(_LocationSenderView):
+    ocpi_operations = {"get": Op("An EVSE of one of our published Locations", data=_SERIALIZERS + "EvseSerializer")}
+
     def get(self, request: Request, location_id: str, evse_uid: str) -> Response:
         return ocpi_response(evse_to_ocpi(self.evse(location_id, evse_uid)))
 
 
 class ConnectorSenderObjectView(_LocationSenderView):
+    ocpi_operations = {
+        "get": Op("A Connector of one of our published Locations", data=_SERIALIZERS + "ConnectorSerializer")
+    }
+
     def get(self, request: Request, location_id: str, evse_uid: str, connector_id: str) -> Response:
         evse = self.evse(location_id, evse_uid)
         for connector in evse.connectors.all():  # prefetched

@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from .openapi import Op
 from .views import OcpiView, ocpi_response
 
 VERSION = "2.2.1"
@@ -59,10 +60,37 @@ def version_details_url() -> str:
     return f"{settings.OCPI_BASE_URL}/ocpi/{VERSION}"
 
 
+_VERSION = {
+    "type": "object",
+    "required": ["version", "url"],
+    "properties": {"version": {"type": "string", "example": "2.2.1"}, "url": {"type": "string", "format": "uri"}},
+}
+_VERSION_DETAILS = {
+    "type": "object",
+    "required": ["version", "endpoints"],
+    "properties": {
+        "version": {"type": "string", "example": "2.2.1"},
+        "endpoints": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["identifier", "role", "url"],
+                "properties": {
+                    "identifier": {"$ref": "#/components/schemas/ModuleID"},
+                    "role": {"$enum": "partners.models.InterfaceRole"},
+                    "url": {"type": "string", "format": "uri"},
+                },
+            },
+        },
+    },
+}
+
+
 class VersionsView(OcpiView):
     """GET the list of versions we support (token A, pending or current token)."""
 
     token_a_allowed = True
+    ocpi_operations = {"get": Op("The versions this platform supports", data={"type": "array", "items": _VERSION})}
 
     def get(self, request: Request) -> Response:
         return ocpi_response([{"version": VERSION, "url": version_details_url()}])
@@ -70,6 +98,7 @@ class VersionsView(OcpiView):
 
 class VersionDetailsView(OcpiView):
     token_a_allowed = True
+    ocpi_operations = {"get": Op("The endpoints of OCPI 2.2.1 on this platform", data=_VERSION_DETAILS)}
 
     def get(self, request: Request) -> Response:
         return ocpi_response({"version": VERSION, "endpoints": mounted_endpoints()})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 
 from django.conf import settings
 from rest_framework.exceptions import Throttled
@@ -15,6 +16,9 @@ from .envelope import OMIT, envelope
 from .exceptions import InvalidParameters, ObjectNotFound
 from .headers import PartyRef, Routing
 from .throttling import OcpiPartnerRateThrottle, rate_limit_message
+
+if TYPE_CHECKING:
+    from .openapi import Op
 
 SENDER = "SENDER"
 RECEIVER = "RECEIVER"
@@ -33,6 +37,9 @@ class OcpiView(APIView):
     """
 
     ocpi_endpoint: tuple[str, str] | None = None
+    # What each method carries, for the OpenAPI document: {"get": Op(...), ...} (see openapi/operations.py).
+    # (A comment, not the docstring: the docstring is the description of views that have none.)
+    ocpi_operations: ClassVar[Mapping[str, Op]] = {}
     token_a_allowed = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, OcpiError
 from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 
 from ..hubclientinfo import NotAHubError, client_info_get, client_info_store, partner_is_hub
@@ -35,6 +36,11 @@ class HubClientInfoReceiverBaseView(OcpiView):
 
 class HubClientInfoReceiverObjectView(OcpiView):
     """GET / PUT `{country_code}/{party_id}`."""
+
+    ocpi_operations = {
+        "get": Op("A ClientInfo the Hub reported", data=ClientInfoSerializer),
+        "put": Op("Report the ClientInfo of a party the Hub connects", request=ClientInfoSerializer, created=True),
+    }
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

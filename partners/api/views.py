@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, MethodNotAllowed, UnsupportedVersion
+from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
 
 from .. import services
@@ -15,6 +16,22 @@ from ..serializers import CredentialsSerializer
 class CredentialsView(OcpiView):
     ocpi_endpoint = ("credentials", SENDER)
     token_a_allowed = True
+    ocpi_operations = {
+        "get": Op("Our credentials for the caller", data=CredentialsSerializer, statuses=(405,)),
+        "post": Op(
+            "Register (with token A): our credentials come back",
+            request=CredentialsSerializer,
+            data=CredentialsSerializer,
+            statuses=(405,),
+        ),
+        "put": Op(
+            "Update the registration (new token, URL or roles)",
+            request=CredentialsSerializer,
+            data=CredentialsSerializer,
+            statuses=(405,),
+        ),
+        "delete": Op("Unregister", statuses=(405,)),
+    }
 
     def _body(self, request: Request) -> dict:
         if not isinstance(request.data, dict):

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ocpi_platform.ocpi.fields import INT32_MAX, OcpiDateTimeField, OcpiNumberField, StrictIntegerField
+from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from partners.models import Role
 from sessions.api.serializers import EnumField
@@ -84,8 +85,36 @@ class ChargingProfileReceiverBaseView(OcpiView):
     ocpi_endpoint = ("chargingprofiles", RECEIVER)
 
 
+_CHARGING_PROFILE_RESPONSE = {
+    "type": "object",
+    "required": ["result", "timeout"],
+    "properties": {
+        "result": {"$enum": "sessions.models.ChargingProfileResponseType"},
+        "timeout": {"type": "integer", "minimum": 0},
+    },
+}
+
+
 class ChargingProfileReceiverView(OcpiView):
     """GET / PUT / DELETE `{session_id}`."""
+
+    ocpi_operations = {
+        "get": Op(
+            "Ask for the ActiveChargingProfile of a Session (result on response_url)",
+            data=_CHARGING_PROFILE_RESPONSE,
+            query=("duration", "response_url"),
+        ),
+        "put": Op(
+            "Set the charging profile of a Session (result on response_url)",
+            request=SetChargingProfileSerializer,
+            data=_CHARGING_PROFILE_RESPONSE,
+        ),
+        "delete": Op(
+            "Clear the charging profile of a Session (result on response_url)",
+            data=_CHARGING_PROFILE_RESPONSE,
+            query=("response_url",),
+        ),
+    }
 
     owner_roles = (Role.EMSP, Role.SCSP)  # sent by the session's eMSP or a Smart Charging Service Provider
 

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, UnknownLocation
+from ocpi_platform.ocpi.openapi import AnyOf, Op
 from ocpi_platform.ocpi.views import RECEIVER, SENDER, OcpiView, ocpi_response
 from partners.models import Role
 from sessions.commands.receiver import command_receive
@@ -31,6 +32,13 @@ class CommandReceiverView(OcpiView):
     """POST `{command}`: validate, check the objects, answer a CommandResponse; the CommandResult follows."""
 
     owner_roles = (Role.EMSP,)  # commands come from an eMSP, with its own tokens
+    ocpi_operations = {
+        "post": Op(
+            "Send a command to one of our charge points (CPO Receiver); the body is the command's request object",
+            request=AnyOf(tuple(COMMAND_SERIALIZERS.values())),
+            data="sessions.commands.serializers.CommandResponseSerializer",
+        )
+    }
 
     def post(self, request: Request, command: str) -> Response:
         if command not in COMMAND_SERIALIZERS:
@@ -72,6 +80,10 @@ class CommandSenderBaseView(OcpiView):
 
 class CommandResultView(OcpiView):
     """POST `{command}/{uid}`: the CommandResult of one of our commands; only its CPO may post it."""
+
+    ocpi_operations = {
+        "post": Op("The CommandResult of a command we sent (eMSP Sender)", request=CommandResultSerializer)
+    }
 
     def post(self, request: Request, command: str, uid: str) -> Response:
         serializer = CommandResultSerializer(data=request.data)

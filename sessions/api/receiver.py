@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.openapi import Op, Patch
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from partners.models import Role
 from sessions.models import ChargingSession
@@ -27,6 +28,11 @@ class SessionReceiverBaseView(OcpiView):
 
 class SessionReceiverObjectView(OcpiView):
     owner_roles = (Role.CPO,)  # a Session belongs to the CPO that runs it
+    ocpi_operations = {
+        "get": Op("A Session the caller pushed (eMSP Receiver)", data=SessionSerializer),
+        "put": Op("Push a whole Session", request=SessionSerializer, created=True),
+        "patch": Op("Update fields of a Session", request=Patch(SessionSerializer)),
+    }
     """GET/PUT/PATCH `{country_code}/{party_id}/{session_id}`: the URL party must be one the caller registered."""
 
     def _validated(self, party: PartyRef, session_id: str, *, partial: bool) -> dict[str, Any]:

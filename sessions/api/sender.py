@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from locations.selectors import our_cpo_party_get
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
+from ocpi_platform.ocpi.openapi import Many, Op
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
 from sessions.selectors import session_get_for_partner, session_list_for_partner
@@ -31,6 +32,13 @@ class SessionSenderListView(OcpiView):
     """
 
     ocpi_endpoint = ("sessions", SENDER)
+    ocpi_operations = {
+        "get": Op(
+            "Sessions of the caller's Tokens (CPO Sender)",
+            data=Many("sessions.api.serializers.SessionSerializer"),
+            paginated=True,
+        )
+    }
 
     def get(self, request: Request) -> Response:
         params = page_params(request)
@@ -44,6 +52,14 @@ class SessionSenderListView(OcpiView):
 
 class SessionSenderChargingPreferencesView(OcpiView):
     """PUT `{session_id}/charging_preferences`: ChargingPreferences in, ChargingPreferencesResponse out."""
+
+    ocpi_operations = {
+        "put": Op(
+            "Set the charging preferences of a Session",
+            request=ChargingPreferencesSerializer,
+            data={"$enum": "sessions.models.ChargingPreferencesResponse"},
+        )
+    }
 
     def put(self, request: Request, session_id: str) -> Response:
         party = self.routing.to_party

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
+from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from partners.models import Role
 
@@ -42,6 +43,11 @@ class TariffReceiverBaseView(OcpiView):
 
 class TariffReceiverObjectView(OcpiView):
     owner_roles = (Role.CPO, Role.NAP)  # a Tariff belongs to a CPO (a NAP republishes them, like locations)
+    ocpi_operations = {
+        "get": Op("A Tariff the caller pushed (eMSP Receiver)", data=TariffSerializer),
+        "put": Op("Push a whole Tariff", request=TariffSerializer, created=True),
+        "delete": Op("Delete a Tariff the caller pushed"),
+    }
     """GET/PUT/DELETE `{country_code}/{party_id}/{tariff_id}` (there is no PATCH for tariffs since 2.2)."""
 
     def get(self, request: Request, country_code: str, party_id: str, tariff_id: str) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ocpi_platform.ocpi.openapi import Many, Op
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView
 from tariffs.selectors import party_is_our_cpo, tariff_list_published
@@ -20,6 +21,9 @@ class TariffSenderListView(OcpiView):
     """
 
     ocpi_endpoint = ("tariffs", SENDER)
+    ocpi_operations = {
+        "get": Op("Our Tariffs (CPO Sender)", data=Many("tariffs.api.serializers.TariffSerializer"), paginated=True)
+    }
 
     def get(self, request: Request) -> Response:
         params = page_params(request)

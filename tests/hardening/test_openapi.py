@@ -56,7 +56,7 @@ def test_openapi_document_is_valid(schema: dict[str, Any]) -> None:
     assert schema["servers"] == [{"url": settings.OCPI_BASE_URL, "description": "This platform (OCPI_BASE_URL)"}]
 
 
-def test_openapi_every_view_method_is_described_in_the_table() -> None:
+def test_openapi_every_view_method_declares_its_operation() -> None:
     assert undocumented_operations() == []
 
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.openapi import Op, Patch
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from partners.models import Role
 from tokens.models import Token
@@ -30,6 +31,11 @@ class TokenReceiverBaseView(OcpiView):
 
 class TokenReceiverObjectView(OcpiView):
     owner_roles = (Role.EMSP,)  # a Token belongs to an eMSP
+    ocpi_operations = {
+        "get": Op("A Token the caller pushed (CPO Receiver)", data=TokenSerializer, query=("type",)),
+        "put": Op("Push a whole Token", request=TokenSerializer, query=("type",), created=True),
+        "patch": Op("Update fields of a Token", request=Patch(TokenSerializer), query=("type",)),
+    }
     """GET/PUT/PATCH `{country_code}/{party_id}/{token_uid}[?type=]` (type defaults to RFID)."""
 
     def _token_type(self) -> str:

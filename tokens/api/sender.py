@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ocpi_platform.ocpi.exceptions import InterfaceNotForCaller, InvalidParameters, UnknownToken
+from ocpi_platform.ocpi.openapi import Many, Op
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
 from partners.selectors import partner_serves_cpo
@@ -42,6 +43,7 @@ class TokenSenderListView(_CpoCallersOnly):
     """GET list of our own eMSP tokens, paginated (date_from, date_to, offset, limit)."""
 
     ocpi_endpoint = ("tokens", SENDER)
+    ocpi_operations = {"get": Op("Our eMSP Tokens (eMSP Sender)", data=Many(TokenSerializer), paginated=True)}
 
     def get(self, request: Request) -> Response:
         params = page_params(request)
@@ -59,6 +61,16 @@ class TokenSenderAuthorizeView(_CpoCallersOnly):
     Any partner CPO (or Hub) may ask about any of our tokens; tokens of other eMSPs, including the ones partners
     pushed to our CPO, are unknown here (HTTP 404, OCPI 2004, no data). Synchronous: the driver waits.
     """
+
+    ocpi_operations = {
+        "post": Op(
+            "Real-time authorization of one of our Tokens",
+            request="tokens.api.serializers.LocationReferencesSerializer",
+            request_required=False,
+            data="tokens.api.serializers.AuthorizationInfoSerializer",
+            query=("type",),
+        )
+    }
 
     def _location(self, request: Request) -> dict[str, Any] | None:
         data = request.data
