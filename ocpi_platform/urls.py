@@ -8,7 +8,7 @@ from .ocpi.versions import VersionDetailsView, VersionsView
 
 urlpatterns = [
     path("admin/finance/", include("cdrs.urls_finance")),
-    path("admin/dashboard/", include("partners.urls_dashboard")),
+    path("admin/dashboard/", include("backoffice.urls")),
     path("admin/", admin.site.urls),
     # OpenAPI description of every OCPI endpoint (public, no envelope): YAML, or JSON with ?format=json.
     path("ocpi/schema/", SpectacularAPIView.as_view(), name="ocpi-schema"),

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "sessions",
     "cdrs",
     "chargepoints",  # charge point gateway events and simulator (above sessions and cdrs)
+    "backoffice",  # staff pages over several apps: the dashboard (top layer, beside chargepoints)
 ]
 
 MIDDLEWARE = [

@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from .admin_dashboard import dashboard_view
+from .dashboard import dashboard_view
 
-app_name = "partners_dashboard"
+app_name = "partners_dashboard"  # the URL names predate the backoffice app: templates reverse them
 
 urlpatterns = [
     path("", dashboard_view, name="dashboard"),

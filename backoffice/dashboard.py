@@ -1,6 +1,6 @@
 """The staff dashboard: one page with the state of the platform, each figure a link into the filtered admin list.
 
-Mounted at /admin/dashboard/ (partners/urls_dashboard.py) and linked from the admin index. Every figure is one
+Mounted at /admin/dashboard/ (backoffice/urls.py) and linked from the admin index. Every figure is one
 aggregate query over an indexed column or a small table, so the page stays fast however large the sessions,
 CDRs and outbox tables grow.
 """
@@ -19,8 +19,11 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from .models import ClientInfo, ConnectionStatus, OutboxDelivery, OutboxState, Partner, PartnerState
-from .outbox.services import WAITING_FOR_PARTY
+from cdrs.models import Cdr
+from locations.models import EVSE, Location
+from partners.models import ClientInfo, ConnectionStatus, OutboxDelivery, OutboxState, Partner, PartnerState
+from partners.outbox.services import WAITING_FOR_PARTY
+from sessions.models import ChargingSession, SessionStatus
 
 # --- Dashboard ------------------------------------------------------------------------------------
 
@@ -85,10 +88,6 @@ def _grouped(queryset: QuerySet, field: str, choices: Any) -> dict[str, int]:
 
 def dashboard_figures(*, now: datetime | None = None) -> dict[str, Any]:
     """Every figure of the dashboard, with the admin list each one links to."""
-    from cdrs.models import Cdr
-    from locations.models import EVSE, Location
-    from sessions.models import ChargingSession, SessionStatus
-
     now = now or timezone.now()
     month_start = _month_start(now)
     partner_states = _grouped(Partner.objects.all(), "state", PartnerState.values)
