@@ -5,7 +5,7 @@ A Hub carries the traffic of many parties over one connection. On the functional
   HTTP 404 with OCPI status 4001 "Unknown receiver": the Hub addressed a party that is not here, which is what
   4001 means; the Hub relays it to the requester (our policy, README "Roles, parties and hubs").
 * OCPI-from-* must be the Hub itself (Broadcast Push: FROM = Hub) or a party the Hub may relay for: any party that
-  is not ours and not held by another registered partner (Partner.holds_party, hubclientinfo.hub_party_taken),
+  is not ours and not held by another registered partner (Partner.holds_party, Partner.hub_party_taken),
   whether or not the Hub described it in ClientInfo (ClientInfo is informational; a party it never reported has an
   unknown status, treated as connected). Otherwise HTTP 404, OCPI 2000 "Unknown sender" naming why: the request is
   not attributed to anybody (as for a client-owned URL of a foreign party, transport.md 2.3).
@@ -28,7 +28,6 @@ from ocpi_platform.ocpi.auth import TOKEN_CURRENT, request_credentials
 from ocpi_platform.ocpi.headers import Routing
 from ocpi_platform.ocpi.middleware import json_error
 
-from .hubclientinfo import hub_party_taken
 from .models import Partner, Party, Role
 
 FUNCTIONAL_MODULES = ("locations", "sessions", "cdrs", "tariffs", "tokens", "commands", "chargingprofiles")
@@ -64,7 +63,7 @@ def hub_routing_check(*, partner: Partner, routing: Routing) -> None:
         return
     if partner.holds_party(from_party.country_code, from_party.party_id):
         return
-    reason = hub_party_taken(hub=partner, country_code=from_party.country_code, party_id=from_party.party_id)
+    reason = partner.hub_party_taken(from_party.country_code, from_party.party_id)
     raise HubRoutingError(env.CLIENT_ERROR, f"Unknown sender: {from_party} cannot come through this hub ({reason})")
 
 

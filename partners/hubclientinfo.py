@@ -3,7 +3,7 @@
 A partner whose role is HUB stands for many parties. The Hub reports each of them with a ClientInfo (PUT on our
 Receiver, or its Sender list we pull); we use them to
 * know the status of a party behind the Hub (a Hub may also relay for parties it never reported: their status
-  is unknown and treated as connected; Partner.holds_party, partners.hub_routing);
+  is unknown and treated as connected; Partner.holds_party and Partner.hub_party_taken, partners.hub_routing);
 * find the partner through which a party is reached (partner_for_party: a token's eMSP behind a Hub);
 * hold pushes to a party the Hub reports as not CONNECTED (partner_client raises PartyNotConnected, the outbox
   keeps the delivery waiting) and release them when the party is CONNECTED again (client_info_store).
@@ -95,26 +95,6 @@ def hub_party_check(*, partner: Partner, party: PartyRef | None) -> None:
     status = hub_party_status(partner=partner, party=party)
     if status is not None and status != ConnectionStatus.CONNECTED:
         raise PartyNotConnected(partner_id=partner.pk, party=party, status=status)
-
-
-def hub_party_taken(*, hub: Partner, country_code: str, party_id: str) -> str | None:
-    """Why `hub` may not relay for the party (country_code, party_id), or None when it may.
-
-    A Hub relays for parties it never described in ClientInfo too (ClientInfo is informational), so it may act
-    for any party except: one of ours (any role), one another registered partner registered (any role), and one
-    that only other registered Hubs report in ClientInfo (a party two Hubs report is relayed by both).
-    """
-    cc, pid = country_code.upper(), party_id.upper()
-    if Party.objects.filter(country_code=cc, party_id=pid).exists():
-        return f"{cc}/{pid} is a party of this platform"
-    if PartnerRole.objects.registered().for_party(cc, pid).exclude(partner=hub).exists():
-        return f"{cc}/{pid} is registered by another partner"
-    reported = ClientInfo.objects.filter(
-        country_code=cc, party_id=pid, partner__state=PartnerState.REGISTERED, partner__roles__role=Role.HUB
-    )
-    if reported.exclude(partner=hub).exists() and not reported.filter(partner=hub).exists():
-        return f"{cc}/{pid} is reported by another hub"
-    return None
 
 
 def partner_for_party(*, country_code: str, party_id: str, role: str | None = None) -> Partner | None:
@@ -224,7 +204,6 @@ __all__ = [
     "client_info_store",
     "hub_party_check",
     "hub_party_status",
-    "hub_party_taken",
     "partner_for_party",
     "partner_is_hub",
     "partner_party_refs",

@@ -118,7 +118,7 @@ class Partner(models.Model):
 
         A partner holds the parties it registered; a party belongs to one registered partner only
         (partners.services._validate_roles). A registered Hub also holds every party it relays for, described in
-        ClientInfo or not, unless the party is ours or taken elsewhere (partners.hubclientinfo.hub_party_taken).
+        ClientInfo or not, unless the party is ours or taken elsewhere (hub_party_taken).
 
         With `roles`, only a party held in one of them counts: the data a Receiver stores belongs to its owner's
         role (a Location to a CPO, a Token to an eMSP), so an eMSP cannot push Locations under its own party. A
@@ -132,9 +132,7 @@ class Partner(models.Model):
             is_hub = self.roles.filter(role=Role.HUB).exists()
         if not is_hub or not self.is_registered:
             return False
-        from .hubclientinfo import hub_party_taken
-
-        if hub_party_taken(hub=self, country_code=country_code, party_id=party_id) is not None:
+        if self.hub_party_taken(country_code, party_id) is not None:
             return False
         if roles is None:
             return True
@@ -144,6 +142,25 @@ class Partner(models.Model):
             )
         )
         return not reported or bool(reported & set(roles))
+
+    def hub_party_taken(self, country_code: str, party_id: str) -> str | None:
+        """Why this (Hub) partner may not relay for the party (country_code, party_id), or None when it may.
+
+        A Hub relays for parties it never described in ClientInfo too (ClientInfo is informational), so it may act
+        for any party except: one of ours (any role), one another registered partner registered (any role), and one
+        that only other registered Hubs report in ClientInfo (a party two Hubs report is relayed by both).
+        """
+        cc, pid = country_code.upper(), party_id.upper()
+        if Party.objects.filter(country_code=cc, party_id=pid).exists():
+            return f"{cc}/{pid} is a party of this platform"
+        if PartnerRole.objects.registered().for_party(cc, pid).exclude(partner=self).exists():
+            return f"{cc}/{pid} is registered by another partner"
+        reported = ClientInfo.objects.filter(
+            country_code=cc, party_id=pid, partner__state=PartnerState.REGISTERED, partner__roles__role=Role.HUB
+        )
+        if reported.exclude(partner=self).exists() and not reported.filter(partner=self).exists():
+            return f"{cc}/{pid} is reported by another hub"
+        return None
 
 
 class PartnerRoleQuerySet(models.QuerySet):

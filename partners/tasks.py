@@ -6,13 +6,15 @@ from celery import shared_task
 from ocpi_platform.ocpi.client import OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
 
+from .models import Partner
+
 logger = logging.getLogger(__name__)
 
 
 @shared_task
 def message_log_purge() -> int:
     """Beat: keep the message log within OCPI_MESSAGE_LOG_RETENTION_DAYS."""
-    from .services import message_log_purge as purge
+    from .services import message_log_purge as purge  # local import: partners.services imports this module
 
     return purge()
 
@@ -44,7 +46,6 @@ def partner_initial_sync(*, partner_id: int, modules: list[str] | None = None) -
 
     Safe to run twice: open deliveries coalesce.
     """
-    from .models import Partner
     from .outbox.initial_sync import partner_initial_sync as sync  # local import: the outbox imports this module
 
     partner = Partner.objects.filter(pk=partner_id).first()
@@ -56,7 +57,7 @@ def partner_initial_sync(*, partner_id: int, modules: list[str] | None = None) -
 @shared_task(ignore_result=True)
 def outbox_requeue_due() -> int:
     """Beat: re-queue due deliveries whose task was lost (broker flushed, worker killed)."""
-    from .outbox.services import outbox_requeue_due as requeue
+    from .outbox.services import outbox_requeue_due as requeue  # local import: the outbox imports this module
 
     return requeue()
 
@@ -77,8 +78,7 @@ def outbox_requeue_due() -> int:
 )
 def partner_pull(partner_id: int, module: str, full: bool = False) -> dict:
     """Pull one module's Sender list from a partner (resumable; a transient failure is retried)."""
-    from .models import Partner
-    from .sync import pull
+    from .sync import pull  # local import: sync -> client -> hubclientinfo imports this module
 
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is None or not partner.is_registered:
@@ -93,7 +93,7 @@ def partner_pull(partner_id: int, module: str, full: bool = False) -> dict:
 def partner_pull_due() -> int:
     """Beat: queue the periodic DELTA pulls whose interval (PullState.interval_minutes) has elapsed,
     spread over a minute (pull at low frequency with random splay, transport.md 3)."""
-    from .sync import pull_due
+    from .sync import pull_due  # local import: sync -> client -> hubclientinfo imports this module
 
     due = pull_due()
     for partner_id, module in due:
@@ -106,6 +106,6 @@ def partner_pull_due() -> int:
 @shared_task
 def outbox_purge_finished() -> int:
     """Beat: keep finished outbox deliveries within OCPI_OUTBOX_RETENTION_DAYS."""
-    from .outbox.services import outbox_purge_finished as purge
+    from .outbox.services import outbox_purge_finished as purge  # local import: the outbox imports this module
 
     return purge()
