@@ -1,10 +1,43 @@
-"""OCPI 2.2.1 Locations enums (locations.md section 6) and the formats of its string types."""
+"""OCPI 2.2.1 Locations enums (locations.md section 6) and the formats of its string types.
+
+The enums other apps use too (ConnectorFormat, ConnectorType, PowerType, the EnergyMix categories, TokenType for
+PublishTokenType) are defined once in ocpi_platform.ocpi.enums and re-exported here.
+"""
 
 from __future__ import annotations
 
 import re
 
 from django.db import models
+
+from ocpi_platform.ocpi.enums import (
+    ConnectorFormat,
+    ConnectorType,
+    EnergySourceCategory,
+    EnvironmentalImpactCategory,
+    PowerType,
+    TokenType,
+)
+
+__all__ = [
+    "COUNTRY_ALPHA3_RE",
+    "EVSE_ID_RE",
+    "LATITUDE_RE",
+    "LONGITUDE_RE",
+    "REGULAR_HOURS_TIME_RE",
+    "Capability",
+    "ConnectorFormat",
+    "ConnectorType",
+    "EVSEStatus",
+    "EnergySourceCategory",
+    "EnvironmentalImpactCategory",
+    "Facility",
+    "ImageCategory",
+    "ParkingRestriction",
+    "ParkingType",
+    "PowerType",
+    "TokenType",
+]
 
 
 class Capability(models.TextChoices):
@@ -21,70 +54,6 @@ class Capability(models.TextChoices):
     START_SESSION_CONNECTOR_REQUIRED = "START_SESSION_CONNECTOR_REQUIRED"
     TOKEN_GROUP_CAPABLE = "TOKEN_GROUP_CAPABLE"
     UNLOCK_CAPABLE = "UNLOCK_CAPABLE"
-
-
-class ConnectorFormat(models.TextChoices):
-    SOCKET = "SOCKET"
-    CABLE = "CABLE"
-
-
-class ConnectorType(models.TextChoices):
-    CHADEMO = "CHADEMO"
-    CHAOJI = "CHAOJI"
-    DOMESTIC_A = "DOMESTIC_A"
-    DOMESTIC_B = "DOMESTIC_B"
-    DOMESTIC_C = "DOMESTIC_C"
-    DOMESTIC_D = "DOMESTIC_D"
-    DOMESTIC_E = "DOMESTIC_E"
-    DOMESTIC_F = "DOMESTIC_F"
-    DOMESTIC_G = "DOMESTIC_G"
-    DOMESTIC_H = "DOMESTIC_H"
-    DOMESTIC_I = "DOMESTIC_I"
-    DOMESTIC_J = "DOMESTIC_J"
-    DOMESTIC_K = "DOMESTIC_K"
-    DOMESTIC_L = "DOMESTIC_L"
-    DOMESTIC_M = "DOMESTIC_M"
-    DOMESTIC_N = "DOMESTIC_N"
-    DOMESTIC_O = "DOMESTIC_O"
-    GBT_AC = "GBT_AC"
-    GBT_DC = "GBT_DC"
-    IEC_60309_2_SINGLE_16 = "IEC_60309_2_single_16"
-    IEC_60309_2_THREE_16 = "IEC_60309_2_three_16"
-    IEC_60309_2_THREE_32 = "IEC_60309_2_three_32"
-    IEC_60309_2_THREE_64 = "IEC_60309_2_three_64"
-    IEC_62196_T1 = "IEC_62196_T1"
-    IEC_62196_T1_COMBO = "IEC_62196_T1_COMBO"
-    IEC_62196_T2 = "IEC_62196_T2"
-    IEC_62196_T2_COMBO = "IEC_62196_T2_COMBO"
-    IEC_62196_T3A = "IEC_62196_T3A"
-    IEC_62196_T3C = "IEC_62196_T3C"
-    NEMA_5_20 = "NEMA_5_20"
-    NEMA_6_30 = "NEMA_6_30"
-    NEMA_6_50 = "NEMA_6_50"
-    NEMA_10_30 = "NEMA_10_30"
-    NEMA_10_50 = "NEMA_10_50"
-    NEMA_14_30 = "NEMA_14_30"
-    NEMA_14_50 = "NEMA_14_50"
-    PANTOGRAPH_BOTTOM_UP = "PANTOGRAPH_BOTTOM_UP"
-    PANTOGRAPH_TOP_DOWN = "PANTOGRAPH_TOP_DOWN"
-    TESLA_R = "TESLA_R"
-    TESLA_S = "TESLA_S"
-
-
-class EnergySourceCategory(models.TextChoices):
-    NUCLEAR = "NUCLEAR"
-    GENERAL_FOSSIL = "GENERAL_FOSSIL"
-    COAL = "COAL"
-    GAS = "GAS"
-    GENERAL_GREEN = "GENERAL_GREEN"
-    SOLAR = "SOLAR"
-    WIND = "WIND"
-    WATER = "WATER"
-
-
-class EnvironmentalImpactCategory(models.TextChoices):
-    NUCLEAR_WASTE = "NUCLEAR_WASTE"
-    CARBON_DIOXIDE = "CARBON_DIOXIDE"
 
 
 class Facility(models.TextChoices):
@@ -137,14 +106,6 @@ class ParkingType(models.TextChoices):
     UNDERGROUND_GARAGE = "UNDERGROUND_GARAGE"
 
 
-class PowerType(models.TextChoices):
-    AC_1_PHASE = "AC_1_PHASE"
-    AC_2_PHASE = "AC_2_PHASE"
-    AC_2_PHASE_SPLIT = "AC_2_PHASE_SPLIT"
-    AC_3_PHASE = "AC_3_PHASE"
-    DC = "DC"
-
-
 class EVSEStatus(models.TextChoices):
     """The spec's `Status` enum of an EVSE."""
 
@@ -157,15 +118,6 @@ class EVSEStatus(models.TextChoices):
     REMOVED = "REMOVED"
     RESERVED = "RESERVED"
     UNKNOWN = "UNKNOWN"
-
-
-class TokenType(models.TextChoices):
-    """Tokens module TokenType, needed here for PublishTokenType (kept local: apps do not import siblings)."""
-
-    AD_HOC_USER = "AD_HOC_USER"
-    APP_USER = "APP_USER"
-    OTHER = "OTHER"
-    RFID = "RFID"
 
 
 # GeoLocation (locations.md section 5): strings with 5 to 7 decimals.

@@ -29,10 +29,11 @@ from django.conf import settings
 from django.db.models import Q
 
 from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
+from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
 from partners.client import partner_client
-from partners.models import OutboxSync, Partner, Role
+from partners.models import OutboxSync, Partner
 from partners.outbox import PushResult, partner_party
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
 

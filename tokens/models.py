@@ -10,15 +10,9 @@ from django.db import models
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Upper
 
+from ocpi_platform.ocpi.enums import ProfileType, TokenType
 from partners.models import Party, Role
 from partners.owned import PartyOwnedQuerySet
-
-
-class TokenType(models.TextChoices):
-    AD_HOC_USER = "AD_HOC_USER"
-    APP_USER = "APP_USER"
-    OTHER = "OTHER"
-    RFID = "RFID"
 
 
 class WhitelistType(models.TextChoices):
@@ -36,15 +30,6 @@ class AllowedType(models.TextChoices):
     EXPIRED = "EXPIRED"
     NO_CREDIT = "NO_CREDIT"
     NOT_ALLOWED = "NOT_ALLOWED"
-
-
-class ProfileType(models.TextChoices):
-    """Charging preference (sessions.md, Charging Preferences)."""
-
-    CHEAP = "CHEAP"
-    FAST = "FAST"
-    GREEN = "GREEN"
-    REGULAR = "REGULAR"
 
 
 # eMI3 / ISO 15118 contract id (eMA ID): country, provider, "C", 8 alphanumerics, optional check character;

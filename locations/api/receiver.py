@@ -18,11 +18,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, UnknownLocation
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.openapi import Op, Patch
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
-from partners.models import Role
 
 from ..services import (
     Received,

@@ -77,7 +77,7 @@ _VERSION_DETAILS = {
                 "required": ["identifier", "role", "url"],
                 "properties": {
                     "identifier": {"$ref": "#/components/schemas/ModuleID"},
-                    "role": {"$enum": "partners.models.InterfaceRole"},
+                    "role": {"$enum": "ocpi_platform.ocpi.enums.InterfaceRole"},
                     "url": {"type": "string", "format": "uri"},
                 },
             },

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .auth import AnyPartnerToken, IsRegisteredPartner, OcpiIdentity
+from .enums import InterfaceRole
 from .envelope import OMIT, envelope
 from .exceptions import InvalidParameters, ObjectNotFound
 from .headers import PartyRef, Routing
@@ -20,8 +21,9 @@ from .throttling import OcpiPartnerRateThrottle, rate_limit_message
 if TYPE_CHECKING:
     from .openapi import Op
 
-SENDER = "SENDER"
-RECEIVER = "RECEIVER"
+# The InterfaceRole of an `ocpi_endpoint`, as plain strings (they end up in JSON and in the YAML of the schema).
+SENDER = InterfaceRole.SENDER.value
+RECEIVER = InterfaceRole.RECEIVER.value
 
 
 def ocpi_response(data: Any = OMIT, *, http_status: int = 200, headers: dict[str, str] | None = None) -> Response:

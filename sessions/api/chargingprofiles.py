@@ -12,10 +12,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.fields import INT32_MAX, OcpiDateTimeField, OcpiNumberField, StrictIntegerField
 from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
-from partners.models import Role
 from sessions.api.serializers import EnumField
 from sessions.commands.serializers import ResponseUrlField
 from sessions.models import (

@@ -10,10 +10,10 @@ from __future__ import annotations
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, UnknownLocation
 from ocpi_platform.ocpi.openapi import AnyOf, Op
 from ocpi_platform.ocpi.views import RECEIVER, SENDER, OcpiView, ocpi_response
-from partners.models import Role
 from sessions.commands.receiver import command_receive
 from sessions.commands.sender import command_result_receive
 from sessions.commands.serializers import COMMAND_SERIALIZERS, CommandResultSerializer, command_response_data

@@ -18,8 +18,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ocpi_platform.ocpi.client import OcpiClientError, join_url
+from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.headers import PartyRef
-from partners.models import Partner, PartnerRole, Party, Role
+from partners.models import Partner, PartnerRole, Party
 from sessions.models import (
     ChargingSession,
     CommandDirection,

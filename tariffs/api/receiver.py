@@ -13,10 +13,10 @@ from django.core.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
-from partners.models import Role
 
 from ..models import Tariff
 from ..services import (

@@ -11,11 +11,11 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.openapi import Op, Patch
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
-from partners.models import Role
 from tokens.models import Token
 from tokens.selectors import token_get_received
 from tokens.services import TokenObjectNotAllowedError, TokenPartyNotAllowedError, token_store_received
