@@ -16,6 +16,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
+# The EnergyMix enums of Tariff.energy_mix, shared with locations: defined once, re-exported here.
+from ocpi_platform.ocpi.enums import EnergySourceCategory as EnergySourceCategory
+from ocpi_platform.ocpi.enums import EnvironmentalImpactCategory as EnvironmentalImpactCategory
 from partners.owned import PartyOwnedQuerySet
 
 # --- Enums (tariffs.md 4.5) -----------------------------------------------------------------------
@@ -49,24 +52,6 @@ class DayOfWeek(models.TextChoices):
 class ReservationRestrictionType(models.TextChoices):
     RESERVATION = "RESERVATION"
     RESERVATION_EXPIRES = "RESERVATION_EXPIRES"
-
-
-class EnergySourceCategory(models.TextChoices):
-    """EnergyMix value type (locations.md); used by Tariff.energy_mix."""
-
-    NUCLEAR = "NUCLEAR"
-    GENERAL_FOSSIL = "GENERAL_FOSSIL"
-    COAL = "COAL"
-    GAS = "GAS"
-    GENERAL_GREEN = "GENERAL_GREEN"
-    SOLAR = "SOLAR"
-    WIND = "WIND"
-    WATER = "WATER"
-
-
-class EnvironmentalImpactCategory(models.TextChoices):
-    NUCLEAR_WASTE = "NUCLEAR_WASTE"
-    CARBON_DIOXIDE = "CARBON_DIOXIDE"
 
 
 # --- JSON with exact numbers ----------------------------------------------------------------------
