@@ -67,7 +67,7 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def fake_partner() -> Any:
-    from tests.fakes import FakePartner
+    from tests.fake_partner import FakePartner
 
     fake = FakePartner()
     yield fake

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.cdrs.factories import our_parties
-from tests.cdrs.receiver import CdrReceiver
 from tests.conftest import RegisteredPartner, make_registered_partner
+from tests.fake_partner import FakePartner
 from tests.outbox.conftest import clock, runner  # noqa: F401 - outbox fixtures
 
 
@@ -20,17 +20,17 @@ def _our_parties(db: Any) -> None:
 
 
 @pytest.fixture
-def cdr_receiver() -> Iterator[CdrReceiver]:
-    fake = CdrReceiver()
+def cdr_receiver() -> Iterator[FakePartner]:
+    fake = FakePartner(check_token=False, cdr_store=True)
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def token_owner(cdr_receiver: CdrReceiver) -> RegisteredPartner:
+def token_owner(cdr_receiver: FakePartner) -> RegisteredPartner:
     """Partner eMSP DE/EMP with its CDRs Receiver on `cdr_receiver`."""
     registered = make_registered_partner(
-        "eMSP DE/EMP", [("EMSP", "DE", "EMP")], [("cdrs", "RECEIVER", cdr_receiver.url)]
+        "eMSP DE/EMP", [("EMSP", "DE", "EMP")], [("cdrs", "RECEIVER", cdr_receiver.url("cdrs"))]
     )
     registered.partner.timeout_seconds = 1.0
     registered.partner.save(update_fields=["timeout_seconds"])

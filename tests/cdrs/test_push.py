@@ -137,7 +137,7 @@ def test_cdr_goes_only_to_the_token_owner(
     cdr_receiver: Any, token_owner: Any, runner: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     bystander = make_registered_partner(
-        "Other eMSP", [("EMSP", "FR", "OTH")], [("cdrs", "RECEIVER", cdr_receiver.url + "/other")]
+        "Other eMSP", [("EMSP", "FR", "OTH")], [("cdrs", "RECEIVER", cdr_receiver.url("cdrs") + "/other")]
     )
     cdr = issue(django_capture_on_commit_callbacks)
 

@@ -11,7 +11,7 @@ import pytest
 
 from partners.services import parties_sync_from_settings
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.emsp.fake_cpo import FakeCpo
+from tests.fake_partner import SENDER_MODULES, FakePartner
 
 # Every party of the spec's Location and Tariff examples.
 EXAMPLE_PARTIES = [("CPO", "BE", "BEC"), ("CPO", "SE", "EVC"), ("CPO", "NL", "ALF"), ("CPO", "NL", "ALL"),
@@ -35,14 +35,14 @@ def other_cpo(db: Any) -> RegisteredPartner:
 
 
 @pytest.fixture
-def fake_cpo() -> Iterator[FakeCpo]:
-    fake = FakeCpo()
+def fake_cpo() -> Iterator[FakePartner]:
+    fake = FakePartner(prefix="/ocpi/cpo/2.2.1", token_a="token-we-present", objects={m: [] for m in SENDER_MODULES})
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def pulled_cpo(fake_cpo: FakeCpo, db: Any) -> RegisteredPartner:
+def pulled_cpo(fake_cpo: FakePartner, db: Any) -> RegisteredPartner:
     """Partner CPO BE/CPX whose four Sender endpoints are the fake CPO's."""
     registered = make_registered_partner(
         "Pulled CPO", [("CPO", "BE", "CPX")], fake_cpo.endpoints(), outbound_token=fake_cpo.token

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from partners.models import PullState
 from tests.conftest import RegisteredPartner
 from tests.emsp.conftest import location_doc, tariff_doc
-from tests.emsp.fake_cpo import FakeCpo
+from tests.fake_partner import FakePartner
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_pull_state_admin_changelist_change_page_and_actions(
 
 
 def test_locations_and_tariffs_admin_origin_filter(
-    client: Any, superuser: User, fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner
+    client: Any, superuser: User, fake_cpo: FakePartner, pulled_cpo: RegisteredPartner
 ) -> None:
     from locations.services import location_put
     from partners.sync import pull

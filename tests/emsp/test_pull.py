@@ -20,15 +20,15 @@ from sessions.models import ChargingSession
 from tariffs.models import Tariff
 from tests.conftest import RegisteredPartner, make_registered_partner
 from tests.emsp.conftest import location_doc, tariff_doc, touched
-from tests.emsp.fake_cpo import FakeCpo
 from tests.examples import load_example
+from tests.fake_partner import FakePartner
 
 
 def _names() -> dict[str, str]:
     return dict(Location.objects.values_list("ocpi_id", "address"))
 
 
-def test_pull_full_250_locations_in_pages_of_100(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_pull_full_250_locations_in_pages_of_100(fake_cpo: FakePartner, pulled_cpo: RegisteredPartner) -> None:
     fake_cpo.objects["locations"] = [location_doc(n) for n in range(250)]
     pages: list[tuple[int, int]] = []
 
@@ -51,7 +51,7 @@ def test_pull_full_250_locations_in_pages_of_100(fake_cpo: FakeCpo, pulled_cpo: 
     assert state.last_date_to == state.started_at
 
 
-def test_pull_delta_uses_consecutive_windows(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_pull_delta_uses_consecutive_windows(fake_cpo: FakePartner, pulled_cpo: RegisteredPartner) -> None:
     docs = [location_doc(n) for n in range(5)]
     fake_cpo.objects["locations"] = docs
     pull(partner=pulled_cpo.partner, module="locations", full=True)
@@ -75,7 +75,7 @@ def test_pull_delta_uses_consecutive_windows(fake_cpo: FakeCpo, pulled_cpo: Regi
 
 
 def test_pull_invalid_and_foreign_objects_skipped_rest_stored(
-    fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner, caplog: Any
+    fake_cpo: FakePartner, pulled_cpo: RegisteredPartner, caplog: Any
 ) -> None:
     docs = [location_doc(n) for n in range(6)]
     docs[2]["publish"] = "yes"  # invalid type
@@ -96,7 +96,7 @@ def test_pull_invalid_and_foreign_objects_skipped_rest_stored(
     assert "FR/OTH/LOC0004" in caplog.text
 
 
-def test_pull_resumes_after_failure_mid_crawl(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_pull_resumes_after_failure_mid_crawl(fake_cpo: FakePartner, pulled_cpo: RegisteredPartner) -> None:
     fake_cpo.objects["locations"] = [location_doc(n) for n in range(250)]
     fake_cpo.fail_once[("locations", 200)] = 500
 
@@ -116,7 +116,7 @@ def test_pull_resumes_after_failure_mid_crawl(fake_cpo: FakeCpo, pulled_cpo: Reg
 
 
 def test_pull_full_removes_vanished_locations_and_tariffs(
-    fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner, other_cpo: RegisteredPartner
+    fake_cpo: FakePartner, pulled_cpo: RegisteredPartner, other_cpo: RegisteredPartner
 ) -> None:
     fake_cpo.objects["locations"] = [location_doc(n) for n in range(5)]
     fake_cpo.objects["tariffs"] = [tariff_doc(n) for n in range(3)]
@@ -141,7 +141,9 @@ def test_pull_full_removes_vanished_locations_and_tariffs(
     assert pull(partner=pulled_cpo.partner, module="locations", full=True).removed == 0  # already removed
 
 
-def test_pull_full_keeps_objects_that_are_served_but_invalid(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_pull_full_keeps_objects_that_are_served_but_invalid(
+    fake_cpo: FakePartner, pulled_cpo: RegisteredPartner
+) -> None:
     fake_cpo.objects["locations"] = [location_doc(n) for n in range(3)]
     pull(partner=pulled_cpo.partner, module="locations", full=True)
     fake_cpo.objects["locations"][1]["time_zone"] = "Mars/Olympus"
@@ -152,7 +154,7 @@ def test_pull_full_keeps_objects_that_are_served_but_invalid(fake_cpo: FakeCpo, 
     assert set(EVSE.objects.values_list("status", flat=True)) == {"AVAILABLE"}
 
 
-def test_pull_redoes_previous_page_when_total_shrinks(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_pull_redoes_previous_page_when_total_shrinks(fake_cpo: FakePartner, pulled_cpo: RegisteredPartner) -> None:
     fake_cpo.objects["locations"] = [location_doc(n) for n in range(250)]
 
     def remove_early_object(module: str, offset: int) -> None:
@@ -170,7 +172,7 @@ def test_pull_redoes_previous_page_when_total_shrinks(fake_cpo: FakeCpo, pulled_
     assert report.removed == 0  # LOC0010 was served in page 1: seen, so not "no longer valid"
 
 
-def test_pull_tariffs_sessions_and_cdrs(fake_cpo: FakeCpo, db: Any) -> None:
+def test_pull_tariffs_sessions_and_cdrs(fake_cpo: FakePartner, db: Any) -> None:
     cpo = make_registered_partner(
         "Example CPO", [("CPO", "NL", "STK"), ("CPO", "BE", "BEC")], fake_cpo.endpoints(), fake_cpo.token
     )
@@ -199,7 +201,7 @@ def test_pull_refuses_unknown_module_or_missing_endpoint(db: Any) -> None:
         pull(partner=partner, module="locations")
 
 
-def test_pull_busy_while_another_runs(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_pull_busy_while_another_runs(fake_cpo: FakePartner, pulled_cpo: RegisteredPartner) -> None:
     PullState.objects.create(
         partner=pulled_cpo.partner, module="locations", status=PullStatus.RUNNING, heartbeat_at=timezone.now()
     )
@@ -210,7 +212,7 @@ def test_pull_busy_while_another_runs(fake_cpo: FakeCpo, pulled_cpo: RegisteredP
     assert fake_cpo.requests == []
 
 
-def test_ocpi_pull_command_prints_progress_and_summary(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_ocpi_pull_command_prints_progress_and_summary(fake_cpo: FakePartner, pulled_cpo: RegisteredPartner) -> None:
     fake_cpo.objects["locations"] = [location_doc(n) for n in range(250)]
     fake_cpo.objects["tariffs"] = [tariff_doc(1)]
     out = StringIO()
@@ -226,7 +228,7 @@ def test_ocpi_pull_command_prints_progress_and_summary(fake_cpo: FakeCpo, pulled
     assert "Pulled CPO cdrs DELTA: done" in text
 
 
-def test_ocpi_pull_command_failure_and_unknown_partner(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_ocpi_pull_command_failure_and_unknown_partner(fake_cpo: FakePartner, pulled_cpo: RegisteredPartner) -> None:
     fake_cpo.objects["locations"] = [location_doc(n) for n in range(3)]
     fake_cpo.fail_once[("locations", 0)] = 503
     out = StringIO()
@@ -241,7 +243,7 @@ def test_ocpi_pull_command_failure_and_unknown_partner(fake_cpo: FakeCpo, pulled
     assert Location.objects.count() == 3
 
 
-def test_partner_pull_task_raises_transient_for_retry(fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner) -> None:
+def test_partner_pull_task_raises_transient_for_retry(fake_cpo: FakePartner, pulled_cpo: RegisteredPartner) -> None:
     fake_cpo.objects["tariffs"] = [tariff_doc(1)]
     fake_cpo.fail_once[("tariffs", 0)] = 500
 
@@ -254,7 +256,7 @@ def test_partner_pull_task_raises_transient_for_retry(fake_cpo: FakeCpo, pulled_
 
 
 def test_partner_pull_due_queues_elapsed_delta_pulls(
-    fake_cpo: FakeCpo, pulled_cpo: RegisteredPartner, mocker: Any
+    fake_cpo: FakePartner, pulled_cpo: RegisteredPartner, mocker: Any
 ) -> None:
     make_registered_partner("Push only", [("CPO", "BE", "PSH")])  # no SENDER endpoints: never pulled
     queued = mocker.patch("partners.tasks.partner_pull.apply_async")

@@ -24,7 +24,7 @@ from locations.services import location_create
 from partners.models import OutboxDelivery, OutboxState, Partner
 from partners.outbox import outbox_requeue_due
 from partners.services import parties_sync_from_settings
-from tests.faults.receiver import FaultReceiver
+from tests.faults.receiver import FaultPartner
 from tests.outbox.conftest import location_data, partner_for
 from tests.worker import CeleryWorker, _database_url
 
@@ -118,22 +118,22 @@ def start_worker(transactional_db: Any, settings: Any) -> Iterator[Callable[...,
 
 
 @pytest.fixture
-def partner_rx() -> Iterator[FaultReceiver]:
-    fake = FaultReceiver()
+def partner_rx() -> Iterator[FaultPartner]:
+    fake = FaultPartner()
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def other_rx() -> Iterator[FaultReceiver]:
-    fake = FaultReceiver()
+def other_rx() -> Iterator[FaultPartner]:
+    fake = FaultPartner()
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def third_rx() -> Iterator[FaultReceiver]:
-    fake = FaultReceiver()
+def third_rx() -> Iterator[FaultPartner]:
+    fake = FaultPartner()
     yield fake
     fake.stop()
 
@@ -152,7 +152,7 @@ def make_sites(count: int, evses: int = 2, prefix: str = "LOC") -> list[Location
 
 
 def emsp_partner_on(
-    receiver: FaultReceiver, name: str = "eMSP A", party: tuple[str, str] = ("DE", "EMP"), **fields: Any
+    receiver: FaultPartner, name: str = "eMSP A", party: tuple[str, str] = ("DE", "EMP"), **fields: Any
 ) -> Partner:
     """A registered eMSP with locations, sessions and cdrs Receivers on `receiver`."""
     return partner_for(receiver, name=name, party=party, modules=("locations", "sessions", "cdrs"), **fields)

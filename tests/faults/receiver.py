@@ -1,7 +1,7 @@
-"""The partner of the fault suite: tests/outbox/receiver.py's loopback Receiver, plus outage phases, slowness and
-the partner's own copy of our data rebuilt from what it accepted.
+"""What the fault suite reads from its partner: the shared fake partner (tests/fake_partner.py, with its outage
+phases and slowness) plus the partner's own copy of our data rebuilt from what it accepted.
 
-    partner = FaultReceiver()
+    partner = FaultPartner()
     partner.phase("500")       # HTTP 500 to every request
     partner.phase("refused")   # not listening: connection refused
     partner.phase("timeout")   # requests hang until the next phase: the client times out
@@ -16,13 +16,12 @@ Receiver whose processing timed out; every other request answered 200 is applied
 from __future__ import annotations
 
 import copy as copy_module
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.outbox.receiver import FakeReceiver, Received
+from tests.fake_partner import FakePartner, Received
 
 PREFIX = "/ocpi/emsp/2.2.1/"
 
@@ -121,41 +120,12 @@ class PartnerCopy:
             held["charging_periods"] = [*(held.get("charging_periods") or []), *periods]
 
 
-class FaultReceiver(FakeReceiver):
-    """FakeReceiver with named outage phases and an optional delay before every answer."""
+class FaultPartner(FakePartner):
+    """The shared fake partner (an eMSP's Receivers, any token accepted) read as the partner's store."""
 
-    def __post_init__(self) -> None:
-        self.delay = 0.0
-        self.current = "ok"
-        super().__post_init__()
-
-    def phase(self, name: str, *, retry_after: int = 3) -> None:
-        """Switch to an outage phase (or "ok"). Requests hanging from a "timeout" phase are released only
-        after the new behaviour is in place (they are marked hung and never count as applied)."""
-        if name == "refused":
-            self.down()
-            self.current = name
-            return
-        if self._server is None:
-            self.up()
-        with self._lock:
-            self._status = self._times = self._retry_after = None
-            if name == "500":
-                self._status, self._ocpi_status = 500, 3000
-            elif name == "429":
-                self._status, self._ocpi_status, self._retry_after = 429, 2000, str(retry_after)
-            elif name not in ("ok", "timeout"):
-                raise ValueError(name)
-        if name == "timeout":
-            self._released.clear()
-        else:
-            self._released.set()
-        self.current = name
-
-    def _decide(self) -> tuple[int, int, str | None]:
-        if self.delay:
-            time.sleep(self.delay)
-        return super()._decide()
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("check_token", False)
+        super().__init__(**kwargs)
 
     # --- what the partner holds and saw -----------------------------------------------------------
 

@@ -13,9 +13,8 @@ import pytest
 from partners.models import ClientInfo, Partner
 from tests.cdrs.factories import our_parties
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.hubs.fakehub import FakeHub
+from tests.fake_partner import FakePartner
 from tests.outbox.conftest import clock, runner  # noqa: F401 - outbox fixtures
-from tests.outbox.receiver import FakeReceiver
 
 EMSP_A, EMSP_B = ("DE", "AAA"), ("FR", "BBB")
 CPO_1, CPO_2 = ("BE", "CP1"), ("BE", "CP2")
@@ -37,22 +36,22 @@ def _our_parties(db: Any) -> None:
 
 
 @pytest.fixture
-def emsp_a() -> Iterator[FakeReceiver]:
-    fake = FakeReceiver()
+def emsp_a() -> Iterator[FakePartner]:
+    fake = FakePartner(check_token=False)
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def emsp_b() -> Iterator[FakeReceiver]:
-    fake = FakeReceiver()
+def emsp_b() -> Iterator[FakePartner]:
+    fake = FakePartner(check_token=False)
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def fake_hub(emsp_a: FakeReceiver, emsp_b: FakeReceiver) -> Iterator[FakeHub]:
-    hub = FakeHub(behind={EMSP_A: emsp_a, EMSP_B: emsp_b})
+def fake_hub(emsp_a: FakePartner, emsp_b: FakePartner) -> Iterator[FakePartner]:
+    hub = FakePartner(check_token=False, prefix="/ocpi/hub/2.2.1", behind={EMSP_A: emsp_a, EMSP_B: emsp_b})
     yield hub
     hub.stop()
 
@@ -64,7 +63,7 @@ def client_info(hub: Partner, party: tuple[str, str], role: str, status: str = "
 
 
 @pytest.fixture
-def hub(fake_hub: FakeHub) -> RegisteredPartner:
+def hub(fake_hub: FakePartner) -> RegisteredPartner:
     """The Hub, registered with us (role HUB), its Receivers on the fake hub, reporting 2 eMSPs and 2 CPOs."""
     registered = make_registered_partner(
         "Roaming hub",

@@ -14,9 +14,9 @@ from partners.models import Partner
 from sessions.models import ChargingProfileRequest
 from tests.conftest import make_registered_partner
 from tests.examples import load_example
+from tests.fake_partner import FakePartner
 from tests.hubs.test_fake_hub import start
 from tests.outbox.conftest import location_data
-from tests.outbox.receiver import FakeReceiver
 from tests.sessions import test_gateway_fixtures as fixtures
 
 pytestmark = pytest.mark.django_db
@@ -27,14 +27,14 @@ fake_emsp = fixtures.fake_emsp
 
 
 @pytest.fixture
-def receivers() -> Iterator[dict[str, FakeReceiver]]:
-    fakes = {name: FakeReceiver() for name in ("nsp", "nap", "owner", "scsp", "bystander")}
+def receivers() -> Iterator[dict[str, FakePartner]]:
+    fakes = {name: FakePartner(check_token=False) for name in ("nsp", "nap", "owner", "scsp", "bystander")}
     yield fakes
     for fake in fakes.values():
         fake.stop()
 
 
-def registered(name: str, role: str, party: tuple[str, str], fake: FakeReceiver, modules: tuple[str, ...]) -> Any:
+def registered(name: str, role: str, party: tuple[str, str], fake: FakePartner, modules: tuple[str, ...]) -> Any:
     partner = make_registered_partner(
         name, [(role, *party)], [(module, "RECEIVER", fake.url(module)) for module in modules]
     )

@@ -18,8 +18,8 @@ from partners.services import our_credentials
 from tests.cdrs.factories import cdr_token, make_session, our_connector
 from tests.conftest import RegisteredPartner, make_registered_partner
 from tests.examples import load_example
+from tests.fake_partner import FakePartner
 from tests.outbox.conftest import location_data
-from tests.outbox.receiver import FakeReceiver
 from tests.tariffs.factories import make_tariff
 from tokens.services import token_issue
 
@@ -41,14 +41,14 @@ def our_parties(db: Any) -> None:
 
 
 @pytest.fixture
-def fakes() -> Iterator[dict[str, FakeReceiver]]:
-    made = {"X": FakeReceiver(), "Y": FakeReceiver()}
+def fakes() -> Iterator[dict[str, FakePartner]]:
+    made = {"X": FakePartner(check_token=False), "Y": FakePartner(check_token=False)}
     yield made
     for fake in made.values():
         fake.stop()
 
 
-def _partner(name: str, cpo: tuple[str, str], emsp: tuple[str, str], fake: FakeReceiver) -> RegisteredPartner:
+def _partner(name: str, cpo: tuple[str, str], emsp: tuple[str, str], fake: FakePartner) -> RegisteredPartner:
     registered = make_registered_partner(
         f"Partner {name}",
         [("CPO", *cpo), ("EMSP", *emsp)],
@@ -68,7 +68,7 @@ def y(fakes: Any) -> RegisteredPartner:
     return _partner("Y", Y_CPO, Y_EMSP, fakes["Y"])
 
 
-def sent(fake: FakeReceiver, module: str) -> list[tuple[str, str, tuple[str, str], tuple[str, str]]]:
+def sent(fake: FakePartner, module: str) -> list[tuple[str, str, tuple[str, str], tuple[str, str]]]:
     """(method, path, FROM, TO) of what the partner received for a module."""
     return sorted(
         (

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.fakes import FakePartner
+from tests.fake_partner import FakePartner
 
 PARTNER_TOKEN = {
     "country_code": "DE",

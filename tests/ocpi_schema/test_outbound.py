@@ -23,7 +23,7 @@ from .tokens import LocationReferences, Token
 pytestmark = pytest.mark.timeout(120)
 
 _ID = r"[^/?]+"
-# (method, path regex, model of the body; None = no body). Paths are the FakePartner's (tests/fakes.py).
+# (method, path regex, model of the body; None = no body). Paths are the FakePartner's (tests/fake_partner.py).
 ROUTES: list[tuple[str, str, Any]] = [
     ("PUT", rf"/receiver/locations/{_ID}/{_ID}/{_ID}", Location),
     ("PUT", rf"/receiver/locations/{_ID}/{_ID}/{_ID}/{_ID}", EVSE),

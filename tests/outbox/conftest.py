@@ -15,28 +15,28 @@ from django.utils import timezone
 from partners.models import OutboxDelivery, OutboxState, Partner
 from partners.outbox import outbox_deliver
 from tests.conftest import make_registered_partner
-from tests.outbox.receiver import FakeReceiver
+from tests.fake_partner import FakePartner
 from tests.worker import celery_worker  # noqa: F401 - fixture for the worker tests
 
 OUR_CC, OUR_PID = "NL", "EXA"  # our CPO party (settings.OCPI_PARTIES in test settings)
 
 
 @pytest.fixture
-def receiver() -> Iterator[FakeReceiver]:
-    fake = FakeReceiver()
+def receiver() -> Iterator[FakePartner]:
+    fake = FakePartner(check_token=False)
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def other_receiver() -> Iterator[FakeReceiver]:
-    fake = FakeReceiver()
+def other_receiver() -> Iterator[FakePartner]:
+    fake = FakePartner(check_token=False)
     yield fake
     fake.stop()
 
 
 def partner_for(
-    receiver: FakeReceiver,
+    receiver: FakePartner,
     name: str = "eMSP A",
     party: tuple[str, str] = ("DE", "EMP"),
     modules: tuple[str, ...] = ("locations", "tariffs"),

@@ -3,7 +3,7 @@
 Our CPO NL/EXA with one location LOCG (published) of three EVSEs on tariff TG: EVSE-A (AVAILABLE, every
 command capability), EVSE-B (OUTOFORDER), EVSE-C (CHARGING); AC 3-phase 230 V / 32 A (22.08 kW).
 Partner eMSP DE/EMP owns the token 04EMP001 (cached, whitelist ALWAYS) and receives sessions, CDRs and
-command results on a live loopback server (tests.fakes.FakePartner).
+command results on a live loopback server (tests.fake_partner.FakePartner).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from locations.models import EVSE, Location
 from partners.models import Party, Role
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.fakes import FakePartner
+from tests.fake_partner import FakePartner
 from tests.locations.factories import ConnectorFactory, EvseFactory, LocationFactory
 from tests.tariffs.factories import make_tariff
 from tests.tokens.factories import ReceivedTokenFactory, TokenFactory

@@ -1,5 +1,5 @@
 """The end of a reservation that is not used (sessions/reservations.py): expiry by beat and cancellation by us,
-over the Commands Receiver with the simulator and a live loopback eMSP (tests.fakes.FakePartner)."""
+over the Commands Receiver with the simulator and a live loopback eMSP (tests.fake_partner.FakePartner)."""
 
 from __future__ import annotations
 
