@@ -2,6 +2,10 @@
 
 It runs `manage.py runserver` on a free loopback port with other parties (DE/BBB CPO + DE/BBC eMSP), on
 PostgreSQL when the tests use PostgreSQL (a database of its own) and on a SQLite file otherwise.
+
+This is not a fake, so it stays apart from the shared fake partner (tests/fake_partner.py): the tests here check
+that two real installations of our code agree with each other (credentials handshake both ways, pushes and pulls
+answered by our own Receivers and Senders), which a scripted partner cannot show.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 import requests
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ from django.core.management import call_command
 
 from partners.services import partner_invite
 from sessions.demo import seed_demo
-from tests.integration.remote import RemotePlatform
+from tests.system.integration.remote import RemotePlatform
 from tokens.models import Token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]

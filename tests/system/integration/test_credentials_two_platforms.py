@@ -13,7 +13,7 @@ import pytest
 
 from partners.models import Partner, PartnerState
 from partners.services import partner_invite, partner_register, partner_unregister, partner_update_credentials
-from tests.integration.remote import RemotePlatform
+from tests.system.integration.remote import RemotePlatform
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
