@@ -9,7 +9,6 @@ immutable: the CPO must send a credit CDR).
 
 from __future__ import annotations
 
-from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,6 +17,7 @@ from cdrs.selectors import cdr_get_received
 from cdrs.services import CdrError, cdr_store_received
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.openapi import Op
+from ocpi_platform.ocpi.paths import ocpi_path
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 
 from .serializers import CdrSerializer, cdr_to_ocpi
@@ -25,7 +25,7 @@ from .serializers import CdrSerializer, cdr_to_ocpi
 
 def cdr_location_url(cdr: Cdr) -> str:
     """Where we keep a received CDR (the `Location` header of the POST answer)."""
-    return f"{settings.OCPI_BASE_URL}/ocpi/emsp/2.2.1/cdrs/{cdr.pk}"
+    return ocpi_path("cdrs", RECEIVER, cdr.pk)
 
 
 class CdrReceiverListView(OcpiView):

@@ -18,8 +18,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ocpi_platform.ocpi.client import OcpiClientError, join_url
-from ocpi_platform.ocpi.enums import Role
+from ocpi_platform.ocpi.enums import InterfaceRole, Role
 from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.paths import ocpi_path
 from partners.models import Partner, PartnerRole, Party
 from sessions.models import (
     ChargingSession,
@@ -119,7 +120,7 @@ def command_send(
 
         session = session_list_received(partner=partner).filter(ocpi_id__iexact=session_id).first()
     uid = uuid.uuid4().hex
-    response_url = f"{settings.OCPI_BASE_URL}/ocpi/emsp/2.2.1/commands/{command}/{uid}"
+    response_url = ocpi_path("commands", InterfaceRole.SENDER, command, uid)
     body = command_body(
         command,
         response_url=response_url,

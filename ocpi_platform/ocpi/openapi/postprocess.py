@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 
+from ..paths import mounted_endpoints
 from .types import DATETIME, ENUM_TYPES, HEADER_COMPONENTS, ID_HEADERS, MODULE_IDS, ROUTING_HEADERS, enum_values
 
 
@@ -58,8 +59,6 @@ def postprocess_schema(result: dict[str, Any], generator: Any, request: Any, pub
 
 def _add_base_urls(result: dict[str, Any]) -> None:
     """Every URL of the version details is in the document: Receiver base URLs have no operation of their own."""
-    from ..versions import mounted_endpoints  # versions.py imports this package (its views' operations)
-
     paths = result["paths"]
     for endpoint in mounted_endpoints():
         path = endpoint["url"].removeprefix(settings.OCPI_BASE_URL)
