@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from ocpi_platform.ocpi.openapi import generate_schema, undocumented_operations
 from ocpi_platform.ocpi.versions import mounted_endpoints
 from partners.models import MessageLog
-from tests.security.routes import ocpi_routes
+from tests.system.security.routes import ocpi_routes
 
 METHODS = ("get", "post", "put", "patch", "delete")
 SENDER_MODULES = ("locations", "tariffs", "tokens", "sessions", "cdrs")
@@ -35,7 +35,7 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _schema_path(pattern: str) -> str:
-    """A URLconf regex (tests/security/routes.py) in the document's notation: /ocpi/.../{name}."""
+    """A URLconf regex (tests/system/security/routes.py) in the document's notation: /ocpi/.../{name}."""
     text = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern)
     text = text.replace("^", "").replace("$", "").replace("/?", "").replace("\\", "")
     return "/" + text.lstrip("/")
