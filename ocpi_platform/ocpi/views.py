@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 
-from django.conf import settings
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -93,7 +92,3 @@ class OcpiView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Content-Type"] = "application/json"
         return response
-
-
-def base_url() -> str:
-    return settings.OCPI_BASE_URL
