@@ -9,12 +9,20 @@ correction is a credit CDR (cdrs.md 1.1) plus a new CDR.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
 from partners.owned import PartyOwnedQuerySet
-from sessions.models import NON_NEGATIVE_DIMENSIONS, SESSION_ONLY_DIMENSIONS, AuthMethod, CdrDimensionType
+from sessions.models import (
+    NON_NEGATIVE_DIMENSIONS,
+    SESSION_ONLY_DIMENSIONS,
+    AuthMethod,
+    CdrDimensionType,
+    DecimalDigits,
+)
 
 # AuthMethod, CdrDimensionType and the Session-only and non-negative dimension types are shared with Sessions
 # (sessions.models).
@@ -40,10 +48,10 @@ class CdrQuerySet(PartyOwnedQuerySet):
     """issued(): CDRs our CPO issued; received(): CDRs partner CPOs sent to our eMSP."""
 
 
-MONEY = {"max_digits": 20, "decimal_places": 6}
+MONEY: DecimalDigits = {"max_digits": 20, "decimal_places": 6}
 
 
-def _money(**kwargs: object) -> models.DecimalField:
+def _money(**kwargs: Any) -> models.DecimalField:
     return models.DecimalField(null=True, blank=True, **MONEY, **kwargs)
 
 

@@ -10,6 +10,7 @@ in the same transaction. Call these outside any HTTP request to a partner (no HT
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ def connector_max_power_w(connector: Connector) -> int:
     return int(connector.max_voltage * connector.max_amperage * phases)
 
 
-def _tariff_for(session: ChargingSession, evse: EVSE, connector: Connector) -> dict[str, Any] | None:
+def _tariff_for(session: ChargingSession, evse: EVSE, connector: Connector) -> Mapping[str, Any] | None:
     """The tariff a CDR of this session would use (cdrs.services rules: AD_HOC_PAYMENT for ad-hoc tokens)."""
     from tariffs.engine import select_tariff
 

@@ -118,11 +118,12 @@ class LocationQuerySet(PartyOwnedQuerySet):
     def published(self) -> LocationQuerySet:
         return self.filter(publish=True)
 
-
-class LocationManager(models.Manager.from_queryset(LocationQuerySet)):
     def ours_published(self) -> LocationQuerySet:
         """What our CPO Sender serves to partners: our own parties' published locations."""
-        return self.get_queryset().owned_by_us().published()
+        return self.owned_by_us().published()
+
+
+LocationManager = models.Manager.from_queryset(LocationQuerySet)  # Location.objects.ours_published() etc.
 
 
 # --- Models -------------------------------------------------------------------------------------

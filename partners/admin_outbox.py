@@ -6,7 +6,8 @@ in get_queryset and the `outbox_*` display helpers below (`OutboxPartnerColumns`
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin, messages
 from django.db.models import Count, Max, Q, QuerySet
@@ -16,6 +17,19 @@ from django.utils.html import format_html
 
 from .models import OutboxDelivery, OutboxPartnerState, OutboxState, OutboxSync, Partner
 from .outbox import outbox_dead_letter, outbox_retry
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations  # dev dependency (django-stubs): typing only
+
+
+class OutboxCounts(TypedDict):
+    """The annotations OutboxPartnerStateAdmin.get_queryset puts on each OutboxPartnerState."""
+
+    outbox_pending: int
+    outbox_delivered: int
+    outbox_failed: int
+    outbox_dead: int
+    outbox_last_success: datetime | None
 
 
 def _deliveries_link(partner_id: int, label: Any, state: str | None = None) -> str:
@@ -147,19 +161,19 @@ class OutboxPartnerStateAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Pending", ordering="outbox_pending")
-    def pending(self, obj: OutboxPartnerState) -> str:
+    def pending(self, obj: WithAnnotations[OutboxPartnerState, OutboxCounts]) -> str:
         return _deliveries_link(obj.partner_id, obj.outbox_pending, OutboxState.PENDING)
 
     @admin.display(description="Delivered", ordering="outbox_delivered")
-    def delivered(self, obj: OutboxPartnerState) -> str:
+    def delivered(self, obj: WithAnnotations[OutboxPartnerState, OutboxCounts]) -> str:
         return _deliveries_link(obj.partner_id, obj.outbox_delivered, OutboxState.DELIVERED)
 
     @admin.display(description="Failed / dead")
-    def failed_dead(self, obj: OutboxPartnerState) -> str:
+    def failed_dead(self, obj: WithAnnotations[OutboxPartnerState, OutboxCounts]) -> str:
         return _deliveries_link(obj.partner_id, f"{obj.outbox_failed} / {obj.outbox_dead}")
 
     @admin.display(description="Last delivery", ordering="outbox_last_success")
-    def last_success(self, obj: OutboxPartnerState) -> Any:
+    def last_success(self, obj: WithAnnotations[OutboxPartnerState, OutboxCounts]) -> Any:
         return obj.outbox_last_success
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -5,6 +5,8 @@ Not registered here: partners/admin.py registers `PullStateAdmin` for `PullState
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
@@ -75,7 +77,7 @@ class PullStateAdmin(admin.ModelAdmin):
     def _queue(self, request: HttpRequest, queryset: QuerySet[PullState], *, full: bool) -> None:
         rows = list(queryset.values_list("partner_id", "module"))
         for partner_id, module in rows:
-            transaction.on_commit(lambda p=partner_id, m=module: partner_pull.delay(partner_id=p, module=m, full=full))
+            transaction.on_commit(partial(partner_pull.delay, partner_id=partner_id, module=module, full=full))
         kind = "full" if full else "delta"
         self.message_user(request, f"Queued {len(rows)} {kind} pull(s).", messages.SUCCESS)
 

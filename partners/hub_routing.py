@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 
 from ocpi_platform.ocpi import envelope as env
 from ocpi_platform.ocpi.auth import TOKEN_CURRENT, request_credentials
-from ocpi_platform.ocpi.headers import Routing
+from ocpi_platform.ocpi.headers import OcpiHttpRequest, Routing
 from ocpi_platform.ocpi.middleware import json_error
 
 from .models import Partner, Party, Role
@@ -87,6 +88,6 @@ class HubRoutingMiddleware:
                     try:
                         hub_routing_check(partner=partner, routing=routing)
                     except HubRoutingError as exc:
-                        request.ocpi_partner = partner  # for the message log
+                        cast(OcpiHttpRequest, request).ocpi_partner = partner  # for the message log
                         return json_error(exc.status_code, exc.message, exc.http_status)
         return self.get_response(request)

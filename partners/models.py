@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
 from django.db import models
 from django.db.models.functions import Upper
@@ -354,7 +355,7 @@ class OutboxSync(models.Model):
     def __str__(self) -> str:
         return f"{self.module} #{self.object_id} at {self.partner_id}"
 
-    def holds(self, last_updated: object) -> bool:
+    def holds(self, last_updated: datetime) -> bool:
         """The partner holds the whole object at this `last_updated` or newer."""
         return bool(self.exists and self.delivered_last_updated and self.delivered_last_updated >= last_updated)
 

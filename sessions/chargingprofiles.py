@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -122,11 +122,11 @@ def charging_profile_execute(*, request_id: int) -> str:
     gateway, timeout, session = get_gateway(), command_timeout(), stored.charging_session
     try:
         if stored.action == ChargingProfileAction.GET:
-            outcome = gateway.get_active_charging_profile(session=session, duration=stored.duration, timeout=timeout)
+            duration = cast(int, stored.duration)  # a GET request always has one (its serializer requires it)
+            outcome = gateway.get_active_charging_profile(session=session, duration=duration, timeout=timeout)
         elif stored.action == ChargingProfileAction.SET:
-            outcome = gateway.set_charging_profile(
-                session=session, charging_profile=stored.charging_profile, timeout=timeout
-            )
+            profile = cast(dict[str, Any], stored.charging_profile)  # a SET request always has one
+            outcome = gateway.set_charging_profile(session=session, charging_profile=profile, timeout=timeout)
         else:
             outcome = gateway.clear_charging_profile(session=session, timeout=timeout)
     except Exception as exc:

@@ -7,6 +7,8 @@ Spec enums shared with the CDRs module (AuthMethod, CdrDimensionType) live here;
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Upper
@@ -28,7 +30,15 @@ __all__ = [
     "TokenType",
 ]
 
-DECIMAL = {"max_digits": 20, "decimal_places": 6}  # the shared OcpiNumberField's precision
+
+class DecimalDigits(TypedDict):
+    """The precision keywords of a DecimalField (a TypedDict so that `**` unpacking type-checks)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+DECIMAL: DecimalDigits = {"max_digits": 20, "decimal_places": 6}  # the shared OcpiNumberField's precision
 
 
 class SessionStatus(models.TextChoices):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -143,7 +143,11 @@ def _reservation_session(reservation: Reservation, command: CommandRequest) -> C
         auth_method="COMMAND",
         authorization_reference=reservation.authorization_reference or None,
         start_date_time=_now(),
-        currency=evse_currency(evse, connector) if connector else getattr(settings, "OCPI_DEFAULT_CURRENCY", "EUR"),
+        currency=(
+            evse_currency(evse, connector)
+            if evse is not None and connector is not None
+            else getattr(settings, "OCPI_DEFAULT_CURRENCY", "EUR")
+        ),
         token_owner_partner=command.partner,
         status=SessionStatus.RESERVATION,
     )
@@ -196,12 +200,13 @@ def reservation_use(
     )
     if reservation is None:
         return None
+    reserved = cast(ChargingSession, reservation.session)  # the filter above matched its session
     session = session_update(
-        session=reservation.session,
+        session=reserved,
         status=SessionStatus.ACTIVE,
         start_date_time=started_at,
         auth_method=auth_method,
-        authorization_reference=authorization_reference or reservation.session.authorization_reference,
+        authorization_reference=authorization_reference or reserved.authorization_reference,
         evse_uid=evse.uid,
         connector_id=connector_id,
     )

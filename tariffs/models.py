@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -95,7 +95,15 @@ class TariffQuerySet(PartyOwnedQuerySet):
 
 # --- Models ---------------------------------------------------------------------------------------
 
-PRICE_DIGITS = {"max_digits": 20, "decimal_places": 6}
+
+class DecimalDigits(TypedDict):
+    """The precision keywords of a DecimalField (a TypedDict so that `**` unpacking type-checks)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+PRICE_DIGITS: DecimalDigits = {"max_digits": 20, "decimal_places": 6}
 
 
 class Tariff(models.Model):

@@ -76,7 +76,11 @@ def partner_initial_sync(*, partner: Partner, modules: Iterable[str] | None = No
             if not page:
                 break
             last = page[-1]
-            _enqueue_page(partner.pk, module, page, due=lambda k, p=position: start + step * (p + k))
+
+            def due(k: int, p: int = position) -> datetime:
+                return start + step * (p + k)
+
+            _enqueue_page(partner.pk, module, page, due=due)
             queued[module] += len(page)
             position += len(page)
             if len(page) < chunk:

@@ -109,7 +109,12 @@ def outbox_enqueue(
                 due.append(delivery_id)
             opened.append(delivery_id)
         if due:
-            transaction.on_commit(lambda: [_schedule(pk) for pk in due], robust=True)
+
+            def schedule_due() -> None:
+                for pk in due:
+                    _schedule(pk)
+
+            transaction.on_commit(schedule_due, robust=True)
         if spec.pace is not None:
             for delivery_id in opened:
                 _pace(spec.pace, delivery_id, now)
@@ -397,7 +402,7 @@ def _on_success(
     elif probing:
         OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=_now())  # let another one probe
     state = OutboxState.DELIVERED if result.sent else OutboxState.SKIPPED
-    common = {"action": result.action[:8], "note": result.note[:255], "last_error": ""}
+    common: dict[str, Any] = {"action": result.action[:8], "note": result.note[:255], "last_error": ""}
     if _finish(delivery, token, state, **common):
         _pump_after(delivery)
         return state.lower()

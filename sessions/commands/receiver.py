@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +28,7 @@ from sessions.models import (
     CommandType,
 )
 from sessions.reservations import reservation_cancel_by_emsp, reservation_get_active, reservation_reserve_now
-from sessions.selectors import evse_at
+from sessions.selectors import evse_at, session_get_for_partner
 from sessions.tasks import command_execute as command_execute_task
 
 from .results import command_result_record, response_timeout
@@ -37,7 +37,7 @@ from .serializers import cdr_token_of, display_text
 logger = logging.getLogger(__name__)
 
 UNKNOWN_LOCATION = 2003
-CAPABILITY = {
+CAPABILITY: dict[str, str] = {
     CommandType.START_SESSION: "REMOTE_START_STOP_CAPABLE",
     CommandType.RESERVE_NOW: "RESERVABLE",
     CommandType.UNLOCK_CONNECTOR: "UNLOCK_CAPABLE",
@@ -131,8 +131,6 @@ def _check(command: CommandRequest, data: Mapping[str, Any], partner: Partner, t
             if data["expiry_date"] <= _now():
                 raise _Refusal(CommandResponseType.REJECTED, "expiry_date is in the past")
     elif kind == CommandType.STOP_SESSION:
-        from sessions.selectors import session_get_for_partner
-
         session = session_get_for_partner(partner=partner, session_id=data["session_id"], party=to_party)
         if session is None:
             raise _Refusal(CommandResponseType.UNKNOWN_SESSION, f"Unknown session {data['session_id']}")
@@ -202,7 +200,7 @@ def command_receive(
             _store_token(partner, data["token"])
         stored.save(force_insert=True)
         if stored.response_result == CommandResponseType.ACCEPTED:
-            stored.deadline = _now() + timedelta(seconds=stored.response_timeout)
+            stored.deadline = _now() + timedelta(seconds=cast(int, stored.response_timeout))  # set above
             stored.save(update_fields=["deadline"])
             command_id = stored.pk
             transaction.on_commit(lambda: command_execute_task.delay(command_id=command_id))
@@ -264,7 +262,8 @@ def _execute(command: CommandRequest, data: Mapping[str, Any]) -> GatewayResult:
             command.charging_session = ChargingSession.objects.filter(pk=outcome.data["session_pk"]).first()
         return outcome
     if kind == CommandType.STOP_SESSION:
-        return gateway.stop_session(session=command.charging_session, timeout=timeout)
+        session = cast(ChargingSession, command.charging_session)  # _check found it (STOP_SESSION needs one)
+        return gateway.stop_session(session=session, timeout=timeout)
     if kind == CommandType.UNLOCK_CONNECTOR:
         return gateway.unlock_connector(evse=_evse_of(command), connector_id=command.connector_id, timeout=timeout)
     if kind == CommandType.RESERVE_NOW:

@@ -160,7 +160,7 @@ def command_body(
 ) -> dict[str, Any]:
     """The request object our eMSP POSTs for `command` (commands.md 4); ValidationError names missing fields."""
     errors: dict[str, str] = {}
-    needs = {
+    needs_by_command: dict[str, dict[str, Any]] = {
         CommandType.START_SESSION: {"token": token, "location_id": location_id},
         CommandType.STOP_SESSION: {"session_id": session_id},
         CommandType.RESERVE_NOW: {
@@ -171,7 +171,8 @@ def command_body(
         },
         CommandType.CANCEL_RESERVATION: {"reservation_id": reservation_id},
         CommandType.UNLOCK_CONNECTOR: {"location_id": location_id, "evse_uid": evse_uid, "connector_id": connector_id},
-    }[command]
+    }
+    needs = needs_by_command[command]
     for name, value in needs.items():
         if not value:
             errors[name] = f"is required for {command}"
@@ -191,7 +192,7 @@ def command_body(
         "authorization_reference": authorization_reference,
         "expiry_date": format_datetime(expiry_date) if expiry_date else None,
     }
-    allowed = {
+    allowed_by_command: dict[str, tuple[str, ...]] = {
         CommandType.START_SESSION: ("location_id", "evse_uid", "connector_id", "authorization_reference"),
         CommandType.STOP_SESSION: ("session_id",),
         CommandType.RESERVE_NOW: (
@@ -203,6 +204,7 @@ def command_body(
         ),
         CommandType.CANCEL_RESERVATION: ("reservation_id",),
         CommandType.UNLOCK_CONNECTOR: ("location_id", "evse_uid", "connector_id"),
-    }[command]
+    }
+    allowed = allowed_by_command[command]
     body.update({name: optional[name] for name in allowed if optional[name]})
     return body

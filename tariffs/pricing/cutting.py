@@ -3,7 +3,7 @@ where a restriction can change its answer and pick the active component per dime
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import pairwise
 from typing import Any
@@ -33,7 +33,7 @@ class Ctx:
     __slots__ = ("current", "day", "duration", "kwh", "power", "tod", "weekday")
 
     def __init__(self) -> None:
-        self.day = None
+        self.day: date | None = None
         self.weekday = -1
         self.tod = 0
         self.kwh = ZERO
@@ -48,23 +48,21 @@ def matches(r: Restrictions | None, ctx: Ctx) -> bool:
         return True
     if r.days is not None and ctx.weekday not in r.days:
         return False
-    start, end = r.start_us, r.end_us
-    if start is not None or end is not None:
-        tod = ctx.tod
-        if start is None:
-            ok = tod < end
-        elif end is None:
-            ok = tod >= start
-        elif start < end:
-            ok = start <= tod < end
-        else:  # wraps past midnight (22:00-06:00); equal bounds = the whole day
-            ok = tod >= start or tod < end
-        if not ok:
+    start, end, tod = r.start_us, r.end_us, ctx.tod
+    if start is not None and end is not None:
+        # start >= end wraps past midnight (22:00-06:00); equal bounds = the whole day
+        inside = start <= tod < end if start < end else tod >= start or tod < end
+        if not inside:
             return False
-    if r.start_date is not None and ctx.day < r.start_date:
+    elif (start is not None and tod < start) or (end is not None and tod >= end):
         return False
-    if r.end_date is not None and ctx.day >= r.end_date:
-        return False
+    if r.start_date is not None or r.end_date is not None:
+        day = ctx.day
+        assert day is not None  # a date restriction makes the tariff use local time: cut_pieces sets the day
+        if r.start_date is not None and day < r.start_date:
+            return False
+        if r.end_date is not None and day >= r.end_date:
+            return False
     if r.min_kwh is not None and ctx.kwh < r.min_kwh:
         return False
     if r.max_kwh is not None and ctx.kwh >= r.max_kwh:
@@ -94,7 +92,21 @@ def pick(candidates: tuple[CompiledElement, ...], key: str, ctx: Ctx, memo: dict
 
 
 class Period:
-    """Input period with its derived quantities (seconds for time, kWh for energy)."""
+    """Input period with its derived quantities (seconds for time, kWh for energy); set by prepare_periods."""
+
+    index: int
+    source: ChargingPeriodIn
+    start_us: int
+    end_us: int
+    dur_us: int
+    energy: Decimal
+    time_s: Decimal
+    parking_s: Decimal
+    reservation_s: Decimal
+    reservation_only: bool
+    current: Decimal | None
+    power: Decimal | None
+    keys: tuple[str, ...]
 
     __slots__ = (
         "current",

@@ -85,7 +85,9 @@ class Command(BaseCommand):
             f"token owner: {owner or 'none (not pushed)'}"
         )
         write(f"  EVSE {evse.uid}: {' -> '.join(report.evse_statuses)}")
-        write(f"  {session.start_date_time.isoformat()} .. {session.end_date_time.isoformat()}, {session.kwh} kWh")
+        ended = session.end_date_time
+        assert ended is not None  # the simulation stopped the session
+        write(f"  {session.start_date_time.isoformat()} .. {ended.isoformat()}, {session.kwh} kWh")
         for period in report.periods:
             dims = ", ".join(f"{d['type']}={d['volume']}" for d in period["dimensions"])
             write(f"  period {period['start_date_time']}: {dims}")
