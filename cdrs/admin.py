@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
@@ -19,7 +19,7 @@ from django.utils.html import format_html
 
 from partners.models import Party, Role
 
-from .models import Cdr
+from .models import Cdr, CdrQuerySet
 from .services import CdrError, cdr_credit
 from .views_finance import cdr_export_response
 
@@ -41,7 +41,7 @@ class PartyFilter(admin.SimpleListFilter):
         if not value or "/" not in value:
             return queryset
         country_code, party_id = value.split("/", 1)
-        return queryset.for_party(country_code, party_id)
+        return cast(CdrQuerySet, queryset).for_party(country_code, party_id)  # the changelist's Cdr.objects
 
 
 class DirectionFilter(admin.SimpleListFilter):
@@ -52,10 +52,11 @@ class DirectionFilter(admin.SimpleListFilter):
         return [("issued", "Issued by our CPO"), ("received", "Received from partner CPOs")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> QuerySet[Cdr]:
+        cdrs = cast(CdrQuerySet, queryset)  # the changelist's Cdr.objects
         if self.value() == "issued":
-            return queryset.issued()
+            return cdrs.issued()
         if self.value() == "received":
-            return queryset.received()
+            return cdrs.received()
         return queryset
 
 
@@ -250,7 +251,7 @@ class CdrAdmin(admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         context = getattr(response, "context_data", None)
         changelist = context.get("cl") if context else None
-        if changelist is not None:
+        if context and changelist is not None:
             context["cdr_totals"] = list(
                 changelist.queryset.order_by()
                 .values("currency")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import NotSupportedError, models
@@ -36,7 +36,7 @@ from openpyxl.utils import get_column_letter
 
 from partners.models import Partner
 
-from .models import Cdr
+from .models import Cdr, CdrQuerySet
 
 CSV_BATCH_ROWS = 1000  # rows per chunk of CSV text (one yield / one write)
 DEFAULT_CHUNK_SIZE = 2000  # rows fetched per round trip from the server-side cursor
@@ -238,7 +238,7 @@ def export_format(value: str) -> str:
 
 def cdr_export_queryset(*, filters: CdrExportFilters, base: QuerySet[Cdr] | None = None) -> QuerySet[Cdr]:
     """The CDRs matching `filters` (within `base`, default all), in export order: session end, then pk."""
-    queryset = Cdr.objects.all() if base is None else base
+    queryset = cast(CdrQuerySet, Cdr.objects.all() if base is None else base)  # `base`: a Cdr.objects queryset
     if filters.date_from is not None:
         queryset = queryset.filter(end_date_time__gte=filters.date_from)
     if filters.date_to is not None:
@@ -271,7 +271,15 @@ class JsonArrayIds(Func):
     output_field = models.TextField()
     arity = 1
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
         raise NotSupportedError("JsonArrayIds is implemented for PostgreSQL and SQLite")
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
@@ -300,7 +308,15 @@ class JsonKeyText(Func):
         super().__init__(expression)
         self.key = key
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
         raise NotSupportedError("JsonKeyText is implemented for PostgreSQL and SQLite")
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
@@ -446,10 +462,11 @@ def _csv_plain(value: str | None) -> str | None:
 
 # Our own values (codes, enum values, our partner names) need no formula guard; the csv module writes None as "".
 _UNGUARDED = {"country_code", "party_id", "partner", "direction", "auth_method", "currency"}
+_KIND_CONVERTERS: dict[str, Callable[[Any], Any]] = {"text": _csv_text, "decimal": decimal_text, "bool": _csv_bool}
 _CSV_CONVERTERS: tuple[Callable[[Any], Any], ...] = tuple(
     _csv_plain
     if column.name in _UNGUARDED
-    else {"text": _csv_text, "decimal": decimal_text, "bool": _csv_bool}.get(column.kind)
+    else _KIND_CONVERTERS.get(column.kind)
     or (_csv_datetime_utc if column.name.endswith("_utc") else _csv_datetime_local)
     for column in EXPORT_COLUMNS
 )

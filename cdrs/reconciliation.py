@@ -73,7 +73,7 @@ RECONCILIATION_COLUMNS: tuple[str, ...] = (
     "credits_incl_vat",
 )
 
-_MONEY = DecimalField(max_digits=30, decimal_places=6)
+_MONEY: DecimalField = DecimalField(max_digits=30, decimal_places=6)
 _IS_CREDIT = Q(credit=True)
 
 

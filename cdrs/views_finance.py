@@ -110,7 +110,8 @@ class FinanceFilterForm(forms.Form):
     filters: CdrExportFilters
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         try:
             self.filters = cdr_export_filters_build(
                 date_from=data.get("date_from"),

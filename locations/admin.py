@@ -6,7 +6,7 @@ no full result count, no expensive columns, Exists() subqueries instead of joins
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -20,7 +20,7 @@ from partners.models import Partner, PartnerRole, Party, Role
 from . import services
 from .api import serializers as ocpi
 from .constants import Capability, EVSEStatus, Facility, ParkingRestriction
-from .models import EVSE, Connector, Location
+from .models import EVSE, Connector, Location, LocationQuerySet
 from .selectors import party_is_ours
 
 # --- Form helpers -----------------------------------------------------------------------------------
@@ -69,7 +69,13 @@ def _formset_result(formset: Any) -> None:
     formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
-class _OursOnlyMixin:
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin  # the mixin is only ever mixed into a ModelAdmin
+else:
+    _AdminBase = object
+
+
+class _OursOnlyMixin(_AdminBase):
     """Partner-received rows are read-only; ours are editable; nothing is ever deleted (spec: no DELETE)."""
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -101,9 +107,10 @@ class PartyFilter(admin.SimpleListFilter):
         return ours + theirs
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if not self.value() or "/" not in self.value():
+        value = self.value()
+        if not value or "/" not in value:
             return queryset
-        country_code, party_id = self.value().split("/", 1)
+        country_code, party_id = value.split("/", 1)
         return queryset.filter(country_code=country_code.upper(), party_id=party_id.upper())
 
 
@@ -176,7 +183,8 @@ class LocationAdminForm(forms.ModelForm):
         return (self.cleaned_data.get("country") or "").upper()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.instance.pk is None:
             party = data.get("party")
             if party is None:
@@ -329,7 +337,7 @@ class LocationAdmin(_OursOnlyMixin, admin.ModelAdmin):
 
     def _each(self, request: HttpRequest, queryset: QuerySet, call: Any, verb: str) -> None:
         done, skipped = 0, 0
-        for location in queryset.owned_by_us().order_by("pk"):
+        for location in cast(LocationQuerySet, queryset).owned_by_us().order_by("pk"):  # Location.objects'
             try:
                 call(location)
                 done += 1
@@ -357,7 +365,8 @@ class EvseAdminForm(forms.ModelForm):
     clean_images = _clean_json("images", serializer=ocpi.ImageSerializer, many=True)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         location = data.get("location") if self.instance.pk is None else self.instance.location
         if self.instance.pk is None and location is not None:
             if not party_is_ours(country_code=location.country_code, party_id=location.party_id):

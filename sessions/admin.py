@@ -5,7 +5,7 @@ Sessions are never added or deleted here (they come from the chargers; OCPI has 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,7 +16,19 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import ChargingProfileRequest, ChargingSession, CommandRequest, CommandType, Reservation
+from partners.models import Partner
+from partners.selectors import partner_list_with_endpoint
+
+from .commands.sender import command_refresh, command_send
+from .models import (
+    ChargingProfileRequest,
+    ChargingSession,
+    ChargingSessionQuerySet,
+    CommandRequest,
+    CommandType,
+    Reservation,
+)
+from .reservations import reservation_cancel_by_cpo
 from .services import session_update
 
 # Fields of our own sessions staff may change; everything else comes from the charger or the protocol.
@@ -41,7 +53,7 @@ class OwnershipFilter(admin.SimpleListFilter):
         if self.value() == "ours":
             return queryset.filter(received_from__isnull=True)
         if self.value() == "received":
-            return queryset.received()
+            return cast(ChargingSessionQuerySet, queryset).received()  # the changelist's ChargingSession.objects
         return queryset
 
 
@@ -58,10 +70,11 @@ class PartyListFilter(admin.SimpleListFilter):
         return [(f"{cc}/{pid}", f"{cc}/{pid}") for cc, pid in pairs]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ChargingSession]) -> QuerySet[ChargingSession]:
-        if not self.value() or "/" not in self.value():
+        value = self.value()
+        if not value or "/" not in value:
             return queryset
-        country_code, party_id = self.value().split("/", 1)
-        return queryset.for_party(country_code, party_id)
+        country_code, party_id = value.split("/", 1)
+        return cast(ChargingSessionQuerySet, queryset).for_party(country_code, party_id)
 
 
 @admin.register(ChargingSession)
@@ -182,7 +195,9 @@ CommandResult arrives on our callback (reload the command's page).</p>
 class SendCommandForm(forms.Form):
     """Staff: send a command to a partner CPO (until partner EVSEs get their own admin action)."""
 
-    partner = forms.ModelChoiceField(queryset=None, help_text="Partners with a commands Receiver")
+    partner: forms.ModelChoiceField[Partner] = forms.ModelChoiceField(
+        queryset=None, help_text="Partners with a commands Receiver"
+    )
     command = forms.ChoiceField(choices=CommandType.choices)
     location_id = forms.CharField(max_length=36, required=False)
     evse_uid = forms.CharField(label="EVSE uid", max_length=36, required=False)
@@ -193,10 +208,9 @@ class SendCommandForm(forms.Form):
     expiry_date = forms.DateTimeField(required=False, help_text="RESERVE_NOW, e.g. 2025-01-01 18:00")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from partners.selectors import partner_list_with_endpoint
-
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = partner_list_with_endpoint(identifier="commands", role="RECEIVER")
+        partners = partner_list_with_endpoint(identifier="commands", role="RECEIVER")
+        cast(forms.ModelChoiceField, self.fields["partner"]).queryset = partners
 
 
 @admin.register(CommandRequest)
@@ -236,16 +250,12 @@ class CommandRequestAdmin(admin.ModelAdmin):
         return False  # a record of what was said; commands are sent through "Add" (the send form)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        from .commands.sender import command_refresh
-
         command = CommandRequest.objects.filter(pk=object_id).first()
         if command is not None:
             command_refresh(command=command)  # an overdue result reads as TIMEOUT
         return super().change_view(request, object_id, form_url, extra_context)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        from .commands.sender import command_send
-
         form = SendCommandForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -299,8 +309,6 @@ class ReservationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected active reservations (the eMSP gets CANCELED_RESERVATION)")
     def cancel_by_cpo(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> None:
-        from .reservations import reservation_cancel_by_cpo
-
         done = 0
         for reservation in queryset.order_by("pk"):
             try:

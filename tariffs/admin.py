@@ -7,7 +7,7 @@ delete keeps a tombstone (shown with the "deleted" filter) so the DELETE can sti
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -21,7 +21,7 @@ from partners.models import Partner
 
 from . import services
 from .api.serializers import TariffElementSerializer, TariffSerializer
-from .models import Tariff, TariffElement
+from .models import Tariff, TariffElement, TariffQuerySet
 from .selectors import party_is_our_cpo, tariff_is_ours
 
 
@@ -107,7 +107,8 @@ class TariffAdminForm(forms.ModelForm):
         return _run(self._ocpi_fields["energy_mix"], value)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name in ("min_price", "max_price"):
             excl, incl = cleaned.get(f"{name}_excl_vat"), cleaned.get(f"{name}_incl_vat")
             if excl is None and incl is None:
@@ -142,7 +143,8 @@ class TariffElementForm(forms.ModelForm):
             self.fields["order"].initial = self.instance.position
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if "price_components" not in cleaned:
             return cleaned  # already an error (required / invalid JSON)
         element: dict[str, Any] = {"price_components": cleaned["price_components"]}
@@ -217,7 +219,7 @@ class PartyFilter(admin.SimpleListFilter):
         if not value or "/" not in value:
             return queryset
         cc, pid = value.split("/", 1)
-        return queryset.for_party(cc, pid)
+        return cast(TariffQuerySet, queryset).for_party(cc, pid)  # the changelist's Tariff.objects
 
 
 class OriginFilter(admin.SimpleListFilter):
@@ -235,7 +237,7 @@ class OriginFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Tariff]) -> QuerySet[Tariff]:
         value = self.value()
         if value == "ours":
-            return queryset.owned_by_us()
+            return cast(TariffQuerySet, queryset).owned_by_us()  # the changelist's Tariff.objects
         if value == "partners":
             return queryset.exclude(pk__in=Tariff.objects.owned_by_us().values("pk"))
         if value and value.isdigit():
@@ -353,5 +355,5 @@ class TariffAdmin(admin.ModelAdmin):
         services.tariff_delete(tariff=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tariff]) -> None:
-        for tariff in queryset.owned_by_us().live():
+        for tariff in cast(TariffQuerySet, queryset).owned_by_us().live():  # the changelist's Tariff.objects
             services.tariff_delete(tariff=tariff)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from partners.models import Party, Role
 
-from .models import Token, TokenAuthorization, TokenType, WhitelistType, validate_contract_id
+from .models import Token, TokenAuthorization, TokenQuerySet, TokenType, WhitelistType, validate_contract_id
 from .selectors import token_get
 from .services import (
     EDITABLE_FIELDS,
@@ -44,7 +44,7 @@ class TokenIssueForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["party"].queryset = Party.objects.filter(role=Role.EMSP, active=True)
+        cast(forms.ModelChoiceField, self.fields["party"]).queryset = Party.objects.filter(role=Role.EMSP, active=True)
 
     def clean_contract_id(self) -> str:
         value = self.cleaned_data["contract_id"]
@@ -52,7 +52,8 @@ class TokenIssueForm(forms.ModelForm):
         return value
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         party, uid, token_type = cleaned.get("party"), cleaned.get("ocpi_id"), cleaned.get("type")
         if (
             party
@@ -85,10 +86,11 @@ class PartyListFilter(admin.SimpleListFilter):
         return [(f"{cc}/{pid}", f"{cc}/{pid}") for cc, pid in pairs]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Token]) -> QuerySet[Token]:
-        if not self.value() or "/" not in self.value():
+        value = self.value()
+        if not value or "/" not in value:
             return queryset
-        country_code, party_id = self.value().split("/", 1)
-        return queryset.for_party(country_code, party_id)
+        country_code, party_id = value.split("/", 1)
+        return cast(TokenQuerySet, queryset).for_party(country_code, party_id)  # the changelist's Token.objects
 
 
 class OwnershipListFilter(admin.SimpleListFilter):
@@ -163,10 +165,10 @@ class TokenAdmin(admin.ModelAdmin):
             kwargs["form"] = TokenEditForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Token | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Token | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["party", *TokenIssueForm.Meta.fields]
-        return [*KEY_FIELDS, *EDITABLE_FIELDS, "expires_at", *READONLY_ALWAYS]
+            return ("party", *TokenIssueForm.Meta.fields)
+        return (*KEY_FIELDS, *EDITABLE_FIELDS, "expires_at", *READONLY_ALWAYS)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Token | None = None) -> tuple[str, ...]:
         if obj is None:
