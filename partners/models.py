@@ -84,6 +84,11 @@ class TokenEncoding(models.TextChoices):
 class Partner(models.Model):
     """A remote OCPI platform we roam with, and its per-partner settings."""
 
+    # Not columns: set on the instance by partners.selectors.partner_token_resolve (one query answers them for
+    # the request); absent on other instances, so readers use getattr(partner, name, None).
+    ocpi_is_hub: bool
+    ocpi_has_cpo_role: bool
+
     name = models.CharField(max_length=100, unique=True)
     state = models.CharField(max_length=12, choices=PartnerState.choices, default=PartnerState.NEW)
     versions_url = models.URLField(max_length=255, blank=True, help_text="The partner's versions endpoint")
