@@ -19,10 +19,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from cdrs.services import CdrError, cdr_create_from_session
+from locations.selectors import evse_get, location_get
+from locations.services import evse_set_status
 from sessions.gateway import GatewayEventError
 from sessions.models import ChargingSession, SessionStatus
 from sessions.reservations import reservation_use
 from sessions.selectors import connector_for, evse_currency, evse_tariffs
+from sessions.serializers import to_stored_period
+from sessions.services import session_add_period, session_start, session_stop, session_update
+from tariffs.engine import ChargingDataError, TariffError, price, select_tariff
 
 if TYPE_CHECKING:
     from locations.models import EVSE, Connector
@@ -47,8 +53,6 @@ def connector_max_power_w(connector: Connector) -> int:
 
 def _tariff_for(session: ChargingSession, evse: EVSE, connector: Connector) -> Mapping[str, Any] | None:
     """The tariff a CDR of this session would use (cdrs.services rules: AD_HOC_PAYMENT for ad-hoc tokens)."""
-    from tariffs.engine import select_tariff
-
     wanted = "AD_HOC_PAYMENT" if (session.cdr_token or {}).get("type") == "AD_HOC_USER" else "REGULAR"
     return select_tariff(evse_tariffs(evse, connector), at=session.start_date_time, tariff_type=wanted)
 
@@ -57,8 +61,6 @@ def _running_cost(
     session: ChargingSession, periods: list[dict[str, Any]], until: datetime
 ) -> tuple[Decimal | None, Decimal | None]:
     """total_cost so far with the session's tariff (None, None when unpriced or not priceable)."""
-    from tariffs.engine import ChargingDataError, TariffError, price
-
     evse = _evse_of(session)
     if evse is None or not periods:
         return None, None
@@ -76,8 +78,6 @@ def _running_cost(
 
 
 def _evse_of(session: ChargingSession) -> EVSE | None:
-    from locations.selectors import evse_get, location_get
-
     location = location_get(
         country_code=session.country_code, party_id=session.party_id, location_id=session.location_id
     )
@@ -93,8 +93,6 @@ def _hours(start: datetime, end: datetime) -> Decimal:
 
 def evse_status_changed(*, evse: EVSE, status: str) -> EVSE:
     """StatusNotification: a new EVSE status (no-op when unchanged); pushed to partners by the locations app."""
-    from locations.services import evse_set_status
-
     return evse_set_status(evse=evse, status=status)
 
 
@@ -115,8 +113,6 @@ def session_started(
     A RESERVATION session of the same token on this EVSE (or on no EVSE yet) becomes ACTIVE (sessions.md 1:
     "if the reservation leads to charging with the same token"), otherwise a new ACTIVE session is created.
     """
-    from sessions.services import session_start
-
     started_at = started_at or timezone.now()
     connector = connector_for(evse, connector_id)
     location = evse.location
@@ -160,8 +156,6 @@ def meter_values(
     """MeterValues of one interval [period_start, period_end): a ChargingPeriod with the energy charged in it
     (kwh_total is the cumulative meter reading at period_end), its duration and its peak power; the session's
     kwh and running total_cost follow (priced with the connector's tariff)."""
-    from sessions.services import session_add_period
-
     if period_end <= period_start:
         raise GatewayEventError("period_end must be after period_start")
     total = Decimal(str(kwh_total)).quantize(ENERGY_QUANTUM)
@@ -175,8 +169,6 @@ def meter_values(
         {"type": "TIME", "volume": hours},
         {"type": "MAX_POWER", "volume": power.quantize(ENERGY_QUANTUM)},
     ]
-    from sessions.api.serializers import to_stored_period
-
     periods = [
         *(session.charging_periods or []),
         to_stored_period({"start_date_time": period_start, "dimensions": dimensions}),
@@ -206,9 +198,6 @@ def session_stopped(
     (session, cdr); cdr is None when it could not be issued (logged: the session stays COMPLETED and staff can
     issue it later).
     """
-    from sessions.api.serializers import to_stored_period
-    from sessions.services import session_add_period, session_stop, session_update
-
     ended_at = ended_at or stopped_at
     if ended_at < stopped_at:
         raise GatewayEventError("ended_at must not be before stopped_at")
@@ -258,8 +247,6 @@ def _other_active(session: ChargingSession) -> bool:
 
 
 def _create_cdr(session: ChargingSession) -> Any:
-    from cdrs.services import CdrError, cdr_create_from_session
-
     try:
         return cdr_create_from_session(session=session)
     except (CdrError, ValidationError) as exc:

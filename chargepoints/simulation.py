@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from sessions.models import ChargingSession
+from tokens.selectors import token_owner_partner
+from tokens.services import token_authorize_at_charge_point
 
 from . import events
 from .simulator import INOPERATIVE, OCCUPIED
@@ -76,9 +78,6 @@ def charging_simulate(
     meter-value periods of `period_minutes` with a realistic charging curve; `idle_minutes` after charging is
     parking time. Raises SimulationError for impossible arguments, an unusable EVSE or a denied token.
     """
-    from tokens.selectors import token_owner_partner
-    from tokens.services import token_authorize_at_charge_point
-
     kwh, minutes, idle_minutes = Decimal(str(kwh)), Decimal(str(minutes)), Decimal(str(idle_minutes))
     if kwh < 0:
         raise SimulationError("--kwh must not be negative")

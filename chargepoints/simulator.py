@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.utils import timezone
 
+from locations.selectors import evse_get, location_get
 from ocpi_platform.ocpi.envelope import format_datetime
 from ocpi_platform.ocpi.fields import parse_datetime
+from partners.models import Partner
 from sessions.gateway import GatewayResult
 from sessions.models import (
     ChargingProfileAction,
@@ -95,8 +97,6 @@ class SimulatorGateway:
         refusal = self._refusal(evse, token_uid=cdr_token.get("uid"))
         if refusal is not None:
             return refusal
-        from partners.models import Partner
-
         owner = Partner.objects.filter(pk=token_owner_partner_id).first() if token_owner_partner_id else None
         session = events.session_started(
             evse=evse,
@@ -177,8 +177,6 @@ class SimulatorGateway:
 
     @staticmethod
     def _free_reservable(reservation: Reservation) -> EVSE | None:
-        from locations.selectors import location_get
-
         location = location_get(
             country_code=reservation.country_code, party_id=reservation.party_id, location_id=reservation.location_id
         )
@@ -209,8 +207,6 @@ class SimulatorGateway:
 
     @staticmethod
     def _reserved_evse(reservation: Reservation) -> EVSE | None:
-        from locations.selectors import evse_get, location_get
-
         if not reservation.evse_uid:
             return None
         location = location_get(

@@ -10,6 +10,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Exists, OuterRef
 from django.utils.dateparse import parse_datetime
 
+from chargepoints.simulation import SimulationError, charging_simulate
+from locations.models import EVSE
+from partners.models import Party, Role
+from tokens.models import Token
+
 
 def _decimal(value: str, name: str) -> Decimal:
     try:
@@ -40,8 +45,6 @@ class Command(BaseCommand):
         parser.add_argument("--period-minutes", type=int, default=15, help="Meter value period (default 15)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from chargepoints.simulation import SimulationError, charging_simulate
-
         kwh = _decimal(options["kwh"], "--kwh")
         minutes = _decimal(options["minutes"], "--minutes")
         idle = _decimal(options["idle_minutes"], "--idle-minutes")
@@ -103,9 +106,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _evse(uid: str) -> Any:
-        from locations.models import EVSE
-        from partners.models import Party, Role
-
         ours = Party.objects.filter(
             role=Role.CPO, active=True, country_code=OuterRef("country_code"), party_id=OuterRef("party_id")
         )
@@ -118,8 +118,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _token(options: dict[str, Any]) -> tuple[str, str, str, str]:
-        from tokens.models import Token
-
         uid, token_type = options["token"], options["type"]
         tokens = Token.objects.filter(ocpi_id__iexact=uid)
         if token_type:
