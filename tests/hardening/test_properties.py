@@ -357,7 +357,7 @@ def _leaf(path: tuple[Any, ...]) -> str:
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_single_field_mutations_are_refused_with_2001_naming_the_field(kind: str, partner: RegisteredPartner) -> None:
-    from tests.security.conftest import module_snapshot
+    from tests.system.security.conftest import module_snapshot
 
     client = partner.client()
 

@@ -21,7 +21,7 @@ from partners.client import partner_client
 from partners.models import PartnerEndpoint, PartnerState
 from partners.services import partner_invite
 from tests.conftest import make_registered_partner
-from tests.security.conftest import assert_envelope, raw_client
+from tests.system.security.conftest import assert_envelope, raw_client
 
 PRODUCTION = override_settings(OCPI_ALLOW_HTTP_URLS=False, OCPI_ALLOWED_PRIVATE_NETWORKS=[])
 

@@ -27,7 +27,7 @@ import pytest
 
 from ocpi_platform.ocpi.middleware import DRAIN_MAX_BYTES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MB = 1024 * 1024
 
 

@@ -42,8 +42,8 @@ from ocpi_platform.ocpi.tokens import token_encode_header
 from partners.models import ClientInfo, Partner
 from tests.conftest import RegisteredPartner, make_registered_partner
 from tests.examples import load_example
-from tests.security.conftest import raw_client
-from tests.security.routes import METHODS, Route, ocpi_routes
+from tests.system.security.conftest import raw_client
+from tests.system.security.routes import METHODS, Route, ocpi_routes
 
 # --- Callers ------------------------------------------------------------------------------------------
 

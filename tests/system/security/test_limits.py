@@ -11,8 +11,8 @@ import pytest
 from django.test import override_settings
 
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.security.conftest import assert_envelope, module_snapshot
-from tests.security.routes import ocpi_routes
+from tests.system.security.conftest import assert_envelope, module_snapshot
+from tests.system.security.routes import ocpi_routes
 
 pytestmark = pytest.mark.django_db
 

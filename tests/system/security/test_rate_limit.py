@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from ocpi_platform.ocpi.throttling import rate_limit_take
 from tests.conftest import RegisteredPartner
-from tests.security.conftest import assert_envelope
+from tests.system.security.conftest import assert_envelope
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit-test"}}
 

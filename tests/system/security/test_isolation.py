@@ -17,8 +17,8 @@ from ocpi_platform.ocpi.envelope import format_datetime
 from partners.services import partner_invite
 from tests.conftest import RegisteredPartner, make_registered_partner
 from tests.examples import load_example
-from tests.security.conftest import assert_envelope, module_snapshot, raw_client
-from tests.security.routes import Route, ocpi_routes
+from tests.system.security.conftest import assert_envelope, module_snapshot, raw_client
+from tests.system.security.routes import Route, ocpi_routes
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from ocpi_platform.ocpi.tokens import token_encode_header
 from partners.models import Partner
 from partners.services import partner_invite, partner_register, partner_update_credentials
 from tests.conftest import make_registered_partner
-from tests.security.conftest import raw_client
+from tests.system.security.conftest import raw_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

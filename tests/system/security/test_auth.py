@@ -11,8 +11,8 @@ from ocpi_platform.ocpi.tokens import token_encode_header, token_generate
 from partners.models import Partner, PartnerState
 from partners.services import partner_invite
 from tests.conftest import make_registered_partner
-from tests.security.conftest import assert_envelope, module_snapshot, raw_client
-from tests.security.routes import Route, ocpi_routes
+from tests.system.security.conftest import assert_envelope, module_snapshot, raw_client
+from tests.system.security.routes import Route, ocpi_routes
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from partners.models import Partner, PartnerRole, PartnerState, Party, TokenKind
 from partners.services import credentials_register_inbound, partner_invite
 from tests.conftest import RegisteredPartner, make_registered_partner
 from tests.examples import load_example
-from tests.security.conftest import assert_envelope, raw_client
+from tests.system.security.conftest import assert_envelope, raw_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("redis_url", ["", "redis://127.0.0.1:6379/0"], ids=["locmem-cache", "redis-cache"])

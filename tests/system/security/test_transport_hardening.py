@@ -2,7 +2,7 @@
 sizes, routing and request-id headers. Each is refused with the envelope (never a 500) and still logged.
 
 The NUL tests matter most on PostgreSQL (text columns cannot hold U+0000; SQLite accepts it and hides the bug):
-`DATABASE_URL=postgres://... pytest tests/security/test_transport_hardening.py`.
+`DATABASE_URL=postgres://... pytest tests/system/security/test_transport_hardening.py`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from ocpi_platform.ocpi.headers import FROM_CC, FROM_PID, TO_CC, TO_PID
 from ocpi_platform.ocpi.middleware import MAX_HEADER_BYTES, MAX_URL_CHARS
 from partners.models import MessageLog
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.security.conftest import assert_envelope, module_snapshot, raw_client
-from tests.security.routes import Route, ocpi_routes
+from tests.system.security.conftest import assert_envelope, module_snapshot, raw_client
+from tests.system.security.routes import Route, ocpi_routes
 
 pytestmark = pytest.mark.django_db
 
