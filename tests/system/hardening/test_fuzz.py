@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from ocpi_platform.ocpi.openapi import generate_schema
 from ocpi_platform.wsgi import application
-from tests.hardening.conftest import OTHER_MARKER, Holder
+from tests.system.hardening.conftest import OTHER_MARKER, Holder
 
 EXAMPLES = int(os.environ.get("OCPI_FUZZ_EXAMPLES", "6"))
 SEED = int(os.environ.get("OCPI_FUZZ_SEED", "2210"))
