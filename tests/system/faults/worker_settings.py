@@ -1,6 +1,6 @@
 """Settings of the fault suite's Celery worker subprocess: the test settings, plus the outbox knobs that
 ocpi_platform/settings/base.py does not read from the environment (lease margin, requeue grace, ...), so a
-test can shorten them for the worker through its environment (tests/faults/conftest.py FAULT_SETTINGS)."""
+test can shorten them for the worker through its environment (tests/system/faults/conftest.py FAULT_SETTINGS)."""
 
 from ocpi_platform.settings.test import *  # noqa: F403
 from ocpi_platform.settings.test import env

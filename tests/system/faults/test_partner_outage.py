@@ -3,7 +3,7 @@
 The partner (locations, sessions and cdrs Receivers on loopback) answers HTTP 500, then refuses connections,
 then lets every request hang past its timeout (1 s), then answers 429 with Retry-After: 3, each phase at least
 3 s (production outages are longer; the outbox settings are shortened to match: backoff 0.25 s .. 2 s, see
-tests/faults/conftest.py FAULT_SETTINGS). Meanwhile 200 EVSE status changes and 50 complete sessions (start,
+tests/system/faults/conftest.py FAULT_SETTINGS). Meanwhile 200 EVSE status changes and 50 complete sessions (start,
 meter values, stop, CDR) happen through the services, a quarter in each phase. Then it recovers, and:
 
 * it holds exactly our state: every Location (every EVSE's status) and every Session equals ours;
@@ -15,7 +15,7 @@ meter values, stop, CDR) happen through the services, a quarter in each phase. T
 
 Real PostgreSQL, Redis and Celery worker (tests/worker.py). Run:
     REDIS_URL=redis://127.0.0.1:6379/9 DATABASE_URL=postgres://postgres@127.0.0.1:5432/ocpi_helper_fault \
-    .venv/bin/pytest tests/faults -m worker
+    .venv/bin/pytest tests/system/faults -m worker
 Time bound: 300 s (pytest-timeout); about 40-60 s on a 2-core machine.
 """
 
@@ -37,7 +37,7 @@ from ocpi_platform.ocpi.renderers import dumps
 from partners.models import OutboxDelivery, OutboxState
 from sessions.api.serializers import session_to_ocpi
 from sessions.models import ChargingSession
-from tests.faults.conftest import complete_session, emsp_partner_on, make_sites, settle
+from tests.system.faults.conftest import complete_session, emsp_partner_on, make_sites, settle
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

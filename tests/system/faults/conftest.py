@@ -2,7 +2,7 @@
 our CPO's sites, whole charging sessions through the gateway events, and a "beat" that waits for the outbox
 to settle.
 
-Settings shared by the worker (environment, read by tests/faults/worker_settings.py) and this process
+Settings shared by the worker (environment, read by tests/system/faults/worker_settings.py) and this process
 (pytest-django `settings`): FAULT_SETTINGS, overridable per test through `start_worker(**overrides)`.
 """
 
@@ -24,7 +24,7 @@ from locations.services import location_create
 from partners.models import OutboxDelivery, OutboxState, Partner
 from partners.outbox import outbox_requeue_due
 from partners.services import parties_sync_from_settings
-from tests.faults.receiver import FaultPartner
+from tests.system.faults.receiver import FaultPartner
 from tests.outbox.conftest import location_data, partner_for
 from tests.worker import CeleryWorker, _database_url
 
@@ -92,7 +92,7 @@ def start_worker(transactional_db: Any, settings: Any) -> Iterator[Callable[...,
             setattr(settings, name, value)
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.faults.worker_settings",
+            "DJANGO_SETTINGS_MODULE": "tests.system.faults.worker_settings",
             "DATABASE_URL": _database_url(connection.settings_dict),
             "REDIS_URL": redis_url,
             "CELERY_BROKER_URL": broker,
