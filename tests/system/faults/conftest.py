@@ -24,8 +24,8 @@ from locations.services import location_create
 from partners.models import OutboxDelivery, OutboxState, Partner
 from partners.outbox import outbox_requeue_due
 from partners.services import parties_sync_from_settings
-from tests.system.faults.receiver import FaultPartner
 from tests.outbox.conftest import location_data, partner_for
+from tests.system.faults.receiver import FaultPartner
 from tests.worker import CeleryWorker, _database_url
 
 FAULT_SETTINGS: dict[str, float] = {

@@ -24,9 +24,9 @@ from locations.models import EVSE
 from locations.services import evse_set_status
 from ocpi_platform.ocpi.envelope import format_datetime
 from partners.models import OutboxDelivery, OutboxState
+from tests.outbox.conftest import partner_for
 from tests.system.faults.conftest import make_sites, settle
 from tests.system.faults.receiver import ts
-from tests.outbox.conftest import partner_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -26,8 +26,8 @@ from locations.services import evse_set_status, location_create, location_update
 from ocpi_platform.ocpi.renderers import dumps
 from partners.models import OutboxDelivery
 from sessions.models import ChargingSession
-from tests.system.faults.conftest import complete_session, emsp_partner_on, make_sites, settle, wait_until
 from tests.outbox.conftest import location_data
+from tests.system.faults.conftest import complete_session, emsp_partner_on, make_sites, settle, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

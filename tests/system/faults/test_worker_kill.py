@@ -27,8 +27,8 @@ from locations.api.serializers import location_to_ocpi
 from locations.models import Location
 from ocpi_platform.ocpi.renderers import dumps
 from partners.models import OutboxDelivery, OutboxState
-from tests.system.faults.conftest import make_sites, settle, wait_until
 from tests.outbox.conftest import partner_for
+from tests.system.faults.conftest import make_sites, settle, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
