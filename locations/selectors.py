@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import Party, Role
+from partners.selectors import our_party_get
 
 from .models import EVSE, Connector, Location
 from .serializers import CONNECTOR_COLUMNS, EVSE_COLUMNS, LOCATION_COLUMNS
@@ -18,15 +19,12 @@ from .serializers import CONNECTOR_COLUMNS, EVSE_COLUMNS, LOCATION_COLUMNS
 
 def party_is_ours(*, country_code: str, party_id: str) -> bool:
     """Whether (country_code, party_id) is one of our own active CPO parties."""
-    return Party.objects.filter(
-        role=Role.CPO, active=True, country_code=country_code.upper(), party_id=party_id.upper()
-    ).exists()
+    return our_cpo_party_get(country_code=country_code, party_id=party_id) is not None
 
 
 def our_cpo_party_get(*, country_code: str, party_id: str) -> Party | None:
-    return Party.objects.filter(
-        role=Role.CPO, active=True, country_code=country_code.upper(), party_id=party_id.upper()
-    ).first()
+    """One of our own active CPO parties (the owner of our locations), else None."""
+    return our_party_get(country_code=country_code, party_id=party_id, role=Role.CPO)
 
 
 def location_list_published(

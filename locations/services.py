@@ -14,15 +14,23 @@ Every change to one of our rows enqueues a push with `_push()` in the same trans
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
-from partners.models import Partner, Party, Role
+from partners.models import Partner, Role
+from partners.receiving import (
+    Received,
+    ReceiveNotAllowedError,
+    ReceiveObjectNotAllowedError,
+    receive_claim,
+    receive_is_stale,
+    receive_party_check,
+    receive_retrying,
+)
 
 from .constants import EVSEStatus
 from .models import EVSE, Connector, Location
@@ -376,32 +384,30 @@ def connector_update(*, connector: Connector, data: dict[str, Any]) -> Connector
 # (replays and out-of-order deliveries are harmless); an equal one is applied again (idempotent).
 
 
-class ReceivedNotAllowedError(Exception):
+# A Location belongs to a CPO; a National Access Point republishes the locations it holds (README "Partner roles").
+LOCATION_OWNER_ROLES = (Role.CPO, Role.NAP)
+
+
+class ReceivedNotAllowedError(ReceiveNotAllowedError):
     """The partner may not write or read this object: a party of this platform, a party the partner did not
     register, or an object another partner sent (ReceivedObjectNotAllowedError)."""
 
 
-class ReceivedObjectNotAllowedError(ReceivedNotAllowedError):
+class ReceivedObjectNotAllowedError(ReceivedNotAllowedError, ReceiveObjectNotAllowedError):
     """The object exists under the partner's party but another partner sent it. Reads, PATCHes and sub-object
     writes treat it as unknown; a full PUT (which would create an unknown one) is refused with this error. Its
     message names only what the caller addressed, never the stored object or the other partner."""
 
 
-@dataclass(frozen=True)
-class Received:
-    """Outcome of storing a received object: `stale` means it was older than ours and ignored."""
-
-    obj: Any
-    created: bool
-    stale: bool = False
-
-
 def received_party_check(*, partner: Partner, country_code: str, party_id: str) -> None:
-    """A partner writes only under a party it registered, never under one hosted by this platform."""
-    if Party.objects.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists():
-        raise ReceivedNotAllowedError(f"{country_code}/{party_id} is a party of this platform")
-    if not partner.holds_party(country_code, party_id, roles=(Role.CPO, Role.NAP)):
-        raise ReceivedNotAllowedError(f"{country_code}/{party_id} is not a party registered by this partner")
+    """A partner writes only under a party it registered as CPO (or NAP), never under one hosted by this platform."""
+    receive_party_check(
+        partner=partner,
+        country_code=country_code,
+        party_id=party_id,
+        roles=LOCATION_OWNER_ROLES,
+        error=ReceivedNotAllowedError,
+    )
 
 
 def location_get_received(
@@ -414,11 +420,15 @@ def location_get_received(
     if for_update:
         queryset = queryset.select_for_update()
     location = queryset.prefetch_related("evses__connectors").order_by("pk").first()
-    if location is not None and location.received_from_id not in (None, partner.pk):
-        raise ReceivedObjectNotAllowedError(
+    return receive_claim(
+        location,
+        partner=partner,
+        partial=False,
+        unclaimed_is_free=True,
+        refusal=lambda: ReceivedObjectNotAllowedError(
             f"Location {country_code.upper()}/{party_id.upper()}/{location_id} cannot be written by this partner"
-        )
-    return location
+        ),
+    )
 
 
 def _location_get_own(
@@ -438,17 +448,7 @@ def _location_get_own(
 
 
 def _stale(obj: Any, data: dict[str, Any], partner: Partner) -> bool:
-    if obj is None or obj.last_updated is None or data["last_updated"] >= obj.last_updated:
-        return False
-    logger.info(
-        "Ignored stale %s %s from partner %s: last_updated %s older than stored %s",
-        type(obj).__name__,
-        obj,
-        partner.pk,
-        data["last_updated"],
-        obj.last_updated,
-    )
-    return True
+    return receive_is_stale(obj, last_updated=data["last_updated"], partner=partner, log=logger)
 
 
 def _mark_received(location: Location, partner: Partner) -> None:
@@ -467,14 +467,11 @@ def location_receive(
     party of ours / not the partner's / an object of another partner; ValidationError for invalid content.
     """
     country_code, party_id = country_code.upper(), party_id.upper()
-    try:
-        with transaction.atomic():
-            return _location_receive(partner, country_code, party_id, location_id, data, partial)
-    except IntegrityError:
-        # A concurrent PUT created the same location first: this one becomes a replace (or is stale).
-        logger.info("Concurrent create of location %s/%s/%s; retrying as update", country_code, party_id, location_id)
-        with transaction.atomic():
-            return _location_receive(partner, country_code, party_id, location_id, data, partial)
+    return receive_retrying(  # a concurrent PUT created it first: this one becomes a replace (or is stale)
+        lambda: _location_receive(partner, country_code, party_id, location_id, data, partial),
+        log=logger,
+        what=f"location {country_code}/{party_id}/{location_id}",
+    )
 
 
 def _location_receive(

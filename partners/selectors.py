@@ -16,6 +16,14 @@ def party_list_active() -> QuerySet[Party]:
     return Party.objects.filter(active=True).order_by("role", "country_code", "party_id", "pk")
 
 
+def our_party_get(*, country_code: str, party_id: str, role: str | None = None) -> Party | None:
+    """One of our own active parties (in `role` when given) by its codes, case-insensitively; else None."""
+    queryset = Party.objects.filter(active=True, country_code__iexact=country_code, party_id__iexact=party_id)
+    if role is not None:
+        queryset = queryset.filter(role=role)
+    return queryset.order_by("role", "pk").first()
+
+
 def partner_token_resolve(candidates: list[str]) -> tuple[Partner, str, str] | None:
     """OCPI auth hook: the partner whose issued token is one of `candidates` (base64-decoded, raw).
 

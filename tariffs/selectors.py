@@ -8,7 +8,8 @@ from datetime import datetime
 from django.db.models import Prefetch, Q, QuerySet
 
 from ocpi_platform.ocpi.headers import PartyRef
-from partners.models import Party, Role
+from partners.models import Role
+from partners.selectors import our_party_get
 
 from .models import Tariff, TariffElement
 
@@ -19,9 +20,7 @@ def _with_elements(queryset: QuerySet[Tariff]) -> QuerySet[Tariff]:
 
 def party_is_our_cpo(*, country_code: str, party_id: str) -> bool:
     """Whether (country_code, party_id) is one of our own active CPO parties."""
-    return Party.objects.filter(
-        role=Role.CPO, active=True, country_code__iexact=country_code, party_id__iexact=party_id
-    ).exists()
+    return our_party_get(country_code=country_code, party_id=party_id, role=Role.CPO) is not None
 
 
 def tariff_is_ours(*, tariff: Tariff) -> bool:

@@ -17,7 +17,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from partners.models import Partner, Party, Role
+from partners.models import Partner, Role
+from partners.receiving import (
+    Received,
+    ReceiveNotAllowedError,
+    ReceiveObjectNotAllowedError,
+    receive_claim,
+    receive_is_stale,
+    receive_party_check,
+    receive_retrying,
+)
 
 from .models import Tariff, TariffElement
 from .selectors import party_is_our_cpo, tariff_get, tariff_get_by_key, tariff_is_ours
@@ -161,57 +170,72 @@ def tariff_delete(*, tariff: Tariff) -> Tariff:
 # --- eMSP role: tariffs received from partner CPOs (Receiver interface and pull) -------------------
 
 
-class TariffNotAllowedError(Exception):
+class TariffNotAllowedError(ReceiveNotAllowedError):
     """The partner may not write or read this tariff: a party of this platform, a party the partner did not
     register, or a tariff another partner sent (TariffObjectNotAllowedError)."""
 
 
-class TariffObjectNotAllowedError(TariffNotAllowedError):
+class TariffObjectNotAllowedError(TariffNotAllowedError, ReceiveObjectNotAllowedError):
     """The tariff exists under the partner's party but another partner sent it: reads and DELETE treat it as
     unknown, a PUT is refused with this error, whose message names only what the caller addressed."""
 
 
+# A Tariff belongs to a CPO (a National Access Point republishes them, like locations).
+TARIFF_OWNER_ROLES = (Role.CPO, Role.NAP)
+
+
 def tariff_get_received(*, partner: Partner, country_code: str, party_id: str, tariff_id: str) -> Tariff | None:
     """A live tariff of a partner party as this partner sent it (None if unknown or deleted)."""
-    if Party.objects.filter(country_code__iexact=country_code, party_id__iexact=party_id).exists():
-        raise TariffNotAllowedError(f"{country_code}/{party_id} is a party of this platform")
-    if not partner.holds_party(country_code, party_id, roles=(Role.CPO, Role.NAP)):
-        raise TariffNotAllowedError(f"{country_code}/{party_id} is not a party registered by this partner")
+    receive_party_check(
+        partner=partner,
+        country_code=country_code,
+        party_id=party_id,
+        roles=TARIFF_OWNER_ROLES,
+        error=TariffNotAllowedError,
+    )
     tariff = tariff_get_by_key(country_code=country_code, party_id=party_id, ocpi_id=tariff_id, include_deleted=True)
-    if tariff is not None and tariff.received_from_id not in (None, partner.pk):
-        raise TariffObjectNotAllowedError(
+    tariff = receive_claim(
+        tariff,
+        partner=partner,
+        partial=False,
+        unclaimed_is_free=True,
+        refusal=lambda: TariffObjectNotAllowedError(
             f"Tariff {country_code.upper()}/{party_id.upper()}/{tariff_id} cannot be written by this partner"
-        )
+        ),
+    )
     return tariff if tariff is not None and not tariff.is_deleted else None
 
 
-@transaction.atomic
 def tariff_receive(
     *, partner: Partner, country_code: str, party_id: str, tariff_id: str, data: Mapping[str, Any]
-) -> tuple[Tariff, bool, bool]:
-    """Receiver PUT (also used by pull) of a partner CPO's tariff -> (tariff, created, stale).
+) -> Received:
+    """Receiver PUT (also used by pull) of a partner CPO's tariff -> Received(tariff, created, stale).
 
     `data` is TariffSerializer.validated_data whose ids the caller checked against the URL. The partner's
     last_updated is stored; a PUT older than the live tariff we hold is ignored and logged (stale=True).
     A PUT after a DELETE brings the tariff back whatever its last_updated (the tombstone carries our clock).
+    A PUT that loses a race with a concurrent create of the same tariff is applied again as a replace.
     """
+    return receive_retrying(
+        lambda: _tariff_receive(partner, country_code, party_id, tariff_id, data),
+        log=logger,
+        what=f"tariff {country_code.upper()}/{party_id.upper()}/{tariff_id}",
+    )
+
+
+def _tariff_receive(
+    partner: Partner, country_code: str, party_id: str, tariff_id: str, data: Mapping[str, Any]
+) -> Received:
     live = tariff_get_received(partner=partner, country_code=country_code, party_id=party_id, tariff_id=tariff_id)
-    if live is not None and data["last_updated"] < live.last_updated:
-        logger.info(
-            "Ignored stale tariff %s from partner %s: last_updated %s older than stored %s",
-            live,
-            partner.pk,
-            data["last_updated"],
-            live.last_updated,
-        )
-        return live, False, True
+    if receive_is_stale(live, last_updated=data["last_updated"], partner=partner, log=logger, name="tariff"):
+        return Received(live, created=False, stale=True)
     body = {**data, "country_code": country_code.upper(), "party_id": party_id.upper()}
     body.setdefault("ocpi_id", tariff_id)
     tariff, created = tariff_put(data=body, last_updated=data["last_updated"])
     if tariff.received_from_id != partner.pk:
         tariff.received_from = partner
         Tariff.objects.filter(pk=tariff.pk).update(received_from=partner)
-    return tariff, created, False
+    return Received(tariff, created=created)
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from ocpi_platform.ocpi.sql import model_columns, select_one
 from partners.hubclientinfo import partner_for_party
 from partners.models import Partner, PartnerRole, PartnerState, Party, Role
+from partners.selectors import our_party_get
 
 from .models import Token, TokenType
 
@@ -113,9 +114,8 @@ def token_owner_partner(*, country_code: str, party_id: str) -> Partner | None:
 
 
 def token_party_is_our_emsp(*, country_code: str, party_id: str) -> bool:
-    return Party.objects.filter(
-        role=Role.EMSP, active=True, country_code__iexact=country_code, party_id__iexact=party_id
-    ).exists()
+    """Whether (country_code, party_id) is one of our own active eMSP parties (the owners of our tokens)."""
+    return our_party_get(country_code=country_code, party_id=party_id, role=Role.EMSP) is not None
 
 
 def our_cpo_party() -> Party | None:

@@ -13,10 +13,20 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from partners.models import Partner, Party, Role
+from partners.receiving import (
+    Received,
+    ReceiveNotAllowedError,
+    ReceiveObjectNotAllowedError,
+    receive_claim,
+    receive_is_stale,
+    receive_party_check,
+    receive_retrying,
+)
+from partners.selectors import our_party_get
 
 from .authorization import AuthorizationDecision as AuthorizationDecision  # re-exported
 from .authorization import AuthorizationInfo as AuthorizationInfo
@@ -62,11 +72,11 @@ EDITABLE_FIELDS = (
 )
 
 
-class TokenPartyNotAllowedError(Exception):
+class TokenPartyNotAllowedError(ReceiveNotAllowedError):
     """A partner pushed a token under a party that is one of ours (or over another partner's token)."""
 
 
-class TokenObjectNotAllowedError(TokenPartyNotAllowedError):
+class TokenObjectNotAllowedError(TokenPartyNotAllowedError, ReceiveObjectNotAllowedError):
     """A PUT over a token another partner pushed (a PATCH of one is answered as for an unknown token)."""
 
 
@@ -92,8 +102,7 @@ def _clean_value(field: str, value: Any) -> Any:
 # --- CPO role: tokens pushed by partner eMSPs (Receiver interface) ------------------------------
 
 
-@transaction.atomic
-def token_store_received(
+def token_receive(
     *,
     partner: Partner,
     country_code: str,
@@ -102,9 +111,8 @@ def token_store_received(
     type: str,
     data: Mapping[str, Any],
     partial: bool = False,
-    _retried: bool = False,
-) -> tuple[Token, bool]:
-    """Receiver PUT (create or replace) or PATCH of a partner eMSP's token; returns (token, created).
+) -> Received:
+    """Receiver PUT (create or replace) or PATCH of a partner eMSP's token -> Received(token, created, stale).
 
     `data` is TokenSerializer.validated_data (model attribute names). Pushes older than the stored
     `last_updated` are ignored, so replays and out-of-order deliveries are harmless. A PATCH of an unknown
@@ -113,28 +121,42 @@ def token_store_received(
     taken over). The caller has checked that the partner holds (country_code, party_id).
     """
     country_code, party_id = country_code.upper(), party_id.upper()
-    if Party.objects.filter(country_code=country_code, party_id=party_id).exists():
-        raise TokenPartyNotAllowedError(f"{country_code}/{party_id} is one of our own parties")
+    receive_party_check(
+        partner=partner,
+        country_code=country_code,
+        party_id=party_id,
+        roles=None,
+        error=TokenPartyNotAllowedError,
+        ours="one of our own parties",
+    )
+    return receive_retrying(  # a concurrent PUT created it first: apply ours on top of it (last_updated decides)
+        lambda: _token_receive(partner, country_code, party_id, uid, type, data, partial),
+        log=logger,
+        what=f"token {country_code}/{party_id}/{uid} ({type})",
+    )
 
-    token = token_get(country_code=country_code, party_id=party_id, uid=uid, type=type, for_update=True)
-    if token is not None and token.received_from_id != partner.pk:
-        if not partial:
-            raise TokenObjectNotAllowedError(
-                f"Token {country_code}/{party_id}/{uid} ({type}) cannot be written by this partner"
-            )
-        token = None  # another partner's: PATCH answers as for an unknown token
+
+def _token_receive(
+    partner: Partner,
+    country_code: str,
+    party_id: str,
+    uid: str,
+    type: str,
+    data: Mapping[str, Any],
+    partial: bool,
+) -> Received:
+    token = receive_claim(
+        token_get(country_code=country_code, party_id=party_id, uid=uid, type=type, for_update=True),
+        partner=partner,
+        partial=partial,
+        refusal=lambda: TokenObjectNotAllowedError(
+            f"Token {country_code}/{party_id}/{uid} ({type}) cannot be written by this partner"
+        ),
+    )
     if token is None and partial:
         raise Token.DoesNotExist(f"Unknown token {country_code}/{party_id}/{uid} ({type})")
-
-    if token is not None and data["last_updated"] < token.last_updated:
-        logger.info(
-            "Ignored stale token %s from partner %s: last_updated %s older than stored %s",
-            token,
-            partner.pk,
-            data["last_updated"],
-            token.last_updated,
-        )
-        return token, False
+    if receive_is_stale(token, last_updated=data["last_updated"], partner=partner, log=logger, name="token"):
+        return Received(token, created=False, stale=True)
 
     fields = {attr: _clean_value(attr, data[attr]) for attr in _DATA_FIELDS.values() if attr in data}
     if not partial:
@@ -150,40 +172,27 @@ def token_store_received(
             received_from=partner,
             **fields,
         )
-        try:
-            with transaction.atomic():
-                token.save(force_insert=True)
-        except IntegrityError:
-            if _retried:
-                raise
-            # A concurrent PUT created it first: apply ours on top of it (last_updated still decides).
-            logger.info("Concurrent create of token %s; retrying as update", token)
-            return token_store_received(
-                partner=partner,
-                country_code=country_code,
-                party_id=party_id,
-                uid=uid,
-                type=type,
-                data=data,
-                partial=partial,
-                _retried=True,
-            )
-        return token, True
+        token.save(force_insert=True)
+        return Received(token, created=True)
 
     for attr, value in fields.items():
         setattr(token, attr, value)
     token.received_from = partner
     token.save()
-    return token, False
+    return Received(token, created=False)
+
+
+def token_store_received(**kwargs: Any) -> tuple[Token, bool]:
+    """token_receive as (token, created): the old name and result, until its call sites move."""
+    result = token_receive(**kwargs)
+    return result.obj, result.created
 
 
 # --- eMSP role: our own drivers' tokens ---------------------------------------------------------
 
 
 def _our_emsp_party(country_code: str, party_id: str) -> Party:
-    party = Party.objects.filter(
-        role=Role.EMSP, country_code__iexact=country_code, party_id__iexact=party_id, active=True
-    ).first()
+    party = our_party_get(country_code=country_code, party_id=party_id, role=Role.EMSP)
     if party is None:
         raise ValidationError(
             {"party_id": f"{country_code}/{party_id} is not one of our active eMSP parties"}, code="not_our_party"
