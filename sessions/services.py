@@ -25,6 +25,15 @@ from rest_framework import serializers
 
 from ocpi_platform.ocpi.fields import parse_datetime
 from partners.models import Partner, Party, Role
+from partners.receiving import (
+    Received,
+    ReceiveNotAllowedError,
+    receive_claim,
+    receive_is_stale,
+    receive_party_check,
+    receive_retrying,
+)
+from partners.selectors import our_party_get
 from tokens.selectors import token_owner_partner
 
 from .models import FINAL_STATUSES, ChargingPreferencesResponse, ChargingSession, SessionStatus
@@ -61,7 +70,7 @@ EDITABLE_FIELDS = (
 _OPTIONAL_TEXT = ("authorization_reference", "meter_id")
 
 
-class SessionPartyNotAllowedError(Exception):
+class SessionPartyNotAllowedError(ReceiveNotAllowedError):
     """A partner pushed a session under one of our own parties."""
 
 
@@ -86,9 +95,7 @@ def _validated(serializer_class: type[serializers.Serializer], data: Any, field:
 
 
 def _our_cpo_party(country_code: str, party_id: str) -> Party:
-    party = Party.objects.filter(
-        role=Role.CPO, active=True, country_code=country_code.upper(), party_id=party_id.upper()
-    ).first()
+    party = our_party_get(country_code=country_code, party_id=party_id, role=Role.CPO)
     if party is None:
         raise ValidationError(
             {"party_id": f"{country_code}/{party_id} is not one of our active CPO parties"}, code="not_our_party"
@@ -373,8 +380,7 @@ def _append_periods(stored: list[dict[str, Any]], new: list[dict[str, Any]]) -> 
     return [*stored, *(p for p in new if p["start_date_time"] not in starts)]
 
 
-@transaction.atomic
-def session_store_received(
+def session_receive(
     *,
     partner: Partner,
     country_code: str,
@@ -382,9 +388,8 @@ def session_store_received(
     session_id: str,
     data: Mapping[str, Any],
     partial: bool,
-    _retried: bool = False,
-) -> tuple[ChargingSession, bool]:
-    """Receiver PUT (create or replace) or PATCH of a partner CPO's session; returns (session, created).
+) -> Received:
+    """Receiver PUT (create or replace) or PATCH of a partner CPO's session -> Received(session, created, stale).
 
     `data` is SessionSerializer.validated_data. PUT replaces the whole session: its charging_periods replace
     the stored ones, and no/empty charging_periods remove them (sessions.md 3.1). PATCH changes only the
@@ -398,27 +403,36 @@ def session_store_received(
     The caller has checked that the partner holds (country_code, party_id) and that the body's ids match.
     """
     country_code, party_id = country_code.upper(), party_id.upper()
-    if Party.objects.filter(country_code=country_code, party_id=party_id).exists():
-        raise SessionPartyNotAllowedError(f"{country_code}/{party_id} is one of our own parties")
-    session = session_get(country_code=country_code, party_id=party_id, session_id=session_id, for_update=True)
-    if session is not None and session.received_from_id != partner.pk:
-        # Another platform pushed this session (same party code under another role): not this partner's.
-        if not partial:
-            raise SessionPartyNotAllowedError(
-                f"Session {country_code}/{party_id}/{session_id} cannot be written by this partner"
-            )
-        session = None  # PATCH: answered as for an unknown session
+    receive_party_check(
+        partner=partner,
+        country_code=country_code,
+        party_id=party_id,
+        roles=None,
+        error=SessionPartyNotAllowedError,
+        ours="one of our own parties",
+    )
+    return receive_retrying(
+        lambda: _session_receive(partner, country_code, party_id, session_id, data, partial),
+        log=logger,
+        what=f"session {country_code}/{party_id}/{session_id}",
+    )
+
+
+def _session_receive(
+    partner: Partner, country_code: str, party_id: str, session_id: str, data: Mapping[str, Any], partial: bool
+) -> Received:
+    session = receive_claim(  # another platform's session (same party code under another role): not this partner's
+        session_get(country_code=country_code, party_id=party_id, session_id=session_id, for_update=True),
+        partner=partner,
+        partial=partial,
+        refusal=lambda: SessionPartyNotAllowedError(
+            f"Session {country_code}/{party_id}/{session_id} cannot be written by this partner"
+        ),
+    )
     if session is None and partial:
         raise ChargingSession.DoesNotExist(f"Unknown session {country_code}/{party_id}/{session_id}")
-    if session is not None and data["last_updated"] < session.last_updated:
-        logger.info(
-            "Ignored stale session %s from partner %s: last_updated %s older than stored %s",
-            session,
-            partner.pk,
-            data["last_updated"],
-            session.last_updated,
-        )
-        return session, False
+    if receive_is_stale(session, last_updated=data["last_updated"], partner=partner, log=logger, name="session"):
+        return Received(session, created=False, stale=True)
 
     created = session is None
     if session is None:
@@ -442,22 +456,13 @@ def session_store_received(
         raise ValidationError({"end_date_time": "must not be before start_date_time"})
 
     if created:
-        try:
-            with transaction.atomic():
-                session.save(force_insert=True)
-        except IntegrityError:
-            if _retried:
-                raise
-            logger.info("Concurrent create of session %s; retrying as update", session)
-            return session_store_received(
-                partner=partner,
-                country_code=country_code,
-                party_id=party_id,
-                session_id=session_id,
-                data=data,
-                partial=partial,
-                _retried=True,
-            )
-        return session, True
+        session.save(force_insert=True)
+        return Received(session, created=True)
     session.save()
-    return session, False
+    return Received(session, created=False)
+
+
+def session_store_received(**kwargs: Any) -> tuple[ChargingSession, bool]:
+    """session_receive as (session, created): the old name and result, until its call sites move."""
+    result = session_receive(**kwargs)
+    return result.obj, result.created
