@@ -20,7 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ocpi_platform.ocpi.envelope import format_datetime
-from partners.models import Partner, Party, Role
+from partners.models import Partner, Role
+from partners.receiving import Received, ReceiveNotAllowedError, receive_retrying
+from partners.selectors import our_party_get
 from sessions.models import ChargingSession, SessionStatus
 
 from .models import SESSION_ONLY_DIMENSIONS, Cdr, TariffCheckStatus
@@ -71,7 +73,7 @@ class CdrError(ValueError):
     """A CDR cannot be created or stored; the message says why (shown to staff, or as a 2001 to a partner)."""
 
 
-class CdrNotAllowedError(CdrError):
+class CdrNotAllowedError(CdrError, ReceiveNotAllowedError):
     """The CDR is not the caller's to send (foreign CPO party, or a token not of our eMSP)."""
 
 
@@ -207,11 +209,9 @@ def _unpriced(session: ChargingSession, periods: list[dict[str, Any]]) -> dict[s
 
 
 def _check_session(session: ChargingSession) -> None:
-    from locations.selectors import party_is_ours
-
     if session.received_from_id is not None:
         raise CdrError(f"Session {session.ocpi_id} was received from a partner: its CPO issues the CDR")
-    if not party_is_ours(country_code=session.country_code, party_id=session.party_id):
+    if our_party_get(country_code=session.country_code, party_id=session.party_id, role=Role.CPO) is None:
         raise CdrError(f"Session {session.ocpi_id}: {session.country_code}/{session.party_id} is not our CPO")
     if session.status != SessionStatus.COMPLETED:
         raise CdrError(f"Session {session.ocpi_id} is {session.status}: only COMPLETED sessions get a CDR")
@@ -371,12 +371,6 @@ def cdr_credit(*, cdr: Cdr) -> Cdr:
 # --- Receiving (eMSP) -------------------------------------------------------------------------------
 
 
-def _our_emsp(country_code: str, party_id: str) -> bool:
-    return Party.objects.filter(
-        role=Role.EMSP, active=True, country_code__iexact=country_code, party_id__iexact=party_id
-    ).exists()
-
-
 def _same_content(existing: Cdr, fields: dict[str, Any]) -> bool:
     """Whether a replayed CDR equals the stored one (as OCPI JSON; last_updated aside)."""
     incoming = cdr_to_ocpi(Cdr(**fields))
@@ -400,13 +394,13 @@ def _replay(existing: Cdr, partner: Partner, fields: dict[str, Any]) -> Cdr:
     return existing
 
 
-@transaction.atomic
-def cdr_store_received(*, partner: Partner, data: Mapping[str, Any]) -> tuple[Cdr, bool]:
-    """eMSP Receiver POST (cdrs.md 3.1): store a CDR a partner CPO sent and check its cost; -> (cdr, created).
+def cdr_receive(*, partner: Partner, data: Mapping[str, Any]) -> Received:
+    """eMSP Receiver POST (cdrs.md 3.1): store a CDR a partner CPO sent and check its cost -> Received(cdr, created).
 
     `data` is CdrSerializer.validated_data. Idempotent by (country_code, party_id, id) (spec-issues E3): the same
     CDR again returns the stored one (created False); other content under a known id is a CdrImmutableError.
     The CDR's party must be one the partner registered, and the token one of our eMSP's (CdrNotAllowedError).
+    CDRs are immutable: no stale check; a POST that loses a race with the same CDR is answered as a replay.
     """
     country_code, party_id = data["country_code"].upper(), data["party_id"].upper()
     if not partner.holds_party(country_code, party_id, roles=(Role.CPO,)):
@@ -414,30 +408,37 @@ def cdr_store_received(*, partner: Partner, data: Mapping[str, Any]) -> tuple[Cd
             f"country_code/party_id: {country_code}/{party_id} is not a party registered by this partner"
         )
     token = data["cdr_token"]
-    if not _our_emsp(token["country_code"], token["party_id"]):
+    if our_party_get(country_code=token["country_code"], party_id=token["party_id"], role=Role.EMSP) is None:
         raise CdrNotAllowedError(
             f"cdr_token: {token['country_code']}/{token['party_id']} is not an eMSP party of this platform"
         )
     fields = _columns(data)
+    return receive_retrying(
+        lambda: _cdr_receive(partner, country_code, party_id, data["ocpi_id"], fields),
+        log=logger,
+        what=f"CDR {country_code}/{party_id}/{data['ocpi_id']}",
+    )
+
+
+def _cdr_receive(partner: Partner, country_code: str, party_id: str, ocpi_id: str, fields: dict[str, Any]) -> Received:
     existing = (
         Cdr.objects.select_for_update()
-        .filter(country_code__iexact=country_code, party_id__iexact=party_id, ocpi_id__iexact=data["ocpi_id"])
+        .filter(country_code__iexact=country_code, party_id__iexact=party_id, ocpi_id__iexact=ocpi_id)
         .first()
     )
     if existing is not None:
-        return _replay(existing, partner, fields), False
+        return Received(_replay(existing, partner, fields), created=False)
     cdr = Cdr(**fields, received_from=partner, tariff_check_status=TariffCheckStatus.UNCHECKED)
-    try:
-        with transaction.atomic():
-            cdr.save()
-    except IntegrityError:
-        existing = cdr_get_by_key(country_code=country_code, party_id=party_id, ocpi_id=data["ocpi_id"])
-        if existing is None:
-            raise
-        return _replay(existing, partner, fields), False
+    cdr.save()
     cdr_check_tariff(cdr=cdr)
     logger.info("Received CDR %s from partner %s: tariff check %s", cdr, partner.pk, cdr.tariff_check_status)
-    return cdr, True
+    return Received(cdr, created=True)
+
+
+def cdr_store_received(*, partner: Partner, data: Mapping[str, Any]) -> tuple[Cdr, bool]:
+    """cdr_receive as (cdr, created): the old name and result, until its call sites move."""
+    result = cdr_receive(partner=partner, data=data)
+    return result.obj, result.created
 
 
 # --- Tariff check of received CDRs ------------------------------------------------------------------
