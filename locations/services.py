@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -64,7 +64,7 @@ def _apply(obj: models.Model, data: dict[str, Any], fields: tuple[str, ...], *, 
         if name not in data and not replace:
             continue
         value = data.get(name)
-        field = obj._meta.get_field(name)
+        field = cast(models.Field, obj._meta.get_field(name))
         if value is None and not field.null:
             value = field.get_default()
         if getattr(obj, name) != value:
@@ -175,7 +175,7 @@ def _evse_write(
     return evse, (["*"] if created else changed)
 
 
-def _touch(obj: models.Model, stamp: datetime) -> None:
+def _touch(obj: Location | EVSE, stamp: datetime) -> None:
     """Move a parent's last_updated (spec: a child's change is a change of its parents).
 
     Never backwards: a partner's EVSE/connector may carry an older last_updated than its Location, which
@@ -282,7 +282,7 @@ def location_update(*, location: Location, data: dict[str, Any]) -> Location:
         _clean(location)
         location.save()
         if ours:
-            hint = {"full": True} if "evses" in changed else {"fields": _spec_fields(changed)}
+            hint: dict[str, Any] = {"full": True} if "evses" in changed else {"fields": _spec_fields(changed)}
             _push(location, hint)
     return location
 
@@ -485,7 +485,7 @@ def _location_receive(
         raise Location.DoesNotExist(f"Unknown location {country_code}/{party_id}/{location_id}")
     if _stale(location, data, partner):
         return Received(location, created=False, stale=True)
-    if partial:
+    if partial and location is not None:  # (a PATCH of an unknown one raised above)
         location, created = location_update(location=location, data=data), False
     else:
         body = {**data, "country_code": country_code, "party_id": party_id, "ocpi_id": data.get("ocpi_id", location_id)}
@@ -518,7 +518,7 @@ def evse_receive(
         raise EVSE.DoesNotExist(f"Unknown EVSE {evse_uid} at location {location_id}")
     if _stale(evse, data, partner):
         return Received(evse, created=False, stale=True)
-    if partial:
+    if partial and evse is not None:
         evse, created = evse_update(evse=evse, data=data), False
     else:
         evse, created = evse_put(location=location, data={**data, "uid": data.get("uid", evse_uid)})
@@ -554,7 +554,7 @@ def connector_receive(
         raise Connector.DoesNotExist(f"Unknown connector {connector_id} at EVSE {evse_uid}")
     if _stale(connector, data, partner):
         return Received(connector, created=False, stale=True)
-    if partial:
+    if partial and connector is not None:
         connector, created = connector_update(connector=connector, data=data), False
     else:
         connector, created = connector_put(evse=evse, data={**data, "ocpi_id": data.get("ocpi_id", connector_id)})

@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 
 BLOCKED_INFO = {"language": "en", "text": "This token is blocked. Please contact your charging provider."}
 EXPIRED_INFO = {"language": "en", "text": "This token has expired. Please contact your charging provider."}
-_INFO = {AllowedType.BLOCKED: BLOCKED_INFO, AllowedType.EXPIRED: EXPIRED_INFO}
+_INFO: dict[str, dict[str, str]] = {AllowedType.BLOCKED: BLOCKED_INFO, AllowedType.EXPIRED: EXPIRED_INFO}
 
 
 # --- eMSP role: our Tokens Sender answers POST {uid}/authorize ---------------------------------------
