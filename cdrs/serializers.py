@@ -71,7 +71,8 @@ class NumberField(OcpiNumberField):
         if isinstance(data, bool) or not isinstance(data, int | float | Decimal):
             self.fail("invalid")
         value = Decimal(str(data))
-        if value.is_finite() and value.as_tuple().exponent < -6:
+        exponent = value.as_tuple().exponent  # an int for a finite value
+        if isinstance(exponent, int) and exponent < -6:
             value = value.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
         return super().to_internal_value(value)
 

@@ -169,6 +169,13 @@ def cdr_location_snapshot(*, location: Any, evse: Any, connector: Any) -> dict[s
     }
 
 
+def _end_of(session: ChargingSession) -> datetime:
+    """The end of a session _check_session accepted (it refuses one without)."""
+    if session.end_date_time is None:
+        raise CdrError(f"Session {session.ocpi_id} has no start or end time")
+    return session.end_date_time
+
+
 def _hours(start: datetime, end: datetime) -> Decimal:
     return Decimal(int((end - start).total_seconds() * 1_000_000)) / Decimal(3_600_000_000)
 
@@ -183,7 +190,7 @@ def _session_periods(session: ChargingSession) -> list[dict[str, Any]]:
             "start_date_time": format_datetime(session.start_date_time),
             "dimensions": [
                 {"type": "ENERGY", "volume": Decimal(str(session.kwh or 0))},
-                {"type": "TIME", "volume": _hours(session.start_date_time, session.end_date_time)},
+                {"type": "TIME", "volume": _hours(session.start_date_time, _end_of(session))},
             ],
         }
     ]
@@ -203,7 +210,7 @@ def _unpriced(session: ChargingSession, periods: list[dict[str, Any]]) -> dict[s
         "charging_periods": cdr_periods,
         "total_cost": {"excl_vat": Decimal(0), "incl_vat": Decimal(0)},
         "total_energy": Decimal(str(session.kwh or 0)),
-        "total_time": _hours(session.start_date_time, session.end_date_time),
+        "total_time": _hours(session.start_date_time, _end_of(session)),
         "total_parking_time": parking,
     }
 
@@ -239,7 +246,7 @@ def cdr_data_from_session(*, session: ChargingSession) -> dict[str, Any]:
     )
     evse = evse_get(location=location, evse_uid=session.evse_uid) if location else None
     connector = connector_get(evse=evse, connector_id=session.connector_id) if evse else None
-    if connector is None:
+    if location is None or connector is None:  # (no connector without its location)
         raise CdrError(
             f"Session {session.ocpi_id}: unknown location/EVSE/connector "
             f"{session.location_id}/{session.evse_uid}/{session.connector_id}"
@@ -278,7 +285,7 @@ def cdr_data_from_session(*, session: ChargingSession) -> dict[str, Any]:
         "party_id": session.party_id,
         "id": cdr_id,
         "start_date_time": format_datetime(session.start_date_time),
-        "end_date_time": format_datetime(session.end_date_time),
+        "end_date_time": format_datetime(_end_of(session)),
         "session_id": session.ocpi_id,
         "cdr_token": token,
         "auth_method": session.auth_method,

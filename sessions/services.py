@@ -247,7 +247,7 @@ def session_add_period(
     changed = ["charging_periods"]
     kwh = _decimal(kwh_total, "kwh_total")
     if kwh != session.kwh:
-        session.kwh = kwh
+        session.kwh = kwh  # type: ignore[assignment]  # kwh_total is required: never None here
         changed.append("kwh")
     for field, value in (("total_cost_excl_vat", cost_excl_vat), ("total_cost_incl_vat", cost_incl_vat)):
         amount = _decimal(value, field)

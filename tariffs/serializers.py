@@ -97,7 +97,7 @@ class PriceSerializer(OcpiObjectSerializer):
 
 
 class EnergySourceSerializer(OcpiObjectSerializer):
-    source = serializers.ChoiceField(choices=EnergySourceCategory.choices)
+    source = serializers.ChoiceField(choices=EnergySourceCategory.choices)  # type: ignore[assignment]  # spec name
     percentage = _number(max_value=Decimal(100))
 
 
