@@ -83,8 +83,8 @@ def location_rows_published(
     return PublishedRows(queryset.changed_between(date_from, date_to))
 
 
-EvseRow = namedtuple("EvseRow", EVSE_COLUMNS)
-ConnectorRow = namedtuple("ConnectorRow", CONNECTOR_COLUMNS)
+EvseRow = namedtuple("EvseRow", EVSE_COLUMNS)  # type: ignore[misc]  # fields: the one column list
+ConnectorRow = namedtuple("ConnectorRow", CONNECTOR_COLUMNS)  # type: ignore[misc]
 _CONNECTOR_JOINED = tuple(f"connectors__{name}" for name in CONNECTOR_COLUMNS if name != "evse_id")
 
 
@@ -109,7 +109,7 @@ def location_children_rows(*, location_ids: list[int]) -> tuple[list[EvseRow], l
             last_id = row[0]
             evses.append(EvseRow._make(row[:width]))
         if row[width] is not None:  # an EVSE without connectors (not valid OCPI, but possible while editing)
-            connectors.append(ConnectorRow(last_id, *row[width:]))
+            connectors.append(ConnectorRow._make((last_id, *row[width:])))
     return evses, connectors
 
 
