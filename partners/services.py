@@ -6,10 +6,10 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from ocpi_platform.ocpi import exceptions as ocpi_errors
@@ -187,7 +187,7 @@ def _discover(client: OcpiClient, url: str) -> Discovery:
     if not mutual:
         raise ocpi_errors.UnsupportedVersion(_no_mutual_version_message(sorted(str(v) for v in offered)))
     version = max(mutual, key=lambda v: tuple(int(x) for x in v.split(".")))
-    details_url = offered[version]
+    details_url = str(offered[version])  # mutual: offered with a url
     try:
         details = client.get(details_url, routing=False).data
     except OcpiClientError as exc:
@@ -312,7 +312,7 @@ def _take_over_party(partner: Partner, country_code: str, party_id: str) -> None
     holders = list(stale.values_list("partner_id", flat=True).distinct())
     stale.delete()
     for relation in Partner._meta.related_objects:
-        model = relation.related_model
+        model = cast(type[models.Model], relation.related_model)  # a concrete model, never 'self' here
         if relation.field.name != "received_from" or not {"country_code", "party_id"} <= {
             f.name for f in model._meta.get_fields()
         }:
