@@ -9,7 +9,7 @@ from typing import Any
 from partners.pull_registry import PullContext, pull_validated
 
 from .api.serializers import CdrSerializer
-from .services import CdrError, cdr_store_received
+from .services import CdrError, cdr_receive
 
 REFUSALS = (CdrError,)
 
@@ -18,5 +18,4 @@ def cdr_store_pulled(ctx: PullContext, raw: Any) -> int:
     """Store one served CDR through the Receiver service (stored once, replays are the same CDR); its local pk."""
     data = pull_validated(CdrSerializer, raw, lambda: None)
     ctx.owner(data["country_code"], data["party_id"])
-    cdr, _created = cdr_store_received(partner=ctx.partner, data=data)
-    return cdr.pk
+    return cdr_receive(partner=ctx.partner, data=data).obj.pk

@@ -442,12 +442,6 @@ def _cdr_receive(partner: Partner, country_code: str, party_id: str, ocpi_id: st
     return Received(cdr, created=True)
 
 
-def cdr_store_received(*, partner: Partner, data: Mapping[str, Any]) -> tuple[Cdr, bool]:
-    """cdr_receive as (cdr, created): the old name and result, until its call sites move."""
-    result = cdr_receive(partner=partner, data=data)
-    return result.obj, result.created
-
-
 # --- Tariff check of received CDRs ------------------------------------------------------------------
 
 _LOCAL_TIME_RESTRICTIONS = ("start_time", "end_time", "start_date", "end_date", "day_of_week")

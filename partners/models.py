@@ -9,22 +9,7 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-
-class Role(models.TextChoices):
-    """OCPI Role enum (transport.md 11)."""
-
-    CPO = "CPO"
-    EMSP = "EMSP"
-    HUB = "HUB"
-    NAP = "NAP"
-    NSP = "NSP"
-    OTHER = "OTHER"
-    SCSP = "SCSP"
-
-
-class InterfaceRole(models.TextChoices):
-    SENDER = "SENDER"
-    RECEIVER = "RECEIVER"
+from ocpi_platform.ocpi.enums import InterfaceRole, Role
 
 
 class Party(models.Model):

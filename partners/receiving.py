@@ -18,7 +18,7 @@ Knows no app: the apps pass their objects, exception classes and loggers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -37,10 +37,6 @@ class Received:
     obj: Any
     created: bool
     stale: bool = False
-
-    def __iter__(self) -> Iterator[Any]:
-        """Unpacks as (obj, created, stale): the tariffs callers still unpack it (until they read attributes)."""
-        return iter((self.obj, self.created, self.stale))
 
 
 class ReceiveNotAllowedError(Exception):

@@ -2,7 +2,8 @@
 
 Nested value types (CdrToken, ChargingPeriod list, ChargingPreferences) are JSON columns holding the
 canonical OCPI representation written by the services after validation by the canonical serializers.
-Spec enums shared with the CDRs module (AuthMethod, CdrDimensionType) live here; cdrs imports them.
+Spec enums shared with the CDRs module (AuthMethod, CdrDimensionType) are defined in ocpi_platform.ocpi.enums;
+cdrs imports them from here (re-exported).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Upper
 
+from ocpi_platform.ocpi.enums import AuthMethod, CdrDimensionType
 from partners.models import ClientInfo, Partner, PartnerRole, Role
 from partners.owned import PartyOwnedQuerySet
 from tokens.models import ProfileType, TokenType
@@ -54,30 +56,7 @@ class SessionStatus(models.TextChoices):
 FINAL_STATUSES = frozenset({SessionStatus.COMPLETED.value, SessionStatus.INVALID.value})
 
 
-class AuthMethod(models.TextChoices):
-    """cdrs.md 5."""
-
-    AUTH_REQUEST = "AUTH_REQUEST"
-    COMMAND = "COMMAND"
-    WHITELIST = "WHITELIST"
-
-
-class CdrDimensionType(models.TextChoices):
-    """cdrs.md 5. CURRENT, ENERGY_EXPORT, ENERGY_IMPORT, POWER and STATE_OF_CHARGE are Session-only."""
-
-    CURRENT = "CURRENT"
-    ENERGY = "ENERGY"
-    ENERGY_EXPORT = "ENERGY_EXPORT"
-    ENERGY_IMPORT = "ENERGY_IMPORT"
-    MAX_CURRENT = "MAX_CURRENT"
-    MIN_CURRENT = "MIN_CURRENT"
-    MAX_POWER = "MAX_POWER"
-    MIN_POWER = "MIN_POWER"
-    PARKING_TIME = "PARKING_TIME"
-    POWER = "POWER"
-    RESERVATION_TIME = "RESERVATION_TIME"
-    STATE_OF_CHARGE = "STATE_OF_CHARGE"
-    TIME = "TIME"
+# AuthMethod and CdrDimensionType: ocpi_platform.ocpi.enums (imported above)
 
 
 SESSION_ONLY_DIMENSIONS = frozenset(

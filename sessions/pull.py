@@ -9,7 +9,7 @@ from typing import Any
 from partners.pull_registry import PullContext, pull_validated
 
 from .api.serializers import SessionSerializer
-from .services import SessionPartyNotAllowedError, session_store_received
+from .services import SessionPartyNotAllowedError, session_receive
 
 REFUSALS = (SessionPartyNotAllowedError,)
 
@@ -18,7 +18,7 @@ def session_store_pulled(ctx: PullContext, raw: Any) -> int:
     """Store one served Session through the Receiver service (a whole object, like a PUT); its local pk."""
     data = pull_validated(SessionSerializer, raw, lambda: None)
     cc, pid = ctx.owner(data["country_code"], data["party_id"])
-    session, _created = session_store_received(
+    session = session_receive(
         partner=ctx.partner, country_code=cc, party_id=pid, session_id=data["ocpi_id"], data=data, partial=False
-    )
+    ).obj
     return session.pk

@@ -460,9 +460,3 @@ def _session_receive(
         return Received(session, created=True)
     session.save()
     return Received(session, created=False)
-
-
-def session_store_received(**kwargs: Any) -> tuple[ChargingSession, bool]:
-    """session_receive as (session, created): the old name and result, until its call sites move."""
-    result = session_receive(**kwargs)
-    return result.obj, result.created

@@ -31,9 +31,9 @@ def tariff_store_pulled(ctx: PullContext, raw: Any) -> int:
 
     data = pull_validated(TariffSerializer, raw, held)
     cc, pid = ctx.owner(data["country_code"], data["party_id"])
-    tariff, _created, _stale = tariff_receive(
+    tariff = tariff_receive(
         partner=ctx.partner, country_code=cc, party_id=pid, tariff_id=data["ocpi_id"], data=data
-    )
+    ).obj
     return tariff.pk
 
 

@@ -182,12 +182,6 @@ def _token_receive(
     return Received(token, created=False)
 
 
-def token_store_received(**kwargs: Any) -> tuple[Token, bool]:
-    """token_receive as (token, created): the old name and result, until its call sites move."""
-    result = token_receive(**kwargs)
-    return result.obj, result.created
-
-
 # --- eMSP role: our own drivers' tokens ---------------------------------------------------------
 
 

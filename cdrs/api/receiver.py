@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from cdrs.models import Cdr
 from cdrs.selectors import cdr_get_received
-from cdrs.services import CdrError, cdr_store_received
+from cdrs.services import CdrError, cdr_receive
 from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.paths import ocpi_path
@@ -45,10 +45,12 @@ class CdrReceiverListView(OcpiView):
         serializer = CdrSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            cdr, created = cdr_store_received(partner=self.partner, data=serializer.validated_data)
+            received = cdr_receive(partner=self.partner, data=serializer.validated_data)
         except CdrError as exc:
             raise InvalidParameters(f"Invalid or missing parameters: {exc}") from None
-        return ocpi_response(http_status=201 if created else 200, headers={"Location": cdr_location_url(cdr)})
+        return ocpi_response(
+            http_status=201 if received.created else 200, headers={"Location": cdr_location_url(received.obj)}
+        )
 
 
 class CdrReceiverObjectView(OcpiView):

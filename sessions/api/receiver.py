@@ -15,7 +15,7 @@ from ocpi_platform.ocpi.openapi import Op, Patch
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
 from sessions.models import ChargingSession
 from sessions.selectors import session_get
-from sessions.services import SessionPartyNotAllowedError, session_store_received
+from sessions.services import SessionPartyNotAllowedError, session_receive
 
 from .serializers import SessionSerializer
 
@@ -53,14 +53,14 @@ class SessionReceiverObjectView(OcpiView):
         party = self.owned_party(country_code, party_id)
         data = self._validated(party, session_id, partial=partial)
         try:
-            _session, created = session_store_received(
+            created = session_receive(
                 partner=self.partner,
                 country_code=party.country_code,
                 party_id=party.party_id,
                 session_id=session_id,
                 data=data,
                 partial=partial,
-            )
+            ).created
         except ChargingSession.DoesNotExist:
             raise ObjectNotFound(f"Unknown session {party}/{session_id}; PUT the full session") from None
         except SessionPartyNotAllowedError:

@@ -50,10 +50,10 @@ def _now() -> datetime:
 
 def _store_token(partner: Partner, token: Mapping[str, Any]) -> None:
     """Keep the eMSP's token in our cache (refreshed by last_updated); our own eMSP's tokens are ours already."""
-    from tokens.services import TokenPartyNotAllowedError, token_store_received
+    from tokens.services import TokenPartyNotAllowedError, token_receive
 
     with contextlib.suppress(TokenPartyNotAllowedError):
-        token_store_received(
+        token_receive(
             partner=partner,
             country_code=token["country_code"],
             party_id=token["party_id"],

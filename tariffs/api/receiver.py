@@ -81,13 +81,13 @@ class TariffReceiverObjectView(OcpiView):
                     f"({url_value!r})"
                 )
         try:
-            _tariff, created, _stale = tariff_receive(
+            created = tariff_receive(
                 partner=self.partner,
                 country_code=party.country_code,
                 party_id=party.party_id,
                 tariff_id=tariff_id,
                 data=data,
-            )
+            ).created
         except TariffNotAllowedError as exc:
             raise ObjectNotFound(str(exc)) from None
         except ValidationError as exc:

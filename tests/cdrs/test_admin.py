@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cdrs.models import Cdr
-from cdrs.services import cdr_create_from_session, cdr_store_received
+from cdrs.services import cdr_create_from_session, cdr_receive
 from tests.cdrs.factories import example_cdr, make_session, our_connector, our_tariff
 from tests.cdrs.test_serializers import validated
 
@@ -24,7 +24,7 @@ def cdrs(partner_cpo: Any, mocker: Any) -> tuple[Cdr, Cdr]:
     mocker.patch("partners.outbox.outbox_enqueue")
     our_tariff("T1")
     ours = cdr_create_from_session(session=make_session(our_connector(("T1",), ocpi_id="SITE-A"), kwh="20"))
-    theirs, _ = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+    theirs = cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr())).obj
     return ours, theirs
 
 
@@ -96,7 +96,7 @@ def test_cdr_admin_changelist_queries_do_not_grow_with_rows(
     with CaptureQueriesContext(connection) as few:
         admin_client.get(CHANGELIST)
     for n in range(10):
-        cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr(id=f"X{n}")))
+        cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr(id=f"X{n}")))
     with CaptureQueriesContext(connection) as more:
         admin_client.get(CHANGELIST)
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cdrs.models import Cdr
-from cdrs.services import OCPI_COLUMNS, _columns, cdr_store_received
+from cdrs.services import OCPI_COLUMNS, _columns, cdr_receive
 from tests.cdrs.factories import cdr_token, example_cdr
 from tests.cdrs.test_serializers import validated
 from tests.conftest import make_registered_partner
@@ -44,7 +44,7 @@ def test_cdr_sender_returns_only_the_callers_tokens_cdrs(emsp: Any, partner_cpo:
     issued(1, cdr_token("DE", "EMP"))
     issued(2, cdr_token("FR", "OTH"))
     issued(3, cdr_token("de", "em2"))
-    cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))  # received: never served
+    cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr()))  # received: never served
 
     response = emsp.client().get(URL)
 

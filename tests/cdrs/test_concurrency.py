@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, connections
 
 from cdrs.models import Cdr
-from cdrs.services import cdr_create_from_session, cdr_store_received
+from cdrs.services import cdr_create_from_session, cdr_receive
 from tests.cdrs.factories import example_cdr, make_session, our_connector, our_parties, our_tariff
 from tests.cdrs.test_serializers import validated
 from tests.conftest import make_registered_partner
@@ -47,11 +47,11 @@ def test_same_cdr_posted_concurrently_is_stored_once() -> None:
     partner = make_registered_partner("CPO BE/BEC", [("CPO", "BE", "BEC")]).partner
     data = validated(example_cdr())
 
-    results = race(lambda: cdr_store_received(partner=partner, data=data))
+    results = race(lambda: cdr_receive(partner=partner, data=data))
 
     assert not [r for r in results if isinstance(r, Exception)]
-    assert sorted(created for _, created in results) == [False, False, False, True]
-    assert len({cdr.pk for cdr, _ in results}) == 1
+    assert sorted(r.created for r in results) == [False, False, False, True]
+    assert len({r.obj.pk for r in results}) == 1
     assert Cdr.objects.count() == 1
 
 

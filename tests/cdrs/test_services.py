@@ -15,7 +15,7 @@ from cdrs.services import (
     CdrNotAllowedError,
     cdr_create_from_session,
     cdr_credit,
-    cdr_store_received,
+    cdr_receive,
 )
 from tariffs.services import tariff_update
 from tests.cdrs.factories import (
@@ -332,71 +332,71 @@ def test_cdr_credit_then_create_issues_a_corrected_cdr_with_a_new_id(enqueued: l
 
 
 def test_cdr_credit_of_received_cdr_is_refused(partner_cpo: Any) -> None:
-    cdr, _ = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+    cdr = cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr())).obj
 
     with pytest.raises(CdrError, match="received from a partner"):
         cdr_credit(cdr=cdr)
 
 
-# --- cdr_store_received ---------------------------------------------------------------------------
+# --- cdr_receive ---------------------------------------------------------------------------
 
 
-def test_cdr_store_received_creates_once_and_replays(partner_cpo: Any) -> None:
+def test_cdr_receive_creates_once_and_replays(partner_cpo: Any) -> None:
     data = validated(example_cdr())
 
-    first, created = cdr_store_received(partner=partner_cpo.partner, data=data)
-    again, created_again = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+    first = cdr_receive(partner=partner_cpo.partner, data=data)
+    again = cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr()))
 
-    assert (created, created_again) == (True, False)
-    assert again.pk == first.pk
+    assert (first.created, again.created) == (True, False)
+    assert again.obj.pk == first.obj.pk
     assert Cdr.objects.count() == 1
-    assert first.received_from == partner_cpo.partner
-    assert first.token_owner_partner is None
+    assert first.obj.received_from == partner_cpo.partner
+    assert first.obj.token_owner_partner is None
 
 
-def test_cdr_store_received_replay_with_other_id_case_is_the_same_cdr(partner_cpo: Any) -> None:
-    cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr(id="abc")))
+def test_cdr_receive_replay_with_other_id_case_is_the_same_cdr(partner_cpo: Any) -> None:
+    cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr(id="abc")))
 
-    _, created = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr(id="ABC")))
+    created = cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr(id="ABC"))).created
 
     assert created is False
     assert Cdr.objects.count() == 1
 
 
-def test_cdr_store_received_other_content_under_known_id_is_refused(partner_cpo: Any) -> None:
-    cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+def test_cdr_receive_other_content_under_known_id_is_refused(partner_cpo: Any) -> None:
+    cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr()))
 
     with pytest.raises(CdrImmutableError, match="credit CDR"):
-        cdr_store_received(
+        cdr_receive(
             partner=partner_cpo.partner, data=validated(example_cdr(total_cost={"excl_vat": 5, "incl_vat": 5.5}))
         )
     assert Cdr.objects.get().total_cost_excl_vat == Decimal("4")
 
 
-def test_cdr_store_received_refuses_foreign_party_and_foreign_token(partner_cpo: Any) -> None:
+def test_cdr_receive_refuses_foreign_party_and_foreign_token(partner_cpo: Any) -> None:
     with pytest.raises(CdrNotAllowedError, match="country_code/party_id"):
-        cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr(party_id="XXX")))
+        cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr(party_id="XXX")))
     body = example_cdr()
     body["cdr_token"].update(country_code="DE", party_id="TNM")
     with pytest.raises(CdrNotAllowedError, match="cdr_token"):
-        cdr_store_received(partner=partner_cpo.partner, data=validated(body))
+        cdr_receive(partner=partner_cpo.partner, data=validated(body))
     assert not Cdr.objects.exists()
 
 
-def test_cdr_store_received_tariff_check_ok(partner_cpo: Any) -> None:
+def test_cdr_receive_tariff_check_ok(partner_cpo: Any) -> None:
     # The example's tariff 12: TIME 2.00/h, 10 % VAT, step 300 s; 1.973 h -> rounded to 2 h = 4.00 / 4.40.
     make_tariff("12", "BE", "BEC", elements=time_tariff(2))
 
-    cdr, _ = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+    cdr = cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr())).obj
 
     assert cdr.tariff_check_status == TariffCheckStatus.OK
     assert (cdr.expected_total_cost_excl_vat, cdr.expected_total_cost_incl_vat) == (Decimal("4"), Decimal("4.4"))
 
 
-def test_cdr_store_received_tariff_check_mismatch_keeps_both_figures(partner_cpo: Any) -> None:
+def test_cdr_receive_tariff_check_mismatch_keeps_both_figures(partner_cpo: Any) -> None:
     make_tariff("12", "BE", "BEC", elements=time_tariff(3))
 
-    cdr, _ = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+    cdr = cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr())).obj
 
     cdr.refresh_from_db()
     assert cdr.tariff_check_status == TariffCheckStatus.MISMATCH
@@ -406,31 +406,31 @@ def test_cdr_store_received_tariff_check_mismatch_keeps_both_figures(partner_cpo
     assert "BE/BEC/12 gives 6 excl / 6.6 incl" in cdr.tariff_check_note
 
 
-def test_cdr_store_received_tariff_unknown_is_unchecked(partner_cpo: Any) -> None:
+def test_cdr_receive_tariff_unknown_is_unchecked(partner_cpo: Any) -> None:
     make_tariff("12", "NL", "EXA")  # same id, but our party: not the partner's tariff
 
-    cdr, _ = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+    cdr = cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr())).obj
 
     assert cdr.tariff_check_status == TariffCheckStatus.UNCHECKED
     assert cdr.expected_total_cost_excl_vat is None
     assert "no tariff 12 of BE/BEC is known" in cdr.tariff_check_note
 
 
-def test_cdr_store_received_local_time_tariff_without_known_location_is_unchecked(partner_cpo: Any) -> None:
+def test_cdr_receive_local_time_tariff_without_known_location_is_unchecked(partner_cpo: Any) -> None:
     make_tariff("12", "BE", "BEC", elements=NIGHT_DAY)
 
-    cdr, _ = cdr_store_received(partner=partner_cpo.partner, data=validated(example_cdr()))
+    cdr = cdr_receive(partner=partner_cpo.partner, data=validated(example_cdr())).obj
 
     assert cdr.tariff_check_status == TariffCheckStatus.UNCHECKED
     assert "time zone" in cdr.tariff_check_note
 
 
-def test_cdr_store_received_credit_cdr_is_checked_against_the_negated_cost(partner_cpo: Any) -> None:
+def test_cdr_receive_credit_cdr_is_checked_against_the_negated_cost(partner_cpo: Any) -> None:
     make_tariff("12", "BE", "BEC", elements=time_tariff(2))
     body = example_cdr(id="12345-C", credit=True, credit_reference_id="12345")
     body["total_cost"] = {"excl_vat": -4.0, "incl_vat": -4.4}
 
-    cdr, _ = cdr_store_received(partner=partner_cpo.partner, data=validated(body))
+    cdr = cdr_receive(partner=partner_cpo.partner, data=validated(body)).obj
 
     assert cdr.tariff_check_status == TariffCheckStatus.OK
     assert cdr.expected_total_cost_excl_vat == Decimal("-4")

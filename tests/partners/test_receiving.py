@@ -98,9 +98,9 @@ def test_racing_create_is_run_once_more_then_a_second_failure_propagates(db: Any
         receive_retrying(always, log=log, what="thing")
 
 
-def test_received_unpacks_as_obj_created_stale() -> None:
-    obj, created, stale = Received("x", created=True)
-    assert (obj, created, stale) == ("x", True, False)
+def test_received_is_not_stale_unless_said() -> None:
+    received = Received("x", created=True)
+    assert (received.obj, received.created, received.stale) == ("x", True, False)
 
 
 def test_our_party_get(db: Any) -> None:

@@ -17,10 +17,10 @@ from sessions.services import (
     ChargingPreferencesNotSupportedError,
     SessionPartyNotAllowedError,
     session_add_period,
+    session_receive,
     session_set_charging_preferences,
     session_start,
     session_stop,
-    session_store_received,
     session_update,
 )
 from tests.conftest import make_registered_partner
@@ -294,9 +294,10 @@ def validated(name: str, **changes: Any) -> dict[str, Any]:
 
 
 def store(partner: Any, data: dict[str, Any], *, partial: bool, cc: str = "BE", pid: str = "BEC", sid: str = "101"):
-    return session_store_received(
+    received = session_receive(
         partner=partner, country_code=cc, party_id=pid, session_id=sid, data=data, partial=partial
     )
+    return received.obj, received.created
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from tokens.services import (
     _push,
     token_block,
     token_issue,
+    token_receive,
     token_seed_demo,
     token_set_whitelist,
-    token_store_received,
     token_unblock,
     token_update,
 )
@@ -48,15 +48,16 @@ def _received_data(**overrides):
 
 
 def _store(partner, data, *, uid="0102030405", type="RFID", partial=False):
-    return token_store_received(
+    received = token_receive(
         partner=partner, country_code="DE", party_id="EMP", uid=uid, type=type, data=data, partial=partial
     )
+    return received.obj, received.created
 
 
-# --- token_store_received ------------------------------------------------------------------------
+# --- token_receive ------------------------------------------------------------------------
 
 
-def test_token_store_received_put_creates(emsp_partner, outbox) -> None:
+def test_token_receive_put_creates(emsp_partner, outbox) -> None:
     token, created = _store(emsp_partner.partner, _received_data())
 
     assert created is True
@@ -69,7 +70,7 @@ def test_token_store_received_put_creates(emsp_partner, outbox) -> None:
     outbox.assert_not_called()  # partner tokens are never pushed by us
 
 
-def test_token_store_received_put_replaces_and_resets_omitted_optionals(emsp_partner) -> None:
+def test_token_receive_put_replaces_and_resets_omitted_optionals(emsp_partner) -> None:
     _store(emsp_partner.partner, _received_data())
     data = _received_data(valid=False, last_updated=T0 + timedelta(minutes=1))
     for optional in ("visual_number", "group_id", "language", "default_profile_type", "energy_contract"):
@@ -85,7 +86,7 @@ def test_token_store_received_put_replaces_and_resets_omitted_optionals(emsp_par
     assert Token.objects.count() == 1
 
 
-def test_token_store_received_patch_changes_only_given_fields(emsp_partner) -> None:
+def test_token_receive_patch_changes_only_given_fields(emsp_partner) -> None:
     _store(emsp_partner.partner, _received_data())
 
     token, created = _store(
@@ -100,7 +101,7 @@ def test_token_store_received_patch_changes_only_given_fields(emsp_partner) -> N
     assert token.whitelist == WhitelistType.ALWAYS
 
 
-def test_token_store_received_patch_of_unknown_token_raises(emsp_partner) -> None:
+def test_token_receive_patch_of_unknown_token_raises(emsp_partner) -> None:
     with pytest.raises(Token.DoesNotExist):
         _store(emsp_partner.partner, {"valid": False, "last_updated": T0}, partial=True)
 
@@ -108,7 +109,7 @@ def test_token_store_received_patch_of_unknown_token_raises(emsp_partner) -> Non
 
 
 @pytest.mark.parametrize("partial", [False, True])
-def test_token_store_received_ignores_stale_push(emsp_partner, partial) -> None:
+def test_token_receive_ignores_stale_push(emsp_partner, partial) -> None:
     _store(emsp_partner.partner, _received_data(last_updated=T0))
     stale = {"valid": False, "last_updated": T0 - timedelta(seconds=1)}
     if not partial:
@@ -122,35 +123,35 @@ def test_token_store_received_ignores_stale_push(emsp_partner, partial) -> None:
     assert token.last_updated == T0
 
 
-def test_token_store_received_replay_with_same_last_updated_is_harmless(emsp_partner) -> None:
+def test_token_receive_replay_with_same_last_updated_is_harmless(emsp_partner) -> None:
     _store(emsp_partner.partner, _received_data())
     _store(emsp_partner.partner, _received_data())
 
     assert Token.objects.count() == 1
 
 
-def test_token_store_received_matches_key_case_insensitively(emsp_partner) -> None:
+def test_token_receive_matches_key_case_insensitively(emsp_partner) -> None:
     _store(emsp_partner.partner, _received_data(ocpi_id="abcdef"), uid="abcdef")
 
-    _token, created = token_store_received(
+    created = token_receive(
         partner=emsp_partner.partner, country_code="de", party_id="emp", uid="ABCDEF", type="RFID",
         data={"valid": False, "last_updated": T0 + timedelta(seconds=1)}, partial=True,
-    )  # fmt: skip
+    ).created  # fmt: skip
 
     assert created is False
     assert Token.objects.get().valid is False
 
 
-def test_token_store_received_keys_on_type(emsp_partner) -> None:
+def test_token_receive_keys_on_type(emsp_partner) -> None:
     _store(emsp_partner.partner, _received_data())
     _store(emsp_partner.partner, _received_data(type="APP_USER"), type="APP_USER")
 
     assert sorted(Token.objects.values_list("type", flat=True)) == ["APP_USER", "RFID"]
 
 
-def test_token_store_received_refuses_our_own_party(emsp_partner, our_emsp) -> None:
+def test_token_receive_refuses_our_own_party(emsp_partner, our_emsp) -> None:
     with pytest.raises(TokenPartyNotAllowedError):
-        token_store_received(
+        token_receive(
             partner=emsp_partner.partner, country_code="nl", party_id="exa", uid="X", type="RFID",
             data=_received_data(country_code="NL", party_id="EXA", ocpi_id="X"),
         )  # fmt: skip
@@ -315,7 +316,7 @@ def test_token_seed_demo_is_idempotent(our_emsp, outbox) -> None:
     assert all(t.received_from is None for t in first)
 
 
-def test_token_store_received_concurrent_create_becomes_update(emsp_partner, mocker) -> None:
+def test_token_receive_concurrent_create_becomes_update(emsp_partner, mocker) -> None:
     """Two first PUTs race: the loser's insert hits the unique key and is applied as a replace instead."""
     _store(emsp_partner.partner, _received_data())
     existing = token_get(country_code="DE", party_id="EMP", uid="0102030405", type="RFID")

@@ -16,9 +16,10 @@ from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.openapi import Op, Patch
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+from partners.receiving import Received
 from tokens.models import Token
 from tokens.selectors import token_get_received
-from tokens.services import TokenObjectNotAllowedError, TokenPartyNotAllowedError, token_store_received
+from tokens.services import TokenObjectNotAllowedError, TokenPartyNotAllowedError, token_receive
 
 from .serializers import TokenSerializer, token_type_param
 
@@ -64,12 +65,12 @@ class TokenReceiverObjectView(OcpiView):
                 )
         return data
 
-    def _store(self, country_code: str, party_id: str, token_uid: str, *, partial: bool) -> tuple[Token, bool]:
+    def _store(self, country_code: str, party_id: str, token_uid: str, *, partial: bool) -> Received:
         party = self.owned_party(country_code, party_id)
         token_type = self._token_type()
         data = self._validated(party, token_uid, token_type, partial=partial)
         try:
-            return token_store_received(
+            return token_receive(
                 partner=self.partner,
                 country_code=party.country_code,
                 party_id=party.party_id,
@@ -98,7 +99,7 @@ class TokenReceiverObjectView(OcpiView):
         return ocpi_response(TokenSerializer(token).data)
 
     def put(self, request: Request, country_code: str, party_id: str, token_uid: str) -> Response:
-        _token, created = self._store(country_code, party_id, token_uid, partial=False)
+        created = self._store(country_code, party_id, token_uid, partial=False).created
         return ocpi_response(http_status=201 if created else 200)
 
     def patch(self, request: Request, country_code: str, party_id: str, token_uid: str) -> Response:
