@@ -11,7 +11,9 @@ class TariffsConfig(AppConfig):
         from partners.outbox import register_module
         from partners.pull_registry import register_pull
 
-        from . import pull, push
+        from . import pull, push, wire
+
+        wire.register_wire()  # converters for 2.1.1 and 2.3.0 partners (ocpi_platform/ocpi/wire.py)
 
         register_module(
             "tariffs", audience=push.tariffs_audience, push=push.tariff_push, snapshot=push.tariffs_snapshot
