@@ -16,3 +16,8 @@ class CdrsConfig(AppConfig):
 
         register_module("cdrs", audience=push.cdrs_audience, push=push.cdr_push)
         register_pull("cdrs", store=pull.cdr_store_pulled, refusals=pull.REFUSALS)
+
+        # OCPI 2.1.1/2.3.0 converters of this module's objects (ocpi_platform/ocpi/wire.py).
+        from . import wire
+
+        wire.register_wire()

@@ -17,3 +17,8 @@ class SessionsConfig(AppConfig):
 
         register_module("sessions", audience=push.sessions_audience, push=push.session_push, pace=push.session_pace)
         register_pull("sessions", store=pull.session_store_pulled, refusals=pull.REFUSALS)
+
+        # OCPI 2.1.1/2.3.0 converters of this module's objects (ocpi_platform/ocpi/wire.py).
+        from . import wire
+
+        wire.register_wire()

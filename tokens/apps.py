@@ -12,3 +12,8 @@ class TokensConfig(AppConfig):
         from . import push
 
         register_module("tokens", audience=push.tokens_audience, push=push.token_push, snapshot=push.tokens_snapshot)
+
+        # OCPI 2.1.1/2.3.0 converters of this module's objects (ocpi_platform/ocpi/wire.py).
+        from . import wire
+
+        wire.register_wire()
