@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from .ocpi.paths import versioned
 from .ocpi.versions import VersionDetailsView, VersionsView
 
 urlpatterns = [
@@ -16,10 +17,11 @@ urlpatterns = [
     path("ocpi/schema/redoc/", SpectacularRedocView.as_view(url_name="ocpi-schema"), name="ocpi-schema-redoc"),
     re_path(r"^ocpi/versions/?$", VersionsView.as_view(), name="ocpi-versions"),
     re_path(r"^ocpi/2\.2\.1/?$", VersionDetailsView.as_view(), name="ocpi-version-details"),
-    path("ocpi/", include("partners.api.urls")),
-    path("ocpi/", include("locations.api.urls")),
-    path("ocpi/", include("tariffs.api.urls")),
-    path("ocpi/", include("tokens.api.urls")),
-    path("ocpi/", include("sessions.api.urls")),
-    path("ocpi/", include("cdrs.api.urls")),
+    re_path(r"^ocpi/(?P<version>2\.1\.1|2\.3\.0)/?$", VersionDetailsView.as_view()),
+    path("ocpi/", include(versioned("partners.api.urls"))),
+    path("ocpi/", include(versioned("locations.api.urls"))),
+    path("ocpi/", include(versioned("tariffs.api.urls"))),
+    path("ocpi/", include(versioned("tokens.api.urls"))),
+    path("ocpi/", include(versioned("sessions.api.urls"))),
+    path("ocpi/", include(versioned("cdrs.api.urls"))),
 ]

@@ -66,6 +66,21 @@ class TokenEncoding(models.TextChoices):
     RAW = "RAW", "Raw token (legacy 2.1.1/2.2 partners)"
 
 
+class VersionPin(models.TextChoices):
+    HIGHEST = "", "Highest mutual version"
+    V230 = "2.3.0", "OCPI 2.3.0"
+    V221 = "2.2.1", "OCPI 2.2.1"
+    V211 = "2.1.1", "OCPI 2.1.1"
+
+
+class Ocpi211Role(models.TextChoices):
+    """The side a partner takes in an OCPI 2.1.1 connection, which carries no roles: one CPO talks to one eMSP."""
+
+    UNKNOWN = "", "Not set"
+    CPO = "CPO", "CPO (connects to our eMSP)"
+    EMSP = "EMSP", "eMSP (connects to our CPO)"
+
+
 class Partner(models.Model):
     """A remote OCPI platform we roam with, and its per-partner settings."""
 
@@ -79,6 +94,21 @@ class Partner(models.Model):
     versions_url = models.URLField(max_length=255, blank=True, help_text="The partner's versions endpoint")
     version = models.CharField(max_length=10, blank=True, help_text="Negotiated OCPI version")
     version_url = models.URLField(max_length=255, blank=True, help_text="The partner's version details URL")
+    version_pin = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        choices=VersionPin.choices,
+        help_text="Speak this OCPI version with the partner (empty: the highest version both sides support)",
+    )
+    ocpi211_role = models.CharField(
+        "OCPI 2.1.1 role",
+        max_length=4,
+        blank=True,
+        default="",
+        choices=Ocpi211Role.choices,
+        help_text="OCPI 2.1.1 only (its credentials carry no role): whether the partner is a CPO or an eMSP",
+    )
     # The token we present when calling the partner (their token A during our registration, then C or B).
     # Kept readable because we must send it; the tokens *we* issue are stored hashed (PartnerToken).
     outbound_token = models.CharField(max_length=64, blank=True, editable=False)
@@ -103,6 +133,27 @@ class Partner(models.Model):
     @property
     def is_registered(self) -> bool:
         return self.state == PartnerState.REGISTERED
+
+    def ocpi211_face(self) -> str | None:
+        """Which of our roles this partner talks to over OCPI 2.1.1 (where one CPO talks to one eMSP): "CPO" for
+        an eMSP partner, "EMSP" for a CPO partner. From `ocpi211_role`, else the role the partner registered, else
+        the one of CPO/EMSP this platform hosts when it hosts only one; None when it cannot be told."""
+        role = self.ocpi211_role or next(
+            (r for r in self.roles.values_list("role", flat=True) if r in (Role.CPO, Role.EMSP)), ""
+        )
+        if role:
+            return Role.EMSP.value if role == Role.CPO else Role.CPO.value
+        hosted = set(Party.objects.filter(active=True, role__in=(Role.CPO, Role.EMSP)).values_list("role", flat=True))
+        return hosted.pop() if len(hosted) == 1 else None
+
+    @property
+    def wire_party(self) -> tuple[str, str] | None:
+        """The partner's first registered party (country_code, party_id): the owner of the objects of an OCPI
+        2.1.1 partner, whose objects do not carry their party (it registers one)."""
+        if not hasattr(self, "_wire_party"):
+            first = self.roles.order_by("pk").values_list("country_code", "party_id").first()
+            self._wire_party = (first[0], first[1]) if first else None
+        return self._wire_party
 
     def holds_party(self, country_code: str, party_id: str, roles: Collection[str] | None = None) -> bool:
         """Whether this partner may act for the party (country_code, party_id): object URLs, OCPI-from-*.

@@ -18,6 +18,7 @@ from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound, Ocp
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+from ocpi_platform.ocpi.wire import V221, V230
 
 from ..hubclientinfo import NotAHubError, client_info_get, client_info_store, partner_is_hub
 from ..serializers import ClientInfoSerializer
@@ -31,11 +32,15 @@ class HubOnly(OcpiError):
 class HubClientInfoReceiverBaseView(OcpiView):
     """The module's base URL, announced in our version details; the Receiver has no base-URL method."""
 
+    ocpi_versions = (V221, V230)  # not in OCPI 2.1.1
+
     ocpi_endpoint = ("hubclientinfo", RECEIVER)
 
 
 class HubClientInfoReceiverObjectView(OcpiView):
     """GET / PUT `{country_code}/{party_id}`."""
+
+    ocpi_versions = (V221, V230)  # not in OCPI 2.1.1
 
     ocpi_operations = {
         "get": Op("A ClientInfo the Hub reported", data=ClientInfoSerializer),

@@ -16,6 +16,7 @@ from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.fields import INT32_MAX, OcpiDateTimeField, OcpiNumberField, StrictIntegerField
 from ocpi_platform.ocpi.openapi import Op
 from ocpi_platform.ocpi.views import RECEIVER, OcpiView, ocpi_response
+from ocpi_platform.ocpi.wire import V221, V230
 from sessions.api.serializers import EnumField
 from sessions.commands.serializers import ResponseUrlField
 from sessions.models import (
@@ -82,6 +83,8 @@ def charging_profile_response_data(request: ChargingProfileRequest) -> dict[str,
 class ChargingProfileReceiverBaseView(OcpiView):
     """The module's base URL, announced in our version details."""
 
+    ocpi_versions = (V221, V230)  # not in OCPI 2.1.1
+
     ocpi_endpoint = ("chargingprofiles", RECEIVER)
 
 
@@ -97,6 +100,8 @@ _CHARGING_PROFILE_RESPONSE = {
 
 class ChargingProfileReceiverView(OcpiView):
     """GET / PUT / DELETE `{session_id}`."""
+
+    ocpi_versions = (V221, V230)  # not in OCPI 2.1.1
 
     ocpi_operations = {
         "get": Op(

@@ -14,6 +14,7 @@ from ocpi_platform.ocpi.exceptions import InvalidParameters, ObjectNotFound
 from ocpi_platform.ocpi.openapi import Many, Op
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
+from ocpi_platform.ocpi.wire import V221, V230
 from sessions.selectors import session_get_for_partner, session_list_for_partner
 from sessions.services import ChargingPreferencesNotSupportedError, session_set_charging_preferences
 
@@ -52,6 +53,8 @@ class SessionSenderListView(OcpiView):
 
 class SessionSenderChargingPreferencesView(OcpiView):
     """PUT `{session_id}/charging_preferences`: ChargingPreferences in, ChargingPreferencesResponse out."""
+
+    ocpi_versions = (V221, V230)  # not in OCPI 2.1.1
 
     ocpi_operations = {
         "put": Op(

@@ -40,7 +40,11 @@ def test_versions_answer_with_token_a_base64_and_raw(invited: tuple[Partner, str
         assert response.status_code == 200
         body = response.json()
         assert body["status_code"] == 1000
-        assert body["data"] == [{"version": "2.2.1", "url": "http://testserver/ocpi/2.2.1"}]
+        assert body["data"] == [
+            {"version": "2.3.0", "url": "http://testserver/ocpi/2.3.0"},
+            {"version": "2.2.1", "url": "http://testserver/ocpi/2.2.1"},
+            {"version": "2.1.1", "url": "http://testserver/ocpi/2.1.1"},
+        ]
         assert body["timestamp"].endswith("Z")
         assert response["X-Request-ID"]
         assert response["X-Correlation-ID"]

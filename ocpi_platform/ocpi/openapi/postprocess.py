@@ -11,6 +11,7 @@ from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 
 from ..paths import mounted_endpoints
+from ..wire import INTERNAL_VERSION, SUPPORTED_VERSIONS
 from .types import DATETIME, ENUM_TYPES, HEADER_COMPONENTS, ID_HEADERS, MODULE_IDS, ROUTING_HEADERS, enum_values
 
 
@@ -75,6 +76,16 @@ def _add_base_urls(result: dict[str, Any]) -> None:
 class OcpiSchemaGenerator(SchemaGenerator):
     """drf-spectacular's generator, plus the module base URLs (added after its sanitizing, which expects
     operations only in path items)."""
+
+    def _get_paths_and_endpoints(self) -> Any:
+        """The document describes OCPI 2.2.1: the same views mounted for 2.1.1 and 2.3.0 (paths.versioned) speak
+        those versions' shapes, which the converters in `<app>/wire.py` define, so they are left out."""
+        other = (*(f"/{v}" for v in SUPPORTED_VERSIONS if v != INTERNAL_VERSION), "/{version}")
+        return [
+            endpoint
+            for endpoint in super()._get_paths_and_endpoints()
+            if not any(f"{part}/" in endpoint[0] + "/" for part in other)
+        ]
 
     def get_schema(self, request: Any = None, public: bool = False) -> dict[str, Any]:
         result = super().get_schema(request=request, public=public)

@@ -71,7 +71,8 @@ def test_openapi_lists_every_url_of_the_version_details(schema: dict[str, Any]) 
 
 
 def test_openapi_lists_every_ocpi_route_with_its_methods(schema: dict[str, Any]) -> None:
-    routes = ocpi_routes()
+    # The document describes OCPI 2.2.1; the 2.1.1 and 2.3.0 mounts of the same views are left out.
+    routes = [route for route in ocpi_routes() if route.ocpi_version == "2.2.1" and "version>" not in route.pattern]
     assert len(routes) >= 30
     for route in routes:
         path = _schema_path(route.pattern)

@@ -36,6 +36,14 @@ class Route:
         return tuple(m for m in self.methods if m in WRITE_METHODS)
 
     @property
+    def ocpi_version(self) -> str:
+        """The OCPI version of the route's path (the same views are mounted for each version, paths.versioned)."""
+        for version in ("2.1.1", "2.3.0"):
+            if re.escape(version) in self.pattern:
+                return version
+        return "2.2.1"
+
+    @property
     def is_configuration(self) -> bool:
         """Versions and credentials: token A is accepted there."""
         return bool(self.view_class.token_a_allowed)
@@ -52,7 +60,7 @@ class Route:
         return "/" + text.lstrip("/")
 
 
-DUMMY = {"country_code": "ZZ", "party_id": "ZZZ", "command": "START_SESSION"}
+DUMMY = {"country_code": "ZZ", "party_id": "ZZZ", "command": "START_SESSION", "version": "2.3.0"}
 
 
 def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:

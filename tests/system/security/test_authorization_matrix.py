@@ -188,12 +188,24 @@ def _url_name(route: Route) -> str:
 
 
 def test_matrix_covers_every_route_and_method() -> None:
-    routes = ocpi_routes()
+    routes = [route for route in ocpi_routes() if route.ocpi_version == "2.2.1"]
     served = {(_url_name(r), m) for r in routes for m in r.methods}
     assert served - MATRIX.keys() == set(), "routes without a row in MATRIX"
     assert MATRIX.keys() - served == set(), "MATRIX rows for routes or methods that are not served"
     assert {_url_name(r) for r in routes if not r.methods} == BASE_URLS
     assert set(CALLS) == {name for name, _ in MATRIX}, "every route needs a request builder in CALLS"
+
+
+def test_other_versions_mount_the_same_views() -> None:
+    """The 2.1.1 and 2.3.0 routes serve the very views the matrix checks under 2.2.1 (same authentication,
+    permissions, party and role checks); only the shape of bodies and data differs (ocpi_platform.ocpi.wire)."""
+    routes = ocpi_routes()
+    internal = {(route.pattern, route.view_class) for route in routes if route.ocpi_version == "2.2.1"}
+    others = [route for route in routes if route.ocpi_version != "2.2.1" and "version>" not in route.pattern]
+    assert {route.ocpi_version for route in others} == {"2.1.1", "2.3.0"}
+    for route in others:
+        as_internal = route.pattern.replace(route.ocpi_version.replace(".", "\\."), "2\\.2\\.1")
+        assert (as_internal, route.view_class) in internal, route.pattern
 
 
 def test_base_urls_answer_405_with_an_envelope(db: Any) -> None:

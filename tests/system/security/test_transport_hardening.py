@@ -221,11 +221,12 @@ def test_content_type_without_a_body_is_not_checked(caller: RegisteredPartner) -
 def test_options_answers_the_envelope_with_allow_on_every_route(caller: RegisteredPartner) -> None:
     """With a token the route serves: 200/1000 and `Allow`; without: 401 (hubclientinfo serves Hubs only)."""
     failures = []
+    hub = make_registered_partner("Hub", [("HUB", "NL", "HUB")])
     for route in ocpi_routes():
         path = _own_path(route)
         response = caller.client().options(path)
         if "hubclientinfo/" in path:
-            response = make_registered_partner("Hub", [("HUB", "NL", "HUB")]).client().options(path)
+            response = hub.client().options(path)
         try:
             body = assert_envelope(response, 200, 1000)
             assert "data" not in body, body
