@@ -34,6 +34,7 @@ min_price/max_price: Price | PriceLimit {before_taxes, after_taxes}   | excl_vat
                            |                                          | into: dropped, with YES prices made excl.
                            |                                          | VAT: price / (1 + vat/100), 6 decimals;
                            |                                          | a YES component without vat keeps its price
+EnergyMix impact category  | OpenEnum                                 | into: impacts of an unknown category dropped
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from ocpi_platform.ocpi import wire
+from ocpi_platform.ocpi.enums import EnvironmentalImpactCategory
 from ocpi_platform.ocpi.wire import WireContext
 
 Data = dict[str, Any]
@@ -50,18 +52,23 @@ RESTRICTIONS_NOT_211 = ("reservation", "min_current", "max_current")
 TARIFF_FIELDS_NOT_211 = (
     "country_code", "party_id", "type", "min_price", "max_price", "start_date_time", "end_date_time"
 )  # fmt: skip
+IMPACT_CATEGORIES_221 = frozenset(EnvironmentalImpactCategory.values)
 TAX_INCLUDED_YES, TAX_INCLUDED_NO, TAX_INCLUDED_NA = "YES", "NO", "N/A"
 _SIX_DECIMALS = Decimal("0.000001")  # OcpiNumberField keeps 6 decimals
 
 
-def _energy_mix(mix: Any, old: str, new: str) -> Any:
-    """EnvironmentalImpact: `source` in 2.1.1 (mod_locations.md 4.8), `category` since 2.2 (changelog)."""
+def _energy_mix(mix: Any, old: str, new: str, categories: frozenset[str] | None = None) -> Any:
+    """EnvironmentalImpact: `source` in 2.1.1 (mod_locations.md 4.8), `category` since 2.2 (changelog). With
+    `categories`, impacts of another category are dropped (a 2.3.0 OpenEnum value 2.2.1 lacks)."""
     if not isinstance(mix, dict) or not isinstance(mix.get("environ_impact"), list):
         return mix
-    impacts = [
-        {(new if key == old else key): value for key, value in impact.items()} if isinstance(impact, dict) else impact
-        for impact in mix["environ_impact"]
-    ]
+    impacts = []
+    for impact in mix["environ_impact"]:
+        if isinstance(impact, dict):
+            impact = {(new if key == old else key): value for key, value in impact.items()}
+            if categories is not None and impact.get(new) not in categories:
+                continue
+        impacts.append(impact)
     return {**mix, "environ_impact": impacts}
 
 
@@ -224,6 +231,8 @@ def tariff_from_230(data: Data, ctx: WireContext) -> Data:
             out[key] = _limit_to_price(value)
         elif key == "elements" and tax_included:
             out[key] = _elements(value, _element_from_230_tax_included)
+        elif key == "energy_mix":
+            out[key] = _energy_mix(value, "category", "category", IMPACT_CATEGORIES_221)
         else:
             out[key] = value
     return out

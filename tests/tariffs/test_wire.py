@@ -185,6 +185,15 @@ def test_tariff_from_230_tax_included_prices_become_excl_vat() -> None:
     assert data["elements"][1]["price_components"][0]["price"] == 1  # 1.19 / 1.19
 
 
+def test_tariff_from_230_drops_impacts_of_an_unknown_category() -> None:
+    mix = {"is_green_energy": False, "environ_impact": [{"category": "METHANE", "amount": 3}]}
+
+    data = _into({**TARIFF_230, "energy_mix": mix}, V230)
+
+    _valid(data)
+    assert data["energy_mix"] == {"is_green_energy": False, "environ_impact": []}
+
+
 def test_tariff_from_230_minimal_tax_included_without_vat_keeps_the_price() -> None:
     data = _into(TARIFF_230_MIN, V230)
 
