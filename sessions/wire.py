@@ -211,6 +211,18 @@ def _connector_211(connector: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _coordinates_211(coordinates: Any) -> dict[str, Any]:
+    """GeoLocation with the six decimals 2.1.1 requires (mod_locations.md 4.12; 2.2.1 allows 5 to 7)."""
+    out = {}
+    for key in ("latitude", "longitude"):
+        value = (coordinates or {}).get(key)
+        try:
+            out[key] = f"{Decimal(str(value)):.6f}"
+        except (ArithmeticError, ValueError):
+            out[key] = value  # not a number: the partner's validation names it
+    return out
+
+
 def _minimal_location_211(location: dict[str, Any]) -> dict[str, Any]:
     """A 2.1.1 Location (mod_locations.md 3.1-3.3) of the fields a 2.2.1 Location of a session has, for when the
     Locations converter is not registered."""
@@ -227,7 +239,7 @@ def _minimal_location_211(location: dict[str, Any]) -> dict[str, Any]:
             "city": location.get("city") or "",
             "postal_code": location.get("postal_code") or "",
             "country": location.get("country"),
-            "coordinates": pick(location.get("coordinates") or {}, "latitude", "longitude"),
+            "coordinates": _coordinates_211(location.get("coordinates")),
             "evses": [
                 {
                     "uid": evse.get("uid"),

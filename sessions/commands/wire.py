@@ -20,6 +20,7 @@ or an unknown value -> OTHER, tokens.wire.token_type_from_230).
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 from typing import Any
 
 from ocpi_platform.ocpi import wire
@@ -80,7 +81,7 @@ def reservation_id_from_211(value: Any) -> Any:
 def _with_token(data: dict[str, Any], ctx: WireContext, convert: Any) -> dict[str, Any]:
     out = dict(data)
     if isinstance(out.get("token"), dict):
-        out["token"] = convert(out["token"], WireContext(ctx.country_code, ctx.party_id, partial=False))
+        out["token"] = convert(out["token"], replace(ctx, partial=False))  # a command's Token is whole
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ocpi_platform.ocpi import wire
 from ocpi_platform.ocpi.wire import V211, V230, WireContext, from_wire, registered, to_wire
 from sessions.serializers import ChargingPreferencesSerializer, SessionSerializer, session_to_ocpi
 from sessions.wire import price_from_230, price_to_230
@@ -343,6 +344,34 @@ def test_our_session_out_to_211_without_a_stored_location_gets_a_minimal_valid_o
     )
     assert model.location.country == "ZZZ"
     assert model.location.evses[0].status == "UNKNOWN"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stored", [True, False])
+def test_our_session_out_to_211_without_the_locations_converter(monkeypatch: pytest.MonkeyPatch, stored: bool) -> None:
+    monkeypatch.delitem(wire._OUT, ("Location", V211), raising=False)
+    if stored:
+        _stored_location(country_code="NL", party_id="EXA", location_id="LOC1", evse_uid="EVSE1", connector_id="1")
+    ours = session_to_ocpi(ChargingSessionFactory())
+
+    out = to_wire("Session", ours, V211)
+
+    model = v211.Session.model_validate(out)  # sessions.wire builds the 2.1.1 Location itself
+    assert (model.location.id, model.location.evses[0].uid, model.location.evses[0].connectors[0].id) == (
+        "LOC1",
+        "EVSE1",
+        "1",
+    )
+    connector = model.location.evses[0].connectors[0]
+    if stored:
+        assert (model.location.address, model.location.type, connector.power_type) == (
+            "Main street 1",
+            "UNKNOWN",
+            "AC_3_PHASE",
+        )
+        assert (connector.voltage, connector.amperage, connector.tariff_id) == (230, 32, "T1")
+    else:
+        assert (model.location.address, model.location.country, connector.standard) == ("", "ZZZ", "IEC_62196_T2")
 
 
 @pytest.mark.django_db
