@@ -194,7 +194,7 @@ def connector_standard_fallback(standard: Any, power_type: Any, known: frozenset
 
 
 def _connector_211(connector: dict[str, Any]) -> dict[str, Any]:
-    power_type = connector.get("power_type")
+    power_type: Any = connector.get("power_type")
     out: dict[str, Any] = {
         "id": connector.get("id"),
         "standard": connector_standard_fallback(connector.get("standard"), power_type, CONNECTOR_TYPES_211),
@@ -213,7 +213,7 @@ def _connector_211(connector: dict[str, Any]) -> dict[str, Any]:
 
 def _coordinates_211(coordinates: Any) -> dict[str, Any]:
     """GeoLocation with the six decimals 2.1.1 requires (mod_locations.md 4.12; 2.2.1 allows 5 to 7)."""
-    out = {}
+    out: dict[str, Any] = {}
     for key in ("latitude", "longitude"):
         value = (coordinates or {}).get(key)
         try:
