@@ -58,7 +58,7 @@ def cdr_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: Ou
         from_party=PartyRef.of(cdr.country_code, cdr.party_id),
         to_party=PartyRef.of(cdr.token_country_code, cdr.token_party_id),
     )
-    result = client.post(url, json=cdr_to_ocpi(cdr))
+    result = client.post(url, json=cdr_to_ocpi(cdr), kind="Cdr")
     location = result.location or ""
     if not location:
         logger.warning("Partner %s stored CDR %s without answering a Location header", partner.pk, cdr)

@@ -13,6 +13,7 @@ from typing import Any
 from ocpi_platform.ocpi.client import OcpiClient, OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
+from ocpi_platform.ocpi.wire import WireContext
 from partners.client import partner_client
 from partners.models import OutboxSync, Partner
 from partners.outbox import CPO_DATA_RECEIVER_ROLES, PushResult, partner_party
@@ -69,7 +70,7 @@ def location_push(*, partner: Partner, object_id: int, hint: dict[str, Any], syn
     client = _client(partner, location.country_code, location.party_id)
 
     def put_location() -> PushResult:
-        client.put(url, json=location_to_ocpi(location))
+        client.put(url, json=location_to_ocpi(location), kind="Location")
         return PushResult(action="PUT", last_updated=location.last_updated, exists=True, data={"url": url})
 
     whole_location = not hint.get("evse_uid") and (not hint or hint.get("full"))
@@ -89,21 +90,21 @@ def location_push(*, partner: Partner, object_id: int, hint: dict[str, Any], syn
             if connector is None:
                 return put_location()
     if connector is not None:
-        target_url, body = join_url(url, evse.uid, connector.ocpi_id), connector_to_ocpi(connector)
+        target_url, body, kind = join_url(url, evse.uid, connector.ocpi_id), connector_to_ocpi(connector), "Connector"
     elif evse is not None:
-        target_url, body = join_url(url, evse.uid), evse_to_ocpi(evse)
+        target_url, body, kind = join_url(url, evse.uid), evse_to_ocpi(evse), "Evse"
     else:
-        target_url, body = url, location_to_ocpi(location)
+        target_url, body, kind = url, location_to_ocpi(location), "Location"
     try:
         if hint.get("full"):
-            client.put(target_url, json=body)
+            client.put(target_url, json=body, kind=kind)
             return PushResult(action="PUT", last_updated=location.last_updated)
         fields = hint.get("fields") or []
         if any(name not in body for name in fields):
             return put_location()  # a field was emptied: PATCH cannot remove information (transport.md 4.3)
         patch = {name: body[name] for name in fields if name != "last_updated"}
         patch["last_updated"] = body["last_updated"]
-        client.patch(target_url, json=patch)
+        client.patch(target_url, json=patch, kind=kind, wire=WireContext(partial=True))
     except OcpiPermanentError as exc:
         logger.info(
             "Partner %s rejected the update of %s (%s): sending the whole location", partner.pk, target_url, exc

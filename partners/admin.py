@@ -19,7 +19,18 @@ from ocpi_platform.ocpi.versions import versions_url
 from . import admin_hub, services  # noqa: F401 - admin_hub registers the ClientInfo admin
 from .admin_outbox import OutboxPartnerColumns
 from .admin_sync import PullStateAdmin
-from .models import MessageLog, Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party, PullState
+from .models import (
+    MessageLog,
+    Ocpi211Role,
+    Partner,
+    PartnerEndpoint,
+    PartnerRole,
+    PartnerState,
+    PartnerToken,
+    Party,
+    PullState,
+    VersionPin,
+)
 from .outbox import partner_initial_sync, partner_list_with_outbox_counts
 from .selectors import partner_module_role_table
 
@@ -69,10 +80,24 @@ class RegisterForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="How this partner is called in the back office")
     versions_url = forms.URLField(max_length=255, assume_scheme="https", help_text="The partner's OCPI versions URL")
     token_a = forms.CharField(max_length=64, help_text="The token A the partner gave you for registration")
+    version_pin = forms.ChoiceField(
+        label="OCPI version",
+        choices=VersionPin.choices,
+        required=False,
+        help_text=Partner._meta.get_field("version_pin").help_text,
+    )
+    ocpi211_role = forms.ChoiceField(
+        label="OCPI 2.1.1 role",
+        choices=Ocpi211Role.choices,
+        required=False,
+        help_text=Partner._meta.get_field("ocpi211_role").help_text,
+    )
 
 
 class InviteForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="How this partner is called in the back office")
+    version_pin = RegisterForm.base_fields["version_pin"]
+    ocpi211_role = RegisterForm.base_fields["ocpi211_role"]
 
 
 @admin.register(Partner)
@@ -87,7 +112,7 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         "outbox_last_success",
         "messages_link",
     )
-    list_filter = ("state", "token_encoding")
+    list_filter = ("state", "version", "token_encoding")
     search_fields = ("name", "versions_url", "roles__party_id")
     readonly_fields = (
         "state",
@@ -104,6 +129,8 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         "state",
         "versions_url",
         "version",
+        "version_pin",
+        "ocpi211_role",
         "version_url",
         "registered_at",
         "last_error",
@@ -180,6 +207,8 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
                     versions_url_=form.cleaned_data["versions_url"],
                     token_a=form.cleaned_data["token_a"],
                     name=form.cleaned_data["name"],
+                    version_pin=form.cleaned_data["version_pin"],
+                    ocpi211_role=form.cleaned_data["ocpi211_role"],
                 )
             except (OcpiClientError, OcpiError, ValueError) as exc:
                 form.add_error(None, f"Registration failed: {exc}")
@@ -197,7 +226,11 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         invitation = None
         if request.method == "POST" and form.is_valid():
             try:
-                partner, token = services.partner_invite(name=form.cleaned_data["name"])
+                partner, token = services.partner_invite(
+                    name=form.cleaned_data["name"],
+                    version_pin=form.cleaned_data["version_pin"],
+                    ocpi211_role=form.cleaned_data["ocpi211_role"],
+                )
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:

@@ -16,7 +16,8 @@ from ocpi_platform.ocpi import exceptions as ocpi_errors
 from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError
 from ocpi_platform.ocpi.sql import insert_one
 from ocpi_platform.ocpi.tokens import token_generate, token_hash
-from ocpi_platform.ocpi.versions import VERSION, versions_url
+from ocpi_platform.ocpi.versions import versions_url
+from ocpi_platform.ocpi.wire import SUPPORTED_VERSIONS, V211, WireContext, from_wire, to_wire, version_key
 
 from .client import partner_client
 from .message_log import message_log_buffer
@@ -30,6 +31,7 @@ from .models import (
     PartnerToken,
     Party,
     Role,
+    TokenEncoding,
     TokenKind,
 )
 from .outbox.initial_sync import INITIAL_SYNC_MODULES
@@ -40,7 +42,6 @@ from .tasks import partner_initial_sync as partner_initial_sync_task
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_VERSIONS = (VERSION,)
 PARTY_LOCK_KEY = 0x0C91_0001  # pg_advisory_xact_lock key of _lock_parties (any constant no other lock uses)
 # Modules a partner may offer that this platform talks to; a partner with none of them is useless (3003).
 USABLE_MODULES = {
@@ -75,9 +76,39 @@ def parties_sync_from_settings() -> list[Party]:
     return parties
 
 
-def our_credentials(*, token: str) -> dict[str, Any]:
-    """The Credentials object we present: the token the partner must use, our versions URL, our roles."""
-    return {"token": token, "url": versions_url(), "roles": [p.credentials_role() for p in party_list_active()]}
+def our_credentials(*, token: str, version: str | None = None, face: str | None = None) -> dict[str, Any]:
+    """The Credentials object we present: the token the partner must use, our versions URL, our roles; in
+    `version`'s shape (OCPI 2.1.1: the one party of our role `face`, the one the partner talks to)."""
+    ours = {"token": token, "url": versions_url(), "roles": [p.credentials_role() for p in party_list_active()]}
+    return cast(dict[str, Any], to_wire("Credentials", ours, version, WireContext(role=face)))
+
+
+# The interface a 2.1.1 partner's endpoint is, by the partner's role (2.1.1 endpoints carry no role): a CPO's
+# locations, sessions, cdrs and tariffs are Senders, its tokens and commands Receivers; an eMSP's the other way.
+_CPO_SENDER_MODULES_211 = {"locations", "sessions", "cdrs", "tariffs"}
+
+
+def _role_211(identifier: str, partner_role: str) -> str:
+    if identifier == "credentials":
+        return "SENDER"
+    sender = identifier in _CPO_SENDER_MODULES_211
+    return "SENDER" if sender == (partner_role == Role.CPO) else "RECEIVER"
+
+
+def partner_role_211(partner: Partner) -> str:
+    """The role an OCPI 2.1.1 partner plays (its credentials carry none): the counterpart of the one of our roles
+    it talks to. Raises UnsupportedVersion (3002) naming the setting when it cannot be told."""
+    face = partner.ocpi211_face()
+    if face is None:
+        raise ocpi_errors.UnsupportedVersion(
+            "OCPI 2.1.1 connections carry no roles and this platform hosts a CPO and an eMSP: the operator must set "
+            f"partner {partner.name!r}'s 'OCPI 2.1.1 role' (CPO or eMSP) before it can connect in 2.1.1"
+        )
+    return Role.EMSP.value if face == Role.CPO else Role.CPO.value
+
+
+def our_face_211(partner_role: str) -> str:
+    return Role.EMSP.value if partner_role == Role.CPO else Role.CPO.value
 
 
 # --- Message log ------------------------------------------------------------------------------
@@ -155,15 +186,33 @@ def _issue_token(partner: Partner, kind: str) -> str:
 
 
 @transaction.atomic
-def partner_invite(*, name: str) -> tuple[Partner, str]:
-    """Create (or re-invite) a partner and issue a fresh token A for it to register with us."""
+def _connection_settings(partner: Partner, version_pin: str | None, ocpi211_role: str | None) -> None:
+    """Staff's choices for the connection: the version to speak (None: keep) and the 2.1.1 role (None: keep)."""
+    if version_pin is not None:
+        if version_pin and version_pin not in SUPPORTED_VERSIONS:
+            spoken = ", ".join(SUPPORTED_VERSIONS)
+            raise ValueError(f"OCPI {version_pin} is not a version this platform speaks ({spoken})")
+        partner.version_pin = version_pin
+    if ocpi211_role is not None:
+        if ocpi211_role not in ("", Role.CPO, Role.EMSP):
+            raise ValueError("The OCPI 2.1.1 role is CPO or EMSP")
+        partner.ocpi211_role = ocpi211_role
+
+
+@transaction.atomic
+def partner_invite(
+    *, name: str, version_pin: str | None = None, ocpi211_role: str | None = None
+) -> tuple[Partner, str]:
+    """Create (or re-invite) a partner and issue a fresh token A for it to register with us (`version_pin`: the
+    only version it may register in; `ocpi211_role`: CPO or EMSP, what it is if it registers in 2.1.1)."""
     partner, _ = Partner.objects.get_or_create(name=name)
     if partner.is_registered:
         raise ValueError(f"Partner {name!r} is already registered; unregister it first")
     partner.tokens.all().delete()
     partner.state = PartnerState.INVITED
     partner.last_error = ""
-    partner.save(update_fields=["state", "last_error", "updated_at"])
+    _connection_settings(partner, version_pin, ocpi211_role)
+    partner.save(update_fields=["state", "last_error", "version_pin", "ocpi211_role", "updated_at"])
     return partner, _issue_token(partner, TokenKind.A)
 
 
@@ -174,20 +223,53 @@ class Discovery:
     endpoints: list[dict[str, str]]
 
 
-def _discover(client: OcpiClient, url: str) -> Discovery:
-    """GET the partner's versions, pick the highest mutual version, GET its details (3001/3002/3003)."""
+def _get_versions(client: OcpiClient, url: str) -> Any:
+    """GET the partner's versions list. An OCPI 2.1.1 platform reads the token as sent, unencoded (2.2 changed it
+    to Base64): answered 401 to a Base64 token, the call is repeated with the raw token, which is then kept for
+    this partner (Partner.token_encoding)."""
     try:
-        versions = client.get(url, routing=False).data
+        return client.get(url, routing=False).data
+    except OcpiClientError as exc:
+        if exc.http_status != 401 or not client.base64_token:
+            raise
+        client.base64_token = False
+        data = client.get(url, routing=False).data
+        if isinstance(client.partner, Partner):
+            client.partner.token_encoding = TokenEncoding.RAW
+            Partner.objects.filter(pk=client.partner.pk).update(token_encoding=TokenEncoding.RAW)
+        return data
+
+
+def _discover(client: OcpiClient, url: str, *, partner: Partner, version: str | None = None) -> Discovery:
+    """GET the partner's versions, pick the version (`version`: the one the partner registers in; else the
+    partner's pin; else the highest mutual one), GET its details (3001/3002/3003)."""
+    try:
+        versions = _get_versions(client, url)
     except OcpiClientError as exc:
         raise ocpi_errors.UnableToUseClientApi(f"Unable to read versions at {url}: {exc}") from exc
     if not isinstance(versions, list):
         raise ocpi_errors.UnableToUseClientApi(f"Versions at {url} is not a list of versions")
     offered = {v.get("version"): v.get("url") for v in versions if isinstance(v, dict)}
-    mutual = [v for v in SUPPORTED_VERSIONS if offered.get(v)]
-    if not mutual:
-        raise ocpi_errors.UnsupportedVersion(_no_mutual_version_message(sorted(str(v) for v in offered)))
-    version = max(mutual, key=lambda v: tuple(int(x) for x in v.split(".")))
-    details_url = str(offered[version])  # mutual: offered with a url
+    listed = sorted(str(v) for v in offered)
+    pin = partner.version_pin
+    if pin and version is not None and version != pin:
+        raise ocpi_errors.UnsupportedVersion(
+            f"Partner {partner.name!r} is pinned to OCPI {pin} here; it registers in OCPI {version}"
+        )
+    wanted = version or pin
+    if wanted:
+        if wanted not in SUPPORTED_VERSIONS or not offered.get(wanted):
+            raise ocpi_errors.UnsupportedVersion(f"OCPI {wanted} is not offered by the partner (it offers {listed})")
+        version = wanted
+    else:
+        mutual = [v for v in SUPPORTED_VERSIONS if offered.get(v)]
+        if not mutual:
+            raise ocpi_errors.UnsupportedVersion(
+                f"No mutual OCPI version: partner offers {listed}, we support {list(SUPPORTED_VERSIONS)}"
+            )
+        version = max(mutual, key=version_key)
+    partner_role = partner_role_211(partner) if version == V211 else None
+    details_url = str(offered[version])  # offered with a url
     try:
         details = client.get(details_url, routing=False).data
     except OcpiClientError as exc:
@@ -200,6 +282,8 @@ def _discover(client: OcpiClient, url: str) -> Discovery:
         if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("identifier", "url")):
             continue
         role = item.get("role") if item.get("role") in ("SENDER", "RECEIVER") else "SENDER"
+        if partner_role is not None:
+            role = _role_211(item["identifier"], partner_role)  # 2.1.1 endpoints carry no role
         if item["identifier"] == "credentials":
             role = "SENDER"  # the role of a credentials endpoint carries no meaning (versions.md 2)
         endpoints.append({"identifier": item["identifier"], "role": role, "url": item["url"][:255]})
@@ -211,15 +295,6 @@ def _discover(client: OcpiClient, url: str) -> Discovery:
             f"No usable endpoints: partner offers {sorted(identifiers)}, we use {sorted(USABLE_MODULES)}"
         )
     return Discovery(version=version, version_url=details_url, endpoints=endpoints)
-
-
-def _no_mutual_version_message(offered: list[str]) -> str:
-    if any(v.startswith("2.1") for v in offered):
-        return (
-            f"OCPI 2.1.1 is not supported yet: this platform speaks OCPI {', '.join(SUPPORTED_VERSIONS)} only "
-            f"and the partner offers {offered} (no mutual OCPI version)"
-        )
-    return f"No mutual OCPI version: partner offers {offered}, we support {list(SUPPORTED_VERSIONS)}"
 
 
 def _lock_parties(partner: Partner) -> None:
@@ -370,15 +445,20 @@ def _initial_sync_on_commit(partner: Partner, modules: set[str] | None = None, *
     )
 
 
-def credentials_register_inbound(*, partner: Partner, presented_kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Credentials Receiver, POST: the partner registers with us using token A (credentials.md 3.1)."""
+def credentials_register_inbound(
+    *, partner: Partner, presented_kind: str, data: dict[str, Any], version: str | None = None
+) -> dict[str, Any]:
+    """Credentials Receiver, POST: the partner registers with us using token A (credentials.md 3.1), in the
+    `version` whose credentials endpoint it called; `data` is 2.2.1 (the view converted it), the answer is in
+    `version`'s shape."""
     if partner.is_registered:
         raise ocpi_errors.MethodNotAllowed("Already registered: use PUT to update or DELETE to unregister")
     if presented_kind != TokenKind.A:
         raise ocpi_errors.MethodNotAllowed("Registration needs the token A issued for it")
     _validate_roles(partner, data["roles"])
     # Talk to the partner with its token B before touching our state; no transaction is held open.
-    discovery = _discover(partner_client(partner, token=data["token"]), data["url"])
+    client = partner_client(partner, token=data["token"], version=version)
+    discovery = _discover(client, data["url"], partner=partner, version=version)
     with transaction.atomic():
         _lock_parties(partner)
         partner = Partner.objects.select_for_update().get(pk=partner.pk)
@@ -394,15 +474,28 @@ def credentials_register_inbound(*, partner: Partner, presented_kind: str, data:
         token_c = _issue_token(partner, TokenKind.CURRENT)
         _initial_sync_on_commit(partner, inbound=True)
     logger.info("Partner %s registered with us (version %s)", partner.pk, discovery.version)
-    return our_credentials(token=token_c)
+    return our_credentials(token=token_c, version=discovery.version, face=_face(partner, discovery.version))
 
 
-def credentials_update_inbound(*, partner: Partner, data: dict[str, Any]) -> dict[str, Any]:
-    """Credentials Receiver, PUT: new token for us to use, re-read versions, new token for the partner."""
+def _speak(client: OcpiClient, version: str) -> None:
+    """The handshake goes on in the version just chosen (2.1.1: the token unencoded)."""
+    client.version = version
+    if version == V211:
+        client.base64_token = False
+
+
+def _face(partner: Partner, version: str) -> str | None:
+    return our_face_211(partner_role_211(partner)) if version == V211 else None
+
+
+def credentials_update_inbound(*, partner: Partner, data: dict[str, Any], version: str | None = None) -> dict[str, Any]:
+    """Credentials Receiver, PUT: new token for us to use, re-read versions, new token for the partner (it may
+    move to another version: the one whose credentials endpoint it called, credentials.md 3.2)."""
     if not partner.is_registered:
         raise ocpi_errors.MethodNotAllowed("Not registered: use POST to register")
     _validate_roles(partner, data["roles"])
-    discovery = _discover(partner_client(partner, token=data["token"]), data["url"])  # with the new token (B4)
+    client = partner_client(partner, token=data["token"], version=version)  # with the new token (B4)
+    discovery = _discover(client, data["url"], partner=partner, version=version)
     with transaction.atomic():
         _lock_parties(partner)
         partner = Partner.objects.select_for_update().get(pk=partner.pk)
@@ -414,7 +507,7 @@ def credentials_update_inbound(*, partner: Partner, data: dict[str, Any]) -> dic
         partner.tokens.all().delete()
         token = _issue_token(partner, TokenKind.CURRENT)
         _initial_sync_on_commit(partner, _receiver_modules(partner) - receivers_before, inbound=True)
-    return our_credentials(token=token)
+    return our_credentials(token=token, version=discovery.version, face=_face(partner, discovery.version))
 
 
 @transaction.atomic
@@ -432,23 +525,34 @@ def _unregister_locally(partner: Partner) -> None:
     partner.save(update_fields=["outbound_token", "state", "updated_at"])
 
 
-def partner_register(*, versions_url_: str, token_a: str, name: str | None = None) -> Partner:
-    """Credentials Sender: we register with a partner platform (credentials.md 3.2)."""
+def partner_register(
+    *,
+    versions_url_: str,
+    token_a: str,
+    name: str | None = None,
+    version_pin: str | None = None,
+    ocpi211_role: str | None = None,
+) -> Partner:
+    """Credentials Sender: we register with a partner platform (credentials.md 3.2), in `version_pin` (else the
+    partner's pin, else the highest mutual version); `ocpi211_role`: what the partner is if we speak 2.1.1."""
     name = name or versions_url_
     partner, _ = Partner.objects.get_or_create(name=name[:100])
     if partner.is_registered:
         raise ValueError(f"Partner {partner.name!r} is already registered")
+    _connection_settings(partner, version_pin, ocpi211_role)
     partner.tokens.all().delete()
     partner.outbound_token = token_a
     partner.state = PartnerState.REGISTERING
     partner.save()
     try:
         client = partner_client(partner, token=token_a)
-        discovery = _discover(client, versions_url_)
+        discovery = _discover(client, versions_url_, partner=partner)
+        _speak(client, discovery.version)
         token_b = _issue_token(partner, TokenKind.PENDING)  # committed before the POST: they call us with it
         credentials_url = next(e["url"] for e in discovery.endpoints if e["identifier"] == "credentials")
-        answer = client.post(credentials_url, json=our_credentials(token=token_b), routing=False).data
-        theirs = _validate_credentials_answer(answer)
+        ours = our_credentials(token=token_b, version=discovery.version, face=_face(partner, discovery.version))
+        answer = client.post(credentials_url, json=ours, routing=False).data
+        theirs = _validate_credentials_answer(answer, partner, discovery.version)
         try:
             with transaction.atomic():
                 _lock_parties(partner)
@@ -474,12 +578,14 @@ def partner_update_credentials(*, partner: Partner) -> Partner:
     if not partner.is_registered:
         raise ValueError(f"Partner {partner.name!r} is not registered")
     client = partner_client(partner)
-    discovery = _discover(client, partner.versions_url)
+    discovery = _discover(client, partner.versions_url, partner=partner)
+    _speak(client, discovery.version)
     new_token = _issue_token(partner, TokenKind.PENDING)  # both old and new work during the PUT
     credentials_url = next(e["url"] for e in discovery.endpoints if e["identifier"] == "credentials")
     try:
-        answer = client.put(credentials_url, json=our_credentials(token=new_token), routing=False).data
-        theirs = _validate_credentials_answer(answer)
+        ours = our_credentials(token=new_token, version=discovery.version, face=_face(partner, discovery.version))
+        answer = client.put(credentials_url, json=ours, routing=False).data
+        theirs = _validate_credentials_answer(answer, partner, discovery.version)
     except (OcpiClientError, ValueError) as exc:
         partner.tokens.filter(token_hash=token_hash(new_token)).delete()
         partner.last_error = str(exc)
@@ -530,7 +636,11 @@ def _withdraw(partner: Partner, credentials_url: str, token: str) -> None:
         logger.warning("Partner %s: DELETE credentials after a refused registration failed (%s)", partner.pk, exc)
 
 
-def _validate_credentials_answer(answer: Any) -> dict[str, Any]:
+def _validate_credentials_answer(answer: Any, partner: Partner, version: str) -> dict[str, Any]:
+    """The partner's Credentials, in `version`'s shape, as validated 2.2.1 data."""
+    if isinstance(answer, dict):
+        role = partner_role_211(partner) if version == V211 else None
+        answer = from_wire("Credentials", answer, version, WireContext(role=role))
     serializer = CredentialsSerializer(data=answer)
     if not serializer.is_valid():
         raise ValueError(f"Partner answered with invalid credentials: {serializer.errors}")

@@ -36,6 +36,7 @@ from django.utils import timezone
 from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError, OcpiPermanentError
 from ocpi_platform.ocpi.envelope import format_datetime
 from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.wire import V211, WireContext, from_wire
 
 from .client import partner_client
 from .models import Partner, Party, PullMode, PullModule, PullSeen, PullState, PullStatus, Role
@@ -98,13 +99,21 @@ class PullReport:
 _REFUSALS: tuple[type[Exception], ...] = (ValidationError, ObjectDoesNotExist, IntegrityError)
 
 
+# The object each pulled module serves (ocpi_platform.ocpi.wire kinds).
+PULL_KINDS = {"locations": "Location", "tariffs": "Tariff", "tokens": "Token", "sessions": "Session", "cdrs": "Cdr"}
+
+
 def _store_page(ctx: PullContext, module: str, objects: list[Any]) -> tuple[int, int, list[int]]:
     """Store each object in its own transaction -> (stored, skipped, local ids seen)."""
     rules = get_pull(module)
     store, refusals = rules.store, _REFUSALS + rules.refusals
     stored = skipped = 0
     seen: list[int] = []
-    for raw in objects:
+    version = ctx.partner.version
+    wire = WireContext(*(ctx.partner.wire_party or (None, None))) if version == V211 else None
+    for served in objects:
+        # An object in the partner's version, as 2.2.1 (a 2.1.1 object carries no party: the partner's one).
+        raw = from_wire(PULL_KINDS.get(module, module), served, version, wire) if version else served
         try:
             seen.append(store(ctx, raw))
             stored += 1

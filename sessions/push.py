@@ -32,6 +32,7 @@ from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
 from ocpi_platform.ocpi.enums import Role
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
+from ocpi_platform.ocpi.wire import WireContext
 from partners.client import partner_client
 from partners.models import OutboxSync, Partner
 from partners.outbox import PushResult, partner_party
@@ -87,7 +88,7 @@ def session_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync
     periods = body.get("charging_periods", [])
 
     def put_session() -> PushResult:
-        client.put(url, json=body)
+        client.put(url, json=body, kind="Session")
         return PushResult(
             action="PUT",
             last_updated=session.last_updated,
@@ -122,7 +123,7 @@ def session_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync
     # From here until the partner's answer its copy is uncertain: a retry must PUT, not PATCH again.
     OutboxSync.objects.filter(pk=sync.pk).update(exists=False)
     try:
-        client.patch(url, json=patch)
+        client.patch(url, json=patch, kind="Session", wire=WireContext(partial=True))
     except OcpiPermanentError as exc:
         logger.info("Partner %s refused the PATCH of %s (%s): sending the whole session", partner.pk, url, exc)
         return put_session()

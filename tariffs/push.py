@@ -70,5 +70,5 @@ def tariff_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync:
         return PushResult(action="DELETE", last_updated=tariff.last_updated, exists=False)
     if sync.holds(tariff.last_updated) and not hint.get("full"):
         return PushResult.skip("partner already holds this state")
-    client.put(url, json=tariff_to_ocpi(tariff))
+    client.put(url, json=tariff_to_ocpi(tariff), kind="Tariff")
     return PushResult(action="PUT", last_updated=tariff.last_updated, exists=True, data={"url": url})

@@ -23,8 +23,9 @@ It checks the token we present (`valid_tokens`; `check_token=False` accepts any)
     fake.phase("500" | "429" | "timeout" | "refused" | "ok")   # named outage phases of the fault suite
 
 URLs: `url(module)` is `<base><prefix>/<module>` (prefix `/ocpi/emsp/2.2.1` by default; `/ocpi/cpo/2.2.1` for a
-partner CPO's Senders, `/ocpi/hub/2.2.1` for a Hub); `url(identifier, role)` is the endpoint it announces in its
-version details (`/ocpi/2.2.1/<role>/<identifier>`).
+partner CPO's Senders, `/ocpi/hub/2.2.1` for a Hub); `url(identifier, role, version)` is the endpoint it announces
+in its version details (`/ocpi/<version>/<role>/<identifier>`). It speaks each version of `versions` (2.1.1, 2.2.1,
+2.3.0): version details and credentials in that version's shape; what it records is what it was sent.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class FakePartner:
     def __post_init__(self) -> None:
         self.valid_tokens = {self.token_a}
         self.token_for_us: str | None = None  # the token we gave it (B): it uses it to call us
+        self.registered_version: str | None = None  # the version of the credentials endpoint we called
         self.current = "ok"
         self._lock = threading.Lock()
         self._released = threading.Event()
@@ -147,9 +149,9 @@ class FakePartner:
         """The token we present to it (a partner CPO we pull from)."""
         return self.token_a
 
-    def url(self, module: str, role: str | None = None) -> str:
+    def url(self, module: str, role: str | None = None, version: str = "2.2.1") -> str:
         if role is not None:
-            return f"{self.base}/ocpi/2.2.1/{role.lower()}/{module}"
+            return f"{self.base}/ocpi/{version}/{role.lower()}/{module}"
         return f"{self.base}{self.prefix}/{module}"
 
     def endpoints(self, *modules: str) -> list[tuple[str, str, str]]:
@@ -279,23 +281,40 @@ class FakePartner:
         return status, envelope(ocpi), {"Retry-After": retry_after} if retry_after else {}
 
     def _configuration(self, record: Received, path: str, raw: bytes) -> Answer | None:
+        """Versions, version details and credentials, in each version of `versions` (2.1.1: endpoints without a
+        role, one per module; a Credentials object with one party, the first of `roles`; the token unencoded)."""
         if path == "/ocpi/versions":
             return 200, envelope(data=[{"version": v, "url": f"{self.base}/ocpi/{v}"} for v in self.versions]), {}
-        if path == "/ocpi/2.2.1":
-            endpoints = [{"identifier": "credentials", "role": "SENDER", "url": f"{self.base}/ocpi/2.2.1/credentials"}]
-            endpoints += [{"identifier": i, "role": r, "url": self.url(i, r)} for i, r in self.modules]
-            return 200, envelope(data={"version": "2.2.1", "endpoints": endpoints}), {}
-        if path != "/ocpi/2.2.1/credentials":
+        version = path.split("/")[2] if path.count("/") >= 2 else ""
+        if version not in self.versions or version not in ("2.1.1", "2.2.1", "2.3.0"):
+            return None
+        if path == f"/ocpi/{version}":
+            credentials = f"{self.base}/ocpi/{version}/credentials"
+            endpoints = [{"identifier": "credentials", "role": "SENDER", "url": credentials}]
+            endpoints += [{"identifier": i, "role": r, "url": self.url(i, r, version)} for i, r in self.modules]
+            if version == "2.1.1":
+                endpoints = [{"identifier": e["identifier"], "url": e["url"]} for e in endpoints]
+            return 200, envelope(data={"version": version, "endpoints": endpoints}), {}
+        if path != f"/ocpi/{version}/credentials":
             return None
         if record.method in ("POST", "PUT"):
             self.token_for_us = record.body["token"]
+            self.registered_version = version
             if self.call_back:
-                headers = {"Authorization": "Token " + base64.b64encode(record.body["token"].encode()).decode()}
+                token = record.body["token"]
+                encoded = token if version == "2.1.1" else base64.b64encode(token.encode()).decode()
+                headers = {"Authorization": "Token " + encoded}
                 versions = http.get(record.body["url"], headers=headers, timeout=5).json()
-                http.get(versions["data"][0]["url"], headers=headers, timeout=5).raise_for_status()
+                details = next(v["url"] for v in versions["data"] if v["version"] == version)
+                http.get(details, headers=headers, timeout=5).raise_for_status()
             new_token = secrets.token_urlsafe(16)
             self.valid_tokens = {new_token}
-            return 200, envelope(data={"token": new_token, "url": self.versions_url, "roles": self.roles}), {}
+            ours: dict[str, Any] = {"token": new_token, "url": self.versions_url, "roles": self.roles}
+            if version == "2.1.1":
+                first = self.roles[0]
+                ours = {"token": new_token, "url": self.versions_url}
+                ours |= {k: first[k] for k in ("business_details", "party_id", "country_code")}
+            return 200, envelope(data=ours), {}
         if record.method == "DELETE":
             self.valid_tokens = set()
             return 200, envelope(), {}

@@ -29,6 +29,7 @@ from ocpi_platform.ocpi import envelope as env
 from ocpi_platform.ocpi.client import OcpiClientError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.sql import insert_one
+from ocpi_platform.ocpi.wire import V211, WireContext, from_wire
 from partners.client import partner_client
 from partners.models import Partner, PartnerState
 from partners.selectors import partner_endpoint_url
@@ -192,12 +193,18 @@ def _ask_emsp(
         body = {"location_id": location_id, **({"evse_uids": [evse_uid]} if evse_uid else {})}
     url = join_url(base, quote(uid, safe=""), "authorize")
     try:
-        result = client.post(url, json=body, params={"type": type})
+        result = client.post(url, json=body, params={"type": type}, kind="LocationReferences")
     except OcpiClientError as exc:
         if exc.ocpi_status == env.UNKNOWN_TOKEN:
             raise _UnknownToken(str(exc)) from exc
         raise _NoAnswer(str(exc)) from exc
-    serializer = AuthorizationInfoSerializer(data=result.data)
+    answer = from_wire(
+        "AuthorizationInfo", result.data, client.version, WireContext(country_code=country_code, party_id=party_id)
+    )
+    if client.version == V211 and isinstance(answer, dict) and "token" not in answer:
+        # 2.1.1's AuthorizationInfo does not echo the Token; only `allowed` and `location` are read (_from_answer).
+        return {key: answer[key] for key in ("allowed", "location", "info") if key in answer}
+    serializer = AuthorizationInfoSerializer(data=answer)
     if not serializer.is_valid():
         raise _NoAnswer(f"{url} answered an invalid AuthorizationInfo: {serializer.errors}")
     return dict(serializer.validated_data)

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from ocpi_platform.ocpi.client import OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
+from ocpi_platform.ocpi.wire import V211, WireContext
 from partners.client import partner_client
 from partners.models import OutboxSync, Partner, PartnerRole
 from partners.outbox import PushResult, partner_party
@@ -55,25 +56,25 @@ def token_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: 
     if not base:
         return PushResult.skip("partner has no tokens Receiver")
     url = join_url(base, token.country_code, token.party_id, token.ocpi_id)
-    params = {"type": token.type}
     client = partner_client(
         partner,
         from_party=PartyRef.of(token.country_code, token.party_id),
         to_party=partner_party(partner, TOKEN_RECEIVER_ROLES),
     )
+    params = {"type": token.type} if client.version != V211 else None  # 2.1.1 token URLs have no type
     body = TokenSerializer(token).data
     fields = [_OCPI_NAMES.get(name, name) for name in hint.get("fields") or []]
     if hint.get("full") or not fields or not sync.exists:
-        client.put(url, json=body, params=params)
+        client.put(url, json=body, params=params, kind="Token")
         return PushResult(action="PUT", last_updated=token.last_updated, exists=True)
     if sync.holds(token.last_updated):
         return PushResult.skip("partner already holds this state")
     patch = {name: body[name] for name in fields if name in body}
     patch["last_updated"] = body["last_updated"]
     try:
-        client.patch(url, json=patch, params=params)
+        client.patch(url, json=patch, params=params, kind="Token", wire=WireContext(partial=True))
     except OcpiPermanentError:
         # The partner refused the PATCH (e.g. it lost the token): send the whole token (transport.md 4.3).
-        client.put(url, json=body, params=params)
+        client.put(url, json=body, params=params, kind="Token")
         return PushResult(action="PUT", last_updated=token.last_updated, exists=True)
     return PushResult(action="PATCH", last_updated=token.last_updated, exists=True)

@@ -32,6 +32,7 @@ from .headers import CORRELATION_ID, REQUEST_ID, PartyRef, new_id, routing_heade
 from .logsafe import log_safe
 from .renderers import dumps
 from .tokens import token_encode_header
+from .wire import INTERNAL_VERSION, V211, WireContext, to_wire
 
 logger = logging.getLogger("ocpi.outbound")
 
@@ -212,7 +213,9 @@ class OcpiClient:
         to_party: PartyRef | None = None,
         correlation_id: str | None = None,
         session: requests.Session | None = None,
+        version: str = INTERNAL_VERSION,
     ) -> None:
+        self.version = version  # the partner's OCPI version: bodies given a `kind` are converted to it
         self.token = token
         self.base64_token = base64_token
         self.timeout = timeout or settings.OCPI_HTTP_TIMEOUT_SECONDS
@@ -229,7 +232,7 @@ class OcpiClient:
             CORRELATION_ID: self.correlation_id or new_id(),
             "Accept": "application/json",
         }
-        if routing:
+        if routing and self.version != V211:  # OCPI 2.1.1 has no message routing headers
             headers.update(
                 routing_headers(from_party=from_party or self.from_party, to_party=to_party or self.to_party)
             )
@@ -246,9 +249,16 @@ class OcpiClient:
         from_party: PartyRef | None = None,
         to_party: PartyRef | None = None,
         expect_success: bool = True,
+        kind: str | None = None,
+        wire: WireContext | None = None,
     ) -> OcpiResult:
-        """One call. Raises OcpiTransientError / OcpiPermanentError unless the answer is OCPI 1000."""
+        """One call. Raises OcpiTransientError / OcpiPermanentError unless the answer is OCPI 1000.
+
+        kind: the OCPI object `json` is (a 2.2.1 "Location", ...): sent in the partner's version's shape
+        (ocpi_platform.ocpi.wire; `wire` the context its converter needs)."""
         check_url(url)
+        if kind is not None and json is not None:
+            json = to_wire(kind, json, self.version, wire)
         headers = self.headers(routing=routing, from_party=from_party, to_party=to_party)
         body = dumps(json) if json is not None else None
         if body is not None:

@@ -46,12 +46,14 @@ class WireContext:
     (a 2.1.1 Location, Tariff, Token, Session or CDR: from the Receiver URL, or the 2.1.1 partner's one party).
     partial: a PATCH body (convert the fields present, add none).
     command: the command type of a command body (START_SESSION, ...), where the kind alone does not say it.
+    role: the role of the party an object carries none for (a 2.1.1 Credentials object: the partner's role).
     """
 
     country_code: str | None = None
     party_id: str | None = None
     partial: bool = False
     command: str | None = None
+    role: str | None = None
 
 
 Converter = Callable[[dict[str, Any], WireContext], dict[str, Any]]

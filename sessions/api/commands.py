@@ -16,7 +16,12 @@ from ocpi_platform.ocpi.openapi import AnyOf, Op
 from ocpi_platform.ocpi.views import RECEIVER, SENDER, OcpiView, ocpi_response
 from sessions.commands.receiver import command_receive
 from sessions.commands.sender import command_result_receive
-from sessions.commands.serializers import COMMAND_SERIALIZERS, CommandResultSerializer, command_response_data
+from sessions.commands.serializers import (
+    COMMAND_SERIALIZERS,
+    CommandResultSerializer,
+    command_kind,
+    command_response_data,
+)
 from sessions.models import CommandRequest, CommandType
 
 # --- CPO role: Commands Receiver ---------------------------------------------------------------------
@@ -39,6 +44,11 @@ class CommandReceiverView(OcpiView):
             data="sessions.commands.serializers.CommandResponseSerializer",
         )
     }
+
+    def wire_request_kind(self) -> tuple[str, bool] | None:
+        """The body is the command's request object (the URL names it): StartSession, StopSession, ..."""
+        command = self.kwargs.get("command", "")
+        return (command_kind(command), False) if command in COMMAND_SERIALIZERS else None
 
     def post(self, request: Request, command: str) -> Response:
         if command not in COMMAND_SERIALIZERS:

@@ -97,7 +97,7 @@ def command_post_result(*, command_id: int) -> str:
     )
     CommandRequest.objects.filter(pk=command.pk).update(post_attempts=command.post_attempts + 1)
     try:
-        client.post(command.response_url, json=command_result_data(command))
+        client.post(command.response_url, json=command_result_data(command), kind="CommandResult")
     except OcpiTransientError as exc:
         CommandRequest.objects.filter(pk=command.pk).update(error=f"POST result: {exc}")
         raise

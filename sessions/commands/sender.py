@@ -21,6 +21,7 @@ from ocpi_platform.ocpi.client import OcpiClientError, join_url
 from ocpi_platform.ocpi.enums import InterfaceRole, Role
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.paths import ocpi_path
+from ocpi_platform.ocpi.wire import from_wire
 from partners.models import Partner, PartnerRole, Party
 from sessions.models import (
     ChargingSession,
@@ -31,7 +32,7 @@ from sessions.models import (
     CommandType,
 )
 
-from .serializers import CommandResponseSerializer, command_body, display_text
+from .serializers import CommandResponseSerializer, command_body, command_kind, display_text
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def command_send(
     A refused or failed POST is recorded in `error` (and response_status_code), never raised; bad arguments
     raise ValidationError naming them. Do not call inside a transaction.
     """
-    from partners.client import partner_client
+    from partners.client import partner_client, partner_version
     from partners.selectors import partner_endpoint_url
     from tokens.models import Token
     from tokens.selectors import token_get_for_authorization
@@ -120,7 +121,8 @@ def command_send(
 
         session = session_list_received(partner=partner).filter(ocpi_id__iexact=session_id).first()
     uid = uuid.uuid4().hex
-    response_url = ocpi_path("commands", InterfaceRole.SENDER, command, uid)
+    # The result comes back in the partner's version: our commands Sender of that version.
+    response_url = ocpi_path("commands", InterfaceRole.SENDER, command, uid, version=partner_version(partner))
     body = command_body(
         command,
         response_url=response_url,
@@ -158,12 +160,12 @@ def command_send(
     )
     changes: dict[str, Any] = {}
     try:
-        answer = client.post(join_url(endpoint, command), json=body, expect_success=False)
+        answer = client.post(join_url(endpoint, command), json=body, expect_success=False, kind=command_kind(command))
     except OcpiClientError as exc:
         changes = {"error": f"POST {command}: {exc}", "response_status_code": exc.ocpi_status}
     else:
         changes["response_status_code"] = answer.status_code
-        response = CommandResponseSerializer(data=answer.data)
+        response = CommandResponseSerializer(data=from_wire("CommandResponse", answer.data, client.version))
         if response.is_valid():
             changes["response_result"] = response.validated_data["result"]
             changes["response_timeout"] = response.validated_data["timeout"]

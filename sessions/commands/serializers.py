@@ -208,3 +208,8 @@ def command_body(
     allowed = allowed_by_command[command]
     body.update({name: optional[name] for name in allowed if optional[name]})
     return body
+
+
+def command_kind(command: str) -> str:
+    """The wire kind of a command's request object (ocpi_platform.ocpi.wire): START_SESSION -> StartSession."""
+    return "".join(part.capitalize() for part in command.split("_"))

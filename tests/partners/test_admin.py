@@ -60,14 +60,17 @@ def test_register_view_reports_failure_without_500(staff: Client) -> None:
     assert Partner.objects.get(name="Nobody").state == PartnerState.ERROR
 
 
-def test_register_view_says_ocpi_2_1_1_is_not_supported_yet(staff: Client, fake_partner: Any) -> None:
+def test_register_view_asks_for_the_ocpi_2_1_1_role(staff: Client, fake_partner: Any) -> None:
+    """A 2.1.1-only partner: 2.1.1 credentials carry no role and we host a CPO and an eMSP, so staff must say which
+    the partner is (Partner.ocpi211_role) before registering."""
     fake_partner.versions = ["2.1.1"]
     response = staff.post(
         "/admin/partners/partner/register/",
         {"name": "Legacy", "versions_url": fake_partner.versions_url, "token_a": fake_partner.token_a},
     )
     assert response.status_code == 200
-    assert "Registration failed: OCPI 2.1.1 is not supported yet" in response.content.decode()
+    assert "Registration failed: OCPI 2.1.1 connections carry no roles" in response.content.decode()
+    assert "&#x27;OCPI 2.1.1 role&#x27; (CPO or eMSP)" in response.content.decode()
     assert Partner.objects.get(name="Legacy").state == PartnerState.ERROR
 
 

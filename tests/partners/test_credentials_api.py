@@ -205,13 +205,14 @@ def test_register_3002_without_mutual_version(invited: tuple[Partner, str], fake
     fake_partner.versions = ["2.1.1"]
     response = client_with(invited[1]).post(CREDENTIALS, credentials_body(fake_partner), format="json")
     assert response.json()["status_code"] == 3002
-    assert "OCPI 2.1.1 is not supported yet" in response.json()["status_message"]
+    assert response.json()["status_message"] == "OCPI 2.2.1 is not offered by the partner (it offers ['2.1.1'])"
     assert not PartnerRole.objects.exists()
     assert Partner.objects.get().state == PartnerState.INVITED
 
 
-def test_register_with_a_2_1_1_credentials_object_is_3002_not_supported_yet(invited: tuple[Partner, str]) -> None:
-    """A 2.1.1 platform POSTs its 2.1.1 Credentials object: one party at the top level, no roles."""
+def test_a_2_1_1_credentials_object_at_our_2_2_1_endpoint_is_3002(invited: tuple[Partner, str]) -> None:
+    """A 2.1.1 platform POSTs its 2.1.1 Credentials object (one party at the top level, no roles) to our 2.2.1
+    credentials endpoint: 3002 pointing at our 2.1.1 endpoints."""
     body = {
         "token": "token-b-2-1-1",
         "url": "http://127.0.0.1:9/ocpi/versions",
@@ -222,7 +223,8 @@ def test_register_with_a_2_1_1_credentials_object_is_3002_not_supported_yet(invi
     response = client_with(invited[1], base64_encode=False).post(CREDENTIALS, body, format="json")
     assert response.status_code == 200
     assert response.json()["status_code"] == 3002
-    assert response.json()["status_message"].startswith("OCPI 2.1.1 is not supported yet")
+    assert response.json()["status_message"].startswith("This is an OCPI 2.1.1 Credentials object")
+    assert response.json()["status_message"].endswith("register in 2.1.1 through http://testserver/ocpi/2.1.1")
     assert Partner.objects.get().state == PartnerState.INVITED
     assert not PartnerRole.objects.exists()
 

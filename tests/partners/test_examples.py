@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ocpi_platform.ocpi.client import OcpiClient
+from partners.models import Partner
 from partners.serializers import CredentialsSerializer
 from partners.services import _discover
 from tests.examples import load_example
@@ -36,7 +37,7 @@ def test_version_details_examples_are_understood(name: str, fake_partner: Any) -
         200,
         {"data": details, "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"},
     )
-    discovery = _discover(OcpiClient(token=fake_partner.token_a), fake_partner.versions_url)
+    discovery = _discover(OcpiClient(token=fake_partner.token_a), fake_partner.versions_url, partner=Partner(name="X"))
     # the credentials endpoint's role carries no meaning and is stored as SENDER (spec-issues B1)
     expected = {
         (e["identifier"], "SENDER" if e["identifier"] == "credentials" else e["role"], e["url"])

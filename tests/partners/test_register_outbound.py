@@ -47,19 +47,22 @@ def test_register_raw_token_partner(our_live_base: str, fake_partner: Any) -> No
 
 
 def test_register_stops_before_post_without_mutual_version(our_live_base: str, fake_partner: Any) -> None:
-    fake_partner.versions = ["2.1.1"]
+    fake_partner.versions = ["2.0", "3.0"]
     with pytest.raises(UnsupportedVersion):
         partner_register(versions_url_=fake_partner.versions_url, token_a=fake_partner.token_a, name="Fake")
     assert [r.method for r in fake_partner.requests] == ["GET"]
     partner = Partner.objects.get(name="Fake")
     assert partner.state == PartnerState.ERROR
-    assert partner.last_error.startswith("OCPI 2.1.1 is not supported yet")
+    assert (
+        partner.last_error
+        == "No mutual OCPI version: partner offers ['2.0', '3.0'], we support ['2.3.0', '2.2.1', '2.1.1']"
+    )
     assert not PartnerToken.objects.exists()
 
 
-def test_ocpi_register_says_ocpi_2_1_1_is_not_supported_yet(our_live_base: str, fake_partner: Any) -> None:
+def test_ocpi_register_asks_for_the_ocpi_2_1_1_role(our_live_base: str, fake_partner: Any) -> None:
     fake_partner.versions = ["2.1.1"]
-    with pytest.raises(CommandError, match=r"Registration failed: OCPI 2\.1\.1 is not supported yet"):
+    with pytest.raises(CommandError, match=r"Registration failed: OCPI 2\.1\.1 connections carry no roles"):
         call_command("ocpi_register", "--name", "Legacy", fake_partner.versions_url, fake_partner.token_a)
     assert [r.method for r in fake_partner.requests] == ["GET"]  # nothing POSTed
 

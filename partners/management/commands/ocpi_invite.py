@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from ocpi_platform.ocpi.versions import versions_url
+from ocpi_platform.ocpi.wire import SUPPORTED_VERSIONS
 from partners.services import partner_invite
 
 
@@ -14,10 +15,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="Partner name in the back office")
         parser.add_argument("--json", action="store_true", help='Print {"versions_url": ..., "token": ...}')
+        parser.add_argument(
+            "--ocpi-version", choices=SUPPORTED_VERSIONS, help="The only OCPI version the partner may register in"
+        )
+        parser.add_argument(
+            "--ocpi211-role",
+            choices=("CPO", "EMSP"),
+            help="What the partner is, if it registers in OCPI 2.1.1 (its credentials carry no role)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
-            partner, token = partner_invite(name=options["name"])
+            partner, token = partner_invite(
+                name=options["name"], version_pin=options.get("ocpi_version"), ocpi211_role=options.get("ocpi211_role")
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ocpi_platform.ocpi.client import OcpiClientError
 from ocpi_platform.ocpi.exceptions import OcpiError
+from ocpi_platform.ocpi.wire import SUPPORTED_VERSIONS
 from partners.services import partner_register
 
 
@@ -18,12 +19,26 @@ class Command(BaseCommand):
             "first: ocpi_register --name NAME URL -- -TOKEN)",
         )
         parser.add_argument("--name", help="Partner name in the back office (default: the versions URL)")
+        parser.add_argument(
+            "--ocpi-version",
+            choices=SUPPORTED_VERSIONS,
+            help="Speak this OCPI version with the partner (pinned; default: the highest version both support)",
+        )
+        parser.add_argument(
+            "--ocpi211-role",
+            choices=("CPO", "EMSP"),
+            help="What the partner is, for an OCPI 2.1.1 connection (its credentials carry no role)",
+        )
 
     def handle(self, *args, **options) -> None:
         self.stdout.write(f"Registering with {options['versions_url']} ...")
         try:
             partner = partner_register(
-                versions_url_=options["versions_url"], token_a=options["token_a"], name=options.get("name")
+                versions_url_=options["versions_url"],
+                token_a=options["token_a"],
+                name=options.get("name"),
+                version_pin=options.get("ocpi_version"),
+                ocpi211_role=options.get("ocpi211_role"),
             )
         except (OcpiClientError, OcpiError, ValueError) as exc:
             raise CommandError(f"Registration failed: {exc}") from exc
