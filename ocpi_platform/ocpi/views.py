@@ -154,7 +154,7 @@ class OcpiView(APIView):
         return ocpi_response()
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
-        if self.ocpi_version != INTERNAL_VERSION and isinstance(response, Response):
+        if isinstance(response, Response):
             self._data_to_wire(request, response)
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Content-Type"] = "application/json"

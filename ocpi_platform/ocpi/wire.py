@@ -66,9 +66,10 @@ def register(kind: str, version: str, *, out: Converter, into: Converter) -> Non
     """Register the converters of one kind of object for one version other than 2.2.1.
 
     out: 2.2.1 -> version (what we send or serve); into: version -> 2.2.1 (what a partner sent us).
+
+    For 2.2.1 itself, `out` may drop what the internal object carries beyond 2.2.1 (fields a later version added
+    that our models keep, e.g. a Location's 2.3.0 parking places); `into` is then the identity.
     """
-    if version == INTERNAL_VERSION:
-        raise ValueError("2.2.1 is the internal shape: it needs no converter")
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"Unknown OCPI version {version!r}")
     _OUT[(kind, version)] = out
@@ -80,7 +81,7 @@ def registered(kind: str, version: str) -> bool:
 
 
 def _convert(table: dict[tuple[str, str], Converter], kind: str, data: Any, version: str, ctx: WireContext) -> Any:
-    if version == INTERNAL_VERSION or data is None:
+    if data is None:
         return data
     converter = table.get((kind, version))
     if converter is None:

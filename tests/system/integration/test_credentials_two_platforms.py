@@ -65,7 +65,7 @@ def test_we_register_with_the_other_installation(ours: str, remote: RemotePlatfo
 def test_the_other_installation_registers_with_us(ours: str, remote: RemotePlatform) -> None:
     _, token_a = partner_invite(name="Remote")
     out = remote.manage("ocpi_register", "--name", "Us", f"{ours}/ocpi/versions", "--", token_a)
-    assert "Registered with Us: OCPI 2.2.1" in out
+    assert "Registered with Us: OCPI 2.3.0" in out  # the highest version both installations speak
 
     partner = Partner.objects.get(name="Remote")
     assert partner.state == PartnerState.REGISTERED

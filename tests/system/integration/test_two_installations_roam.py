@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from partners.models import Partner
 from partners.services import partner_invite
 from sessions.demo import seed_demo
 from tests.system.integration.remote import RemotePlatform
@@ -44,16 +45,21 @@ def query(remote: RemotePlatform, code: str) -> Any:
     return json.loads(line[len("RESULT=") :])
 
 
-def test_two_installations_roam(live_server: Any, settings: Any, remote: RemotePlatform) -> None:
+@pytest.mark.parametrize("version", ["2.1.1", "2.2.1", "2.3.0"])
+def test_two_installations_roam(live_server: Any, settings: Any, remote: RemotePlatform, version: str) -> None:
+    """The whole flow once with each version pinned on both sides (in 2.1.1, A is B's CPO and B A's eMSP)."""
     settings.OCPI_BASE_URL = live_server.url
     settings.OCPI_SESSION_PATCH_MIN_INTERVAL_SECONDS = 0
     seed_demo(locations=3)
 
-    # B registers with A through the credentials handshake.
-    _, token_a = partner_invite(name="B")
-    assert "Registered with A" in remote.manage(
-        "ocpi_register", "--name", "A", f"{live_server.url}/ocpi/versions", "--", token_a
-    )
+    # B registers with A through the credentials handshake, in `version`.
+    _, token_a = partner_invite(name="B", version_pin=version, ocpi211_role="EMSP")
+    registered = remote.manage(
+        "ocpi_register", "--name", "A", "--ocpi-version", version, "--ocpi211-role", "CPO",
+        f"{live_server.url}/ocpi/versions", "--", token_a,
+    )  # fmt: skip
+    assert f"Registered with A: OCPI {version}" in registered
+    assert Partner.objects.get(name="B").version == version
 
     # B's eMSP issues a token: the outbox pushes it to A's Tokens Receiver.
     query(
