@@ -161,6 +161,11 @@ class FakePartner:
     def location_of(self, key: tuple[str, str, str]) -> str:
         return f"{self.url('cdrs')}/{list(self.stored).index(key) + 1}"
 
+    @property
+    def speaks_only_211(self) -> bool:
+        """A 2.1.1-only platform: it reads the token as sent (2.2 introduced the Base64 encoding)."""
+        return self.versions == ["2.1.1"]
+
     # --- control --------------------------------------------------------------------------------
 
     def fail(
@@ -254,7 +259,7 @@ class FakePartner:
         """The answer to one request (after hang/delay): the first behaviour that applies."""
         if self.delay:
             time.sleep(self.delay)
-        if self.check_token and _token(record.headers) not in self.valid_tokens:
+        if self.check_token and _token(record.headers, raw_only=self.speaks_only_211) not in self.valid_tokens:
             return 401, envelope(2000), {}
         failed = self._failure()
         if failed is not None:
@@ -404,11 +409,15 @@ class FakePartner:
         return seconds
 
 
-def _token(headers: CaseInsensitiveDict[str]) -> str | None:
+def _token(headers: CaseInsensitiveDict[str], *, raw_only: bool = False) -> str | None:
+    """The token presented: Base64-decoded when it decodes (2.2+), as sent otherwise; `raw_only`: as sent (an
+    OCPI 2.1.1 platform does not decode tokens)."""
     value = headers.get("Authorization", "")
     if not value.startswith("Token "):
         return None
     raw = value[6:]
+    if raw_only:
+        return raw
     try:
         return base64.b64decode(raw, validate=True).decode()
     except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 
+from django.utils import timezone
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,11 +13,11 @@ from rest_framework.views import APIView
 
 from .auth import AnyPartnerToken, IsRegisteredPartner, OcpiIdentity
 from .enums import InterfaceRole
-from .envelope import OMIT, envelope
+from .envelope import OMIT, envelope, format_datetime
 from .exceptions import InvalidParameters, ObjectNotFound
 from .headers import PartyRef, Routing
 from .throttling import OcpiPartnerRateThrottle, rate_limit_message
-from .wire import INTERNAL_VERSION, SUPPORTED_VERSIONS, WireContext, from_wire, to_wire
+from .wire import INTERNAL_VERSION, SUPPORTED_VERSIONS, V211, WireContext, from_wire, to_wire
 
 if TYPE_CHECKING:
     from .openapi import Op
@@ -105,7 +106,12 @@ class OcpiView(APIView):
         kind, partial = found
         data = request.data
         if data and isinstance(data, dict | list):
-            request._full_data = from_wire(kind, data, self.ocpi_version, self.wire_context(partial=partial))
+            converted = from_wire(kind, data, self.ocpi_version, self.wire_context(partial=partial))
+            if partial and self.ocpi_version == V211 and isinstance(converted, dict):
+                # 2.1.1 PATCH bodies may leave last_updated out (its Tokens example does); 2.2.1 requires it
+                # (transport.md 4.3): the time we received the update stands in for it.
+                converted.setdefault("last_updated", format_datetime(timezone.now()))
+            request._full_data = converted
 
     def _data_to_wire(self, request: Request, response: Response) -> None:
         payload = response.data

@@ -22,6 +22,8 @@ from partners.models import Partner
 from partners.services import partner_invite, partner_register
 from sessions.demo import seed_demo
 from sessions.models import ChargingSession
+from tariffs.serializers import TariffSerializer
+from tariffs.services import tariff_create
 from tests.conftest import make_registered_partner
 from tests.fake_partner import FakePartner
 from tests.system.ocpi_schema import locations as v221_locations
@@ -29,6 +31,7 @@ from tests.system.ocpi_schema.v211 import cdrs as v211_cdrs
 from tests.system.ocpi_schema.v211 import locations as v211_locations
 from tests.system.ocpi_schema.v211 import sessions as v211_sessions
 from tests.system.ocpi_schema.v230 import locations as v230_locations
+from tests.system.ocpi_schema.v230 import tariffs as v230_tariffs
 from tests.system.ocpi_schema.v230 import tokens as v230_tokens
 from tokens.models import Token
 from tokens.services import token_issue
@@ -77,6 +80,9 @@ def test_a_2_1_1_emsp_registers_pulls_and_gets_locations_sessions_and_cdrs(live:
             versions_url_=fake.versions_url, token_a=fake.token_a, name="Legacy", ocpi211_role="EMSP"
         )
         assert (partner.version, fake.registered_version) == ("2.1.1", "2.1.1")
+        # Token A went Base64-encoded first (2.2.1's rule), was refused with 401, then went as sent: kept so.
+        assert [r.answered for r in fake.requests[:3]] == [401, 200, 200]
+        assert partner.token_encoding == "RAW"
         posted = _of(fake, "POST", "/credentials")[0]
         assert posted.headers["Authorization"] == f"Token {fake.token_a}"
         assert "roles" not in posted.body
@@ -100,6 +106,18 @@ def test_a_2_1_1_emsp_registers_pulls_and_gets_locations_sessions_and_cdrs(live:
             location = v211_locations.Location.model_validate(put.body)
             assert location.id == put.path.rsplit("/", 1)[1]
 
+        # It pulls our locations through our 2.1.1 Locations Sender (paginated as in 2.2.1).
+        pulled = requests.get(
+            f"{live}/ocpi/cpo/2.1.1/locations",
+            params={"limit": 1},
+            headers={"Authorization": f"Token {fake.token_for_us}"},
+            timeout=10,
+        )
+        assert pulled.json()["status_code"] == 1000 and pulled.headers["X-Total-Count"] == "2"
+        assert "/ocpi/cpo/2.1.1/locations" in pulled.headers["Link"]
+        [first_location] = pulled.json()["data"]
+        assert v211_locations.Location.model_validate(first_location).id == "LOC000001"
+
         # It pushes a 2.1.1 token to our Tokens Receiver (no ?type in 2.1.1): stored under its party, auth_id as
         # the contract id; it calls us with the token we gave it, unencoded.
         pushed = requests.put(
@@ -111,6 +129,22 @@ def test_a_2_1_1_emsp_registers_pulls_and_gets_locations_sessions_and_cdrs(live:
         assert pushed.status_code == 201 and pushed.json()["status_code"] == 1000, pushed.text
         token = Token.objects.get(country_code="DE", party_id="LEG", ocpi_id="LEGACY0001")
         assert token.contract_id == "DE-LEG-C00000001-X"
+        # A 2.1.1 PATCH may leave last_updated out (its spec example does): accepted, stamped on receipt.
+        patched = requests.patch(
+            f"{live}/ocpi/cpo/2.1.1/tokens/DE/LEG/LEGACY0001",
+            json={"valid": False},
+            headers={"Authorization": f"Token {fake.token_for_us}"},
+            timeout=10,
+        )
+        assert patched.json()["status_code"] == 1000, patched.text
+        token.refresh_from_db()
+        assert token.valid is False
+        requests.patch(
+            f"{live}/ocpi/cpo/2.1.1/tokens/DE/LEG/LEGACY0001",
+            json={"valid": True},
+            headers={"Authorization": f"Token {fake.token_for_us}"},
+            timeout=10,
+        )
         served = requests.get(
             f"{live}/ocpi/cpo/2.1.1/tokens/DE/LEG/LEGACY0001",
             headers={"Authorization": f"Token {fake.token_for_us}"},
@@ -181,6 +215,12 @@ def test_a_2_3_0_cpo_registers_with_us_and_roams_with_our_emsp(live: str) -> Non
         assert Location.objects.get(country_code="DE", party_id="MOD", ocpi_id="MODLOC1").city == "Berlin"
         served = requests.get(url, headers=headers).json()["data"]
         v230_locations.Location.model_validate(served)
+
+        # We pull its locations from its 2.3.0 Locations Sender.
+        fake.objects["locations"] = [{**location, "id": "MODLOC2", "evses": []}]
+        call_command("ocpi_pull", "Modern", "locations", "--full", stdout=StringIO())
+        assert Location.objects.get(country_code="DE", party_id="MOD", ocpi_id="MODLOC2").city == "Berlin"
+        assert any(r.path.startswith("/ocpi/2.3.0/sender/locations") for r in fake.requests)
 
         # Our eMSP issues a token: pushed to it in 2.3.0's shape.
         token_issue(country_code="NL", party_id="EXA", uid="MODERNUSER1", contract_id="NL-EXA-C00000099-X", issuer="Us")
@@ -256,3 +296,43 @@ def test_one_status_change_reaches_three_partners_each_in_its_version(live: str)
     finally:
         for fake in fakes.values():
             fake.stop()
+
+
+def test_a_nap_registers_and_receives_locations_and_tariffs_with_the_ad_hoc_price(live: str) -> None:
+    """A National Access Point registers like any partner (role NAP, here in 2.3.0) with Locations and Tariffs
+    Receivers: the initial sync sends it our published locations and every live tariff, the ad-hoc price tariff
+    included, in its version; nothing else (tokens, sessions, CDRs go to token owners only)."""
+    ad_hoc = TariffSerializer(
+        data={
+            "country_code": "NL", "party_id": "EXA", "id": "ADHOC", "currency": "EUR", "type": "AD_HOC_PAYMENT",
+            "elements": [{"price_components": [{"type": "ENERGY", "price": 0.59, "vat": 21, "step_size": 1}]}],
+            "last_updated": "2026-01-01T00:00:00Z",
+        }
+    )  # fmt: skip
+    ad_hoc.is_valid(raise_exception=True)
+    tariff_create(data=ad_hoc.validated_data)
+    nap_party = {"role": "NAP", "country_code": "NL", "party_id": "NAP", "business_details": {"name": "NDW"}}
+    fake = FakePartner(
+        versions=["2.3.0"], roles=[nap_party], modules=[("locations", "RECEIVER"), ("tariffs", "RECEIVER")]
+    )
+    try:
+        partner, token_a = partner_invite(name="NAP", version_pin="2.3.0")
+        fake.valid_tokens.add("token-b-nap")
+        body = {"token": "token-b-nap", "url": fake.versions_url, "roles": [nap_party]}
+        answer = requests.post(
+            f"{live}/ocpi/2.3.0/credentials", json=body, headers={"Authorization": token_encode_header(token_a)}
+        ).json()
+        assert answer["status_code"] == 1000, answer
+        assert fake.wait_for(lambda f: len(_of(f, "PUT", "/tariffs/")) >= 3 and len(_of(f, "PUT", "/locations/")) >= 2)
+        tariffs = {r.body["id"]: r.body for r in _of(fake, "PUT", "/tariffs/")}
+        assert {"AC-STD", "DC-TOD", "ADHOC"} <= set(tariffs)
+        assert tariffs["ADHOC"]["type"] == "AD_HOC_PAYMENT"
+        for put in _of(fake, "PUT", "/tariffs/"):
+            assert put.path.startswith("/ocpi/2.3.0/receiver/tariffs/NL/EXA/")
+            v230_tariffs.Tariff.model_validate(put.body)
+        for put in _of(fake, "PUT", "/locations/"):
+            v230_locations.Location.model_validate(put.body)
+        assert not [r for r in fake.requests if any(m in r.path for m in ("/tokens", "/sessions", "/cdrs"))]
+        assert Partner.objects.get(pk=partner.pk).roles.get().role == "NAP"
+    finally:
+        fake.stop()
