@@ -111,7 +111,7 @@ class OcpiView(APIView):
                 # 2.1.1 PATCH bodies may leave last_updated out (its Tokens example does); 2.2.1 requires it
                 # (transport.md 4.3): the time we received the update stands in for it.
                 converted.setdefault("last_updated", format_datetime(timezone.now()))
-            request._full_data = converted
+            request._full_data = converted  # type: ignore[attr-defined]  # DRF keeps the parsed body there
 
     def _data_to_wire(self, request: Request, response: Response) -> None:
         payload = response.data
