@@ -13,14 +13,16 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 from rest_framework import serializers as drf_serializers
 
 from partners.models import Partner, PartnerRole, Party, Role
 
 from . import services
+from .afir import afir_missing, afir_summary
 from .api import serializers as ocpi
 from .constants import Capability, EVSEStatus, Facility, ParkingRestriction
-from .models import EVSE, Connector, Location, LocationQuerySet
+from .models import EVSE, Connector, ConnectorCapability, Location, LocationQuerySet
 from .selectors import party_is_ours
 
 # --- Form helpers -----------------------------------------------------------------------------------
@@ -178,6 +180,19 @@ class LocationAdminForm(forms.ModelForm):
     clean_opening_times = _clean_json("opening_times", serializer=ocpi.HoursSerializer)
     clean_images = _clean_json("images", serializer=ocpi.ImageSerializer, many=True)
     clean_energy_mix = _clean_json("energy_mix", serializer=ocpi.EnergyMixSerializer)
+    _clean_parking_places = _clean_json("parking_places", serializer=ocpi.ParkingSerializer, many=True)
+
+    def clean_parking_places(self) -> list[Any]:
+        """OCPI 2.3.0 Parking objects, validated like a 2.3.0 partner's (ids unique within the location)."""
+        value = self._clean_parking_places()
+        try:
+            ocpi.check_parking_ids(value)
+        except drf_serializers.ValidationError as exc:
+            raise forms.ValidationError(_messages(exc.detail)) from None
+        return value
+
+    def clean_help_phone(self) -> str:
+        return (self.cleaned_data.get("help_phone") or "").strip()
 
     def clean_country(self) -> str:
         return (self.cleaned_data.get("country") or "").upper()
@@ -237,6 +252,7 @@ class LocationAdmin(_OursOnlyMixin, admin.ModelAdmin):
         "country_code",
         "party_id",
         "publish",
+        "afir",
         "last_updated",
     )
     list_filter = ("publish", EvseStatusFilter, OriginFilter, PartyFilter, "country")
@@ -273,19 +289,47 @@ class LocationAdmin(_OursOnlyMixin, admin.ModelAdmin):
             "Opening hours and more",
             {"fields": ("opening_times", "charging_when_closed", "images", "energy_mix"), "classes": ("collapse",)},
         ),
+        (
+            "OCPI 2.3.0 and AFIR",
+            {
+                "fields": ("afir_missing_items", "help_phone", "parking_places"),
+                "description": "Sent to OCPI 2.3.0 partners only. AFIR (EU 2023/1804) asks for a help phone number "
+                "and the parking places; the list shows what of its static data this location still lacks.",
+            },
+        ),
         ("Identity", {"fields": ("country_code", "party_id", "last_updated")}),
     )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """EVSEs and connectors prefetched for the AFIR column: two queries per page, none per row."""
+        return super().get_queryset(request).prefetch_related("evses__connectors")
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         readonly = ("country_code", "party_id", "last_updated")
-        return (*readonly, "ocpi_id") if obj is not None else readonly
+        return (*readonly, "ocpi_id", "afir_missing_items") if obj is not None else readonly
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is None:
-            return fieldsets[:-1]
+        if obj is None:  # nothing to check before it exists
+            return tuple(
+                (name, {**options, "fields": tuple(f for f in options["fields"] if f != "afir_missing_items")})
+                for name, options in fieldsets[:-1]
+            )
         first = (None, {"fields": tuple(f for f in fieldsets[0][1]["fields"] if f != "party")})
         return (first, *fieldsets[1:])
+
+    @admin.display(description="AFIR")
+    def afir(self, obj: Location) -> str:
+        return afir_summary(obj)
+
+    @admin.display(description="AFIR: missing")
+    def afir_missing_items(self, obj: Location) -> str:
+        missing = afir_missing(obj)
+        if not missing:
+            return "AFIR: complete"
+        return format_html(
+            "AFIR: {} missing<ul>{}</ul>", len(missing), format_html_join("", "<li>{}</li>", ((m,) for m in missing))
+        )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         term = search_term.strip()
@@ -363,6 +407,18 @@ class EvseAdminForm(forms.ModelForm):
     clean_directions = _clean_json("directions", serializer=ocpi.DisplayTextSerializer, many=True)
     clean_parking_restrictions = _clean_json("parking_restrictions", enum=ParkingRestriction)
     clean_images = _clean_json("images", serializer=ocpi.ImageSerializer, many=True)
+    clean_parking = _clean_json("parking", serializer=ocpi.EVSEParkingSerializer, many=True)
+
+    def clean_accepted_service_providers(self) -> list[str]:
+        """OCPI 2.3.0: a JSON list of eMSP names, string(50) each."""
+        value = self.cleaned_data.get("accepted_service_providers")
+        if value in (None, "", []):
+            return []
+        field = drf_serializers.ListField(child=ocpi.OcpiStringField(max_length=50))
+        try:
+            return field.run_validation(value)
+        except drf_serializers.ValidationError as exc:
+            raise forms.ValidationError(_messages(exc.detail)) from None
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -399,6 +455,12 @@ class ConnectorInlineFormSet(forms.BaseInlineFormSet):
 
 class ConnectorForm(forms.ModelForm):
     terms_and_conditions = forms.URLField(max_length=255, required=False, assume_scheme="https")
+    capabilities = forms.MultipleChoiceField(
+        choices=ConnectorCapability.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="OCPI 2.3.0 ConnectorCapability (sent to 2.3.0 partners only)",
+    )
 
     class Meta:
         model = Connector
@@ -429,6 +491,7 @@ class ConnectorInline(admin.TabularInline):
         "max_electric_power",
         "tariff_ids",
         "terms_and_conditions",
+        "capabilities",
         "last_updated",
     )
     readonly_fields = ("last_updated",)

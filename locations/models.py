@@ -99,6 +99,57 @@ class OcpiJSONField(models.JSONField):
         return super().from_db_value(value, expression, connection)
 
 
+# --- OCPI 2.3.0 enums of the fields 2.2.1 lacks (mod_locations.asciidoc; stored, sent to 2.3.0 partners only) ----
+
+
+class ConnectorCapability(models.TextChoices):
+    """2.3.0 ConnectorCapability (OpenEnum): Plug & Charge per ISO 15118 edition."""
+
+    ISO_15118_2_PLUG_AND_CHARGE = "ISO_15118_2_PLUG_AND_CHARGE", "ISO 15118-2 Plug & Charge"
+    ISO_15118_20_PLUG_AND_CHARGE = "ISO_15118_20_PLUG_AND_CHARGE", "ISO 15118-20 Plug & Charge"
+
+
+class VehicleType(models.TextChoices):
+    """2.3.0 VehicleType (OpenEnum): what a Parking is designed for."""
+
+    MOTORCYCLE = "MOTORCYCLE"
+    PERSONAL_VEHICLE = "PERSONAL_VEHICLE"
+    PERSONAL_VEHICLE_WITH_TRAILER = "PERSONAL_VEHICLE_WITH_TRAILER"
+    VAN = "VAN"
+    SEMI_TRACTOR = "SEMI_TRACTOR"
+    RIGID = "RIGID"
+    TRUCK_WITH_TRAILER = "TRUCK_WITH_TRAILER"
+    BUS = "BUS"
+    DISABLED = "DISABLED"
+
+
+class ParkingDirection(models.TextChoices):
+    """2.3.0 ParkingDirection (enum)."""
+
+    PARALLEL = "PARALLEL"
+    PERPENDICULAR = "PERPENDICULAR"
+    ANGLE = "ANGLE"
+
+
+class EVSEPosition(models.TextChoices):
+    """2.3.0 EVSEPosition (enum): where the EVSE is relative to the parked vehicle."""
+
+    LEFT = "LEFT"
+    RIGHT = "RIGHT"
+    CENTER = "CENTER"
+
+
+PARKING_PLACES_HELP = (
+    "OCPI 2.3.0 Parking objects (sent to 2.3.0 partners only), e.g. "
+    '[{"id": "P1", "vehicle_types": ["PERSONAL_VEHICLE"], "restricted_to_type": false, '
+    '"reservation_required": false}]'
+)
+EVSE_PARKING_HELP = (
+    "OCPI 2.3.0 EVSEParking links to the location's parking places, e.g. "
+    '[{"parking_id": "P1", "evse_position": "LEFT"}]'
+)
+
+
 # --- Querysets ----------------------------------------------------------------------------------
 
 
@@ -159,6 +210,11 @@ class Location(models.Model):
     charging_when_closed = models.BooleanField(null=True, blank=True, help_text="Empty means the spec default (yes)")
     images = OcpiJSONField(default=list, blank=True, help_text="List of Image")
     energy_mix = OcpiJSONField(null=True, blank=True, help_text="EnergyMix")
+    # OCPI 2.3.0 (mod_locations.asciidoc "Location Object"): kept for 2.3.0 partners and the AFIR check.
+    parking_places = OcpiJSONField(default=list, blank=True, help_text=PARKING_PLACES_HELP)
+    help_phone = models.CharField(
+        max_length=25, blank=True, help_text="OCPI 2.3.0: telephone number for driver assistance, e.g. +31201234567"
+    )
     last_updated = models.DateTimeField()
     # eMSP role: the partner CPO platform that sent this location (Receiver push or pull); null for ours.
     received_from = models.ForeignKey(
@@ -217,6 +273,13 @@ class EVSE(models.Model):
     directions = OcpiJSONField(default=list, blank=True, help_text="List of DisplayText")
     parking_restrictions = OcpiJSONField(default=list, blank=True, help_text="List of ParkingRestriction")
     images = OcpiJSONField(default=list, blank=True, help_text="List of Image")
+    # OCPI 2.3.0 (mod_locations.asciidoc "EVSE Object"): kept for 2.3.0 partners.
+    parking = OcpiJSONField(default=list, blank=True, help_text=EVSE_PARKING_HELP)
+    accepted_service_providers = OcpiJSONField(
+        default=list,
+        blank=True,
+        help_text='OCPI 2.3.0: names of the eMSPs whose contracts are accepted, e.g. ["Example Mobility"]',
+    )
     last_updated = models.DateTimeField()
 
     class Meta:
@@ -256,6 +319,8 @@ class Connector(models.Model):
     max_electric_power = models.PositiveIntegerField(null=True, blank=True, help_text="W")
     tariff_ids = OcpiJSONField(default=list, blank=True, help_text="List of tariff ids")
     terms_and_conditions = models.URLField(max_length=255, blank=True)
+    # OCPI 2.3.0 (mod_locations.asciidoc "Connector Object"): list of ConnectorCapability.
+    capabilities = OcpiJSONField(default=list, blank=True, help_text="OCPI 2.3.0: list of ConnectorCapability")
     last_updated = models.DateTimeField()
 
     class Meta:

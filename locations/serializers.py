@@ -16,20 +16,23 @@ from ocpi_platform.ocpi.fields import OcpiStringField
 
 from .constants import LATITUDE_RE, LONGITUDE_RE
 
-# Model columns the builders read (values_list(..., named=True) of the Sender list).
+# Model columns the builders read (values_list(..., named=True) of the Sender list). The 2.3.0 columns
+# (parking_places, help_phone, parking, accepted_service_providers, connector capabilities) ride along in the same
+# queries: a page still costs the same number of queries.
 LOCATION_COLUMNS = (
     "id", "country_code", "party_id", "ocpi_id", "publish", "publish_allowed_to", "name", "address", "city",
     "postal_code", "state", "country", "latitude", "longitude", "related_locations", "parking_type", "directions",
     "operator", "suboperator", "owner", "facilities", "time_zone", "opening_times", "charging_when_closed", "images",
-    "energy_mix", "last_updated",
+    "energy_mix", "parking_places", "help_phone", "last_updated",
 )  # fmt: skip
 EVSE_COLUMNS = (
     "id", "location_id", "uid", "evse_id", "status", "status_schedule", "capabilities", "floor_level", "latitude",
-    "longitude", "physical_reference", "directions", "parking_restrictions", "images", "last_updated",
+    "longitude", "physical_reference", "directions", "parking_restrictions", "images", "parking",
+    "accepted_service_providers", "last_updated",
 )  # fmt: skip
 CONNECTOR_COLUMNS = (
     "evse_id", "ocpi_id", "standard", "format", "power_type", "max_voltage", "max_amperage", "max_electric_power",
-    "tariff_ids", "terms_and_conditions", "last_updated",
+    "tariff_ids", "terms_and_conditions", "capabilities", "last_updated",
 )  # fmt: skip
 
 

@@ -29,12 +29,17 @@ PowerType AC_2_PHASE(_SPLIT)     | -                                  | out: AC_
 ConnectorType NEMA, GB/T, ...    | -                                  | out: nested connector dropped (see below)
 evse_id "NL*EXA*E000001"         | the 2.1.1 examples use "-"         | into: "BE-BEC-E041503001" -> "BE*BEC*E041503001"
 
-OCPI 2.3.0 (mod_locations.asciidoc; changelog "Changes between 2.2.1-d2 and 2.3.0"): a 2.2.1 object is a valid
-2.3.0 object, so `out` copies it. `into` drops what 2.2.1 cannot hold (INTO_230_DROPPED) and maps the values of
-the OpenEnums 2.2.1 does not know: ConnectorType SAE_J3400 -> TESLA_S (mechanically compatible, the 2.3.0
-ConnectorType table says so); in lists (capabilities, facilities, parking_restrictions) unknown values are
-dropped; an unknown ParkingType is left out (the field is optional); an unknown ImageCategory becomes OTHER; an
-EnvironmentalImpact with an unknown category is dropped.
+OCPI 2.3.0 (mod_locations.asciidoc; changelog "Changes between 2.2.1-d2 and 2.3.0"): the internal object carries
+the fields 2.3.0 added (NEW_IN_230: Location parking_places/help_phone, EVSE parking/accepted_service_providers,
+Connector capabilities; our models store them), so `out` copies it and `into` keeps them. `into` maps the values
+of the OpenEnums 2.2.1 does not know: ConnectorType SAE_J3400 -> TESLA_S (mechanically compatible, the 2.3.0
+ConnectorType table says so); in lists (capabilities, facilities, parking_restrictions, a Parking's vehicle_types,
+a Connector's capabilities) unknown values are dropped (a Parking left with no vehicle type is dropped with the
+EVSE links to it); an unknown ParkingType is left out (the field is optional); an unknown ImageCategory becomes
+OTHER; an EnvironmentalImpact with an unknown category is dropped.
+
+OCPI 2.2.1 itself (and 2.1.1): `out` drops the NEW_IN_230 fields (location_to_221: 2.2.1 partners never see
+them, the 2.2.1 objects stay closed); `into` is the identity.
 
 A connector whose standard the other side lacks (2.1.1: NEMA, GB/T, ChaoJi, DOMESTIC_M-O, pantographs; 2.2.1:
 MCS or an unknown 2.3.0 value) cannot be carried. Inside an EVSE it is dropped, and an EVSE left without
@@ -58,6 +63,7 @@ from ocpi_platform.ocpi import wire
 from ocpi_platform.ocpi.wire import WireContext
 
 from .constants import Capability, ConnectorType, Facility, ImageCategory, ParkingRestriction, ParkingType
+from .models import ConnectorCapability, VehicleType
 
 Data = dict[str, Any]
 
@@ -104,7 +110,7 @@ ADDRESS_MAX_211 = 45
 
 # --- 2.3.0 (mod_locations.asciidoc): fields 2.2.1 cannot hold, OpenEnum values it does not know -------------
 
-INTO_230_DROPPED = {
+NEW_IN_230 = {
     "Location": ("parking_places", "help_phone"),
     "Evse": ("parking", "accepted_service_providers"),
     "Connector": ("capabilities",),
@@ -116,6 +122,8 @@ PARKING_RESTRICTIONS_221 = frozenset(ParkingRestriction.values)
 PARKING_TYPES_221 = frozenset(ParkingType.values)
 IMAGE_CATEGORIES_221 = frozenset(ImageCategory.values)
 CONNECTOR_TYPES_221 = frozenset(ConnectorType.values)
+CONNECTOR_CAPABILITIES_230 = frozenset(ConnectorCapability.values)
+VEHICLE_TYPES_230 = frozenset(VehicleType.values)
 IMPACT_CATEGORIES_221 = frozenset({"NUCLEAR_WASTE", "CARBON_DIOXIDE"})
 
 # eMI3 EVSE ID with "-" separators as in the 2.1.1 examples ("BE-BEC-E041503001").
@@ -287,7 +295,7 @@ def connector_to_211(data: Data, ctx: WireContext) -> Data:
                 out["tariff_id"] = value[0]
         elif key == "power_type":
             out["power_type"] = POWER_TYPE_TO_211.get(value, value)
-        elif key != "max_electric_power":
+        elif key != "max_electric_power" and key not in NEW_IN_230["Connector"]:
             out[key] = value
     return out
 
@@ -307,14 +315,22 @@ def connector_from_211(data: Data, ctx: WireContext) -> Data:
     return out
 
 
+def connector_to_221(data: Data, ctx: WireContext) -> Data:
+    """The internal Connector without 2.3.0's `capabilities` (2.2.1 "Connector Object" has none)."""
+    return wire.without(data, *NEW_IN_230["Connector"])
+
+
 def connector_to_230(data: Data, ctx: WireContext) -> Data:
-    """A 2.2.1 Connector is a 2.3.0 Connector (2.3.0 only adds the optional `capabilities`)."""
+    """The internal Connector is a 2.3.0 Connector (with its stored `capabilities`)."""
     return dict(data)
 
 
 def connector_from_230(data: Data, ctx: WireContext) -> Data:
-    """`capabilities` dropped (2.2.1 has none); standard SAE_J3400 -> TESLA_S; other unknown standards kept."""
-    out = {key: value for key, value in data.items() if key not in INTO_230_DROPPED["Connector"]}
+    """`capabilities` kept, values 2.3.0's ConnectorCapability lacks dropped (OpenEnum); standard SAE_J3400 ->
+    TESLA_S; other unknown standards kept."""
+    out = dict(data)
+    if "capabilities" in out:
+        out["capabilities"] = _only(out["capabilities"], CONNECTOR_CAPABILITIES_230)
     if "standard" in out:
         out["standard"] = CONNECTOR_TYPE_TO_221.get(out["standard"], out["standard"])
     return out
@@ -340,9 +356,12 @@ def _evse_has_connectors(evse: Any, known: frozenset[str]) -> bool:
 
 
 def evse_to_211(data: Data, ctx: WireContext) -> Data:
-    """Capabilities 2.1.1 lacks dropped; connectors converted (those 2.1.1 cannot carry dropped); 6 decimals."""
+    """Capabilities 2.1.1 lacks dropped; connectors converted (those 2.1.1 cannot carry dropped); 6 decimals;
+    the 2.3.0 fields dropped."""
     out: Data = {}
     for key, value in data.items():
+        if key in NEW_IN_230["Evse"]:
+            continue
         if key == "capabilities":
             out[key] = _only(value, CAPABILITIES_211)
         elif key == "connectors":
@@ -371,8 +390,16 @@ def evse_from_211(data: Data, ctx: WireContext) -> Data:
     return out
 
 
+def evse_to_221(data: Data, ctx: WireContext) -> Data:
+    """The internal EVSE without 2.3.0's parking/accepted_service_providers, its connectors likewise."""
+    out = wire.without(data, *NEW_IN_230["Evse"])
+    if isinstance(out.get("connectors"), list):
+        out["connectors"] = [connector_to_221(c, ctx) if isinstance(c, dict) else c for c in out["connectors"]]
+    return out
+
+
 def evse_to_230(data: Data, ctx: WireContext) -> Data:
-    """A 2.2.1 EVSE is a 2.3.0 EVSE (2.3.0 adds the optional parking and accepted_service_providers)."""
+    """The internal EVSE is a 2.3.0 EVSE (with its stored parking and accepted_service_providers)."""
     out = dict(data)
     if isinstance(out.get("connectors"), list):
         out["connectors"] = [connector_to_230(c, ctx) if isinstance(c, dict) else c for c in out["connectors"]]
@@ -380,12 +407,10 @@ def evse_to_230(data: Data, ctx: WireContext) -> Data:
 
 
 def evse_from_230(data: Data, ctx: WireContext) -> Data:
-    """parking/accepted_service_providers dropped; OpenEnum values 2.2.1 lacks dropped (capabilities,
+    """parking/accepted_service_providers kept; OpenEnum values 2.2.1 lacks dropped (capabilities,
     parking_restrictions) or mapped (image category -> OTHER); connectors converted, uncarriable ones dropped."""
     out: Data = {}
     for key, value in data.items():
-        if key in INTO_230_DROPPED["Evse"]:
-            continue
         if key == "capabilities":
             out[key] = _only(value, CAPABILITIES_221)
         elif key == "parking_restrictions":
@@ -416,7 +441,7 @@ def location_to_211(data: Data, ctx: WireContext) -> Data:
     decides; 2.1.1 cannot say "do not show")."""
     out: Data = {}
     for key, value in data.items():
-        if key in ("country_code", "party_id", "publish", "publish_allowed_to", "state"):
+        if key in ("country_code", "party_id", "publish", "publish_allowed_to", "state", *NEW_IN_230["Location"]):
             continue
         if key == "parking_type":
             out["type"] = PARKING_TYPE_TO_211.get(value, value) if value else LOCATION_TYPE_UNKNOWN
@@ -478,21 +503,69 @@ def location_from_211(data: Data, ctx: WireContext) -> Data:
     return out
 
 
+def location_to_221(data: Data, ctx: WireContext) -> Data:
+    """The internal Location as 2.2.1: without parking_places/help_phone, EVSEs and connectors likewise."""
+    out = wire.without(data, *NEW_IN_230["Location"])
+    if isinstance(out.get("evses"), list):
+        out["evses"] = [evse_to_221(e, ctx) if isinstance(e, dict) else e for e in out["evses"]]
+    return out
+
+
+def _identity(data: Data, ctx: WireContext) -> Data:
+    """2.2.1 into 2.2.1: nothing to convert."""
+    return data
+
+
 def location_to_230(data: Data, ctx: WireContext) -> Data:
-    """A 2.2.1 Location is a 2.3.0 Location (2.3.0 adds the optional parking_places and help_phone)."""
+    """The internal Location is a 2.3.0 Location (with its stored parking_places and help_phone)."""
     out = dict(data)
     if isinstance(out.get("evses"), list):
         out["evses"] = [evse_to_230(e, ctx) if isinstance(e, dict) else e for e in out["evses"]]
     return out
 
 
+def _parking_places_from_230(places: Any) -> tuple[Any, set[str]]:
+    """Parking.vehicle_types is an OpenEnum: values 2.3.0 lacks dropped; a place left with none is dropped (its
+    upper-case id returned, for the EVSE links to it)."""
+    if not isinstance(places, list):
+        return places, set()
+    kept, dropped = [], set()
+    for place in places:
+        if isinstance(place, dict) and isinstance(place.get("vehicle_types"), list):
+            types = _only(place["vehicle_types"], VEHICLE_TYPES_230)
+            if not types and place["vehicle_types"]:
+                dropped.add(str(place.get("id", "")).upper())
+                continue
+            place = {**place, "vehicle_types": types}
+        kept.append(place)
+    return kept, dropped
+
+
+def _parking_id(link: Any) -> str | None:
+    return str(link.get("parking_id", "")).upper() if isinstance(link, dict) else None
+
+
+def _unlink_parking(evses: Any, dropped: set[str]) -> Any:
+    """EVSEParking links to dropped parking places removed (2.3.0: parking_id refers to the Location's places)."""
+    if not dropped or not isinstance(evses, list):
+        return evses
+    out = []
+    for evse in evses:
+        if isinstance(evse, dict) and isinstance(evse.get("parking"), list):
+            evse = {**evse, "parking": [p for p in evse["parking"] if _parking_id(p) not in dropped]}
+        out.append(evse)
+    return out
+
+
 def location_from_230(data: Data, ctx: WireContext) -> Data:
-    """parking_places/help_phone dropped; OpenEnum values 2.2.1 lacks: unknown parking_type left out,
-    unknown facilities dropped, unknown image categories OTHER, impacts of unknown category dropped; EVSEs
-    converted, those with no connector 2.2.1 can carry dropped."""
+    """parking_places/help_phone kept (parking places of only unknown vehicle types dropped); OpenEnum values
+    2.2.1 lacks: unknown parking_type left out, unknown facilities dropped, unknown image categories OTHER,
+    impacts of unknown category dropped; EVSEs converted, those with no connector 2.2.1 can carry dropped."""
     out: Data = {}
+    dropped: set[str] = set()
     for key, value in data.items():
-        if key in INTO_230_DROPPED["Location"]:
+        if key == "parking_places":
+            out[key], dropped = _parking_places_from_230(value)
             continue
         if key == "parking_type" and value is not None and value not in PARKING_TYPES_221:
             if ctx.partial:
@@ -510,11 +583,17 @@ def location_from_230(data: Data, ctx: WireContext) -> Data:
             out[key] = _evses(value, evse_from_230, CONNECTOR_TYPES_221, ctx)
         else:
             out[key] = value
+    if "evses" in out:
+        out["evses"] = _unlink_parking(out["evses"], dropped)
     return out
 
 
 def register_wire() -> None:
-    """Called from LocationsConfig.ready(): the Locations converters for 2.1.1 and 2.3.0 partners."""
+    """Called from LocationsConfig.ready(): the Locations converters for 2.1.1, 2.2.1 (dropping the 2.3.0 fields)
+    and 2.3.0 partners."""
+    wire.register("Location", wire.V221, out=location_to_221, into=_identity)
+    wire.register("Evse", wire.V221, out=evse_to_221, into=_identity)
+    wire.register("Connector", wire.V221, out=connector_to_221, into=_identity)
     wire.register("Location", wire.V211, out=location_to_211, into=location_from_211)
     wire.register("Evse", wire.V211, out=evse_to_211, into=evse_from_211)
     wire.register("Connector", wire.V211, out=connector_to_211, into=connector_from_211)

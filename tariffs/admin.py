@@ -69,6 +69,7 @@ class TariffAdminForm(forms.ModelForm):
             "start_date_time",
             "end_date_time",
             "energy_mix",
+            "tax_included",
         )
 
     _ocpi_fields = TariffSerializer().fields
@@ -277,6 +278,7 @@ class TariffAdmin(admin.ModelAdmin):
             {"fields": (("min_price_excl_vat", "min_price_incl_vat"), ("max_price_excl_vat", "max_price_incl_vat"))},
         ),
         ("Validity and energy", {"fields": ("start_date_time", "end_date_time", "energy_mix")}),
+        ("OCPI 2.3.0", {"fields": ("tax_included",)}),
         ("State", {"fields": ("last_updated", "deleted_at")}),
     )
 
@@ -348,6 +350,7 @@ class TariffAdmin(admin.ModelAdmin):
             "start_date_time": cleaned.get("start_date_time"),
             "end_date_time": cleaned.get("end_date_time"),
             "energy_mix": cleaned.get("energy_mix"),
+            "tax_included": cleaned.get("tax_included") or None,  # OCPI 2.3.0; empty: derived for 2.3.0 partners
             "elements": elements,
         }
 

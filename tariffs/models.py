@@ -54,6 +54,14 @@ class ReservationRestrictionType(models.TextChoices):
     RESERVATION_EXPIRES = "RESERVATION_EXPIRES"
 
 
+class TaxIncluded(models.TextChoices):
+    """OCPI 2.3.0 TaxIncluded (mod_tariffs.asciidoc): whether the Tariff's prices include taxes."""
+
+    YES = "YES", "YES: taxes are included in the prices"
+    NO = "NO", "NO: taxes are added on top of the prices"
+    NOT_APPLICABLE = "N/A", "N/A: no taxes apply"
+
+
 # --- JSON with exact numbers ----------------------------------------------------------------------
 
 
@@ -125,6 +133,14 @@ class Tariff(models.Model):
     start_date_time = models.DateTimeField(null=True, blank=True)
     end_date_time = models.DateTimeField(null=True, blank=True)
     energy_mix = _json_field(null=True, blank=True, help_text="EnergyMix")
+    # OCPI 2.3.0 Tariff.tax_included; empty = derived from the components' vat (tariffs/wire.py). Prices are
+    # stored excl. VAT whenever a component has a vat, so YES is kept only for prices without one.
+    tax_included = models.CharField(
+        max_length=3,
+        choices=TaxIncluded.choices,
+        blank=True,
+        help_text="OCPI 2.3.0 tax_included; empty: NO when a price component has a VAT rate, else N/A",
+    )
     last_updated = models.DateTimeField()
     # Tombstone: a deleted tariff stays so the outbox can send the DELETE; Senders skip it.
     deleted_at = models.DateTimeField(null=True, blank=True)

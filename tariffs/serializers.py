@@ -4,6 +4,9 @@ Output leaves out optional fields that are null/empty, like the spec's examples.
 (a number where a string is expected is 2001 naming the field), unknown fields ignored. Tariffs have no
 PATCH in 2.2.1, so there is no partial mode. `tariff_to_ocpi` is the fast path of
 `TariffSerializer(tariff).data` for list pages (same output, tested).
+
+The internal shape also carries OCPI 2.3.0's `tax_included` when it is set (stored from a 2.3.0 partner or chosen
+in the admin); without it the object is exactly the 2.2.1 one (tariffs/wire.py drops it for 2.2.1 and 2.1.1).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from tariffs.models import (
     Tariff,
     TariffDimensionType,
     TariffType,
+    TaxIncluded,
     json_number,
 )
 
@@ -169,6 +173,8 @@ class TariffSerializer(OcpiObjectSerializer):
     min_price = PriceSerializer(**_optional())
     max_price = PriceSerializer(**_optional())
     elements = TariffElementSerializer(many=True, allow_empty=False)
+    # OCPI 2.3.0 TaxIncluded, kept internally (emitted only when set; tariffs/wire.py drops it for 2.2.1/2.1.1).
+    tax_included = serializers.ChoiceField(choices=TaxIncluded.choices, **_optional())
     start_date_time = OcpiDateTimeField(**_optional())
     end_date_time = OcpiDateTimeField(**_optional())
     energy_mix = EnergyMixSerializer(**_optional())
@@ -279,6 +285,7 @@ def tariff_to_ocpi(tariff: Tariff) -> dict[str, Any]:
             item["restrictions"] = _restrictions_out(element.restrictions)
         elements.append(item)
     out["elements"] = elements
+    _put(out, "tax_included", tariff.tax_included)
     if tariff.start_date_time is not None:
         out["start_date_time"] = format_datetime(tariff.start_date_time)
     if tariff.end_date_time is not None:

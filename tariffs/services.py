@@ -74,6 +74,7 @@ def _apply(tariff: Tariff, data: Mapping[str, Any]) -> None:
     tariff.start_date_time = data.get("start_date_time")
     tariff.end_date_time = data.get("end_date_time")
     tariff.energy_mix = _plain(data.get("energy_mix"))
+    tariff.tax_included = data.get("tax_included") or ""  # OCPI 2.3.0; empty: derived on the way out
 
 
 def _save(tariff: Tariff, data: Mapping[str, Any], last_updated: datetime | None) -> Tariff:

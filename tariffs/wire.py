@@ -29,12 +29,19 @@ OCPI 2.3.0 (mod_tariffs.asciidoc; changelog "Changes between 2.2.1-d2 and 2.3.0"
 -------------------------- | ---------------------------------------- | -------------------------------------------
 min_price/max_price: Price | PriceLimit {before_taxes, after_taxes}   | excl_vat <-> before_taxes, incl_vat <->
 {excl_vat, incl_vat}       |                                          | after_taxes
-- (prices are excl. VAT)   | tax_included YES/NO/N/A (required)       | out: "NO" when a component has a vat, else
-                           |                                          | "N/A" (2.2.1: no vat = no VAT applicable);
-                           |                                          | into: dropped, with YES prices made excl.
-                           |                                          | VAT: price / (1 + vat/100), 6 decimals;
-                           |                                          | a YES component without vat keeps its price
+- (prices are excl. VAT)   | tax_included YES/NO/N/A (required)       | see below
 EnergyMix impact category  | OpenEnum                                 | into: impacts of an unknown category dropped
+
+tax_included (mod_tariffs.asciidoc "TaxIncluded enum"). The internal Tariff carries it when it is stored
+(Tariff.tax_included: from a 2.3.0 partner or the admin); its prices stay excl. VAT wherever a component has a vat
+(2.2.1 tariffs.md PriceComponent), so the stored value always describes the stored prices:
+- into: NO and N/A are kept. With YES, a component with a vat gets its price made excl. VAT (price / (1 + vat/100),
+  6 decimals) and the Tariff is stored as NO; if no component has a vat (North American taxes, rate unknown) the
+  prices are kept and YES is stored. A YES Tariff mixing both keeps the vat-less prices as sent under NO (lossy,
+  rare: one flag cannot say both).
+- out (2.3.0): the stored value; when none is stored, derived: NO when a component has a vat, else N/A (2.2.1:
+  no vat = no VAT applicable). Not added on a PATCH.
+- out (2.2.1, 2.1.1): dropped (tariff_to_221, tariff_to_211); 2.2.1 `into` is the identity.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ Data = dict[str, Any]
 
 RESTRICTIONS_NOT_211 = ("reservation", "min_current", "max_current")
 TARIFF_FIELDS_NOT_211 = (
-    "country_code", "party_id", "type", "min_price", "max_price", "start_date_time", "end_date_time"
+    "country_code", "party_id", "type", "min_price", "max_price", "start_date_time", "end_date_time", "tax_included"
 )  # fmt: skip
 IMPACT_CATEGORIES_221 = frozenset(EnvironmentalImpactCategory.values)
 TAX_INCLUDED_YES, TAX_INCLUDED_NO, TAX_INCLUDED_NA = "YES", "NO", "N/A"
@@ -206,28 +213,42 @@ def _element_from_230_tax_included(element: Data) -> Data:
     return {**element, "price_components": [_price_excl_vat(c) for c in element["price_components"]]}
 
 
+def tariff_to_221(data: Data, ctx: WireContext) -> Data:
+    """The internal Tariff as 2.2.1: without the stored 2.3.0 tax_included (2.2.1 prices are excl. VAT)."""
+    return wire.without(data, "tax_included")
+
+
+def _identity(data: Data, ctx: WireContext) -> Data:
+    """2.2.1 into 2.2.1: nothing to convert."""
+    return data
+
+
 def tariff_to_230(data: Data, ctx: WireContext) -> Data:
-    """2.2.1 -> 2.3.0 Tariff: min_price/max_price as PriceLimit, tax_included added (not on PATCH)."""
+    """Internal -> 2.3.0 Tariff: min_price/max_price as PriceLimit; tax_included the stored one, else derived (not
+    added on PATCH)."""
     out: Data = {}
     for key, value in data.items():
         if key in ("min_price", "max_price"):
             out[key] = _price_to_limit(value)
+        elif key == "tax_included" and not value:
+            continue  # empty: derived below
         else:
             out[key] = value
-    if not ctx.partial:
+    if not ctx.partial and not out.get("tax_included"):
         out["tax_included"] = _tax_included(data.get("elements"))
     return out
 
 
 def tariff_from_230(data: Data, ctx: WireContext) -> Data:
-    """2.3.0 -> 2.2.1 Tariff: PriceLimit as Price; tax_included dropped, with tax-included prices made excl.
-    VAT where the component has a vat (2.2.1 prices are always excl. VAT)."""
+    """2.3.0 -> internal Tariff: PriceLimit as Price; tax-included prices made excl. VAT where the component has a
+    vat, and tax_included stored as what the stored prices are (module docstring)."""
     tax_included = data.get("tax_included") == TAX_INCLUDED_YES
     out: Data = {}
     for key, value in data.items():
-        if key == "tax_included":
-            continue
-        if key in ("min_price", "max_price"):
+        if key == "tax_included" and tax_included:
+            # YES stays YES only when no price was converted: prices with a vat are now excl. VAT.
+            out[key] = TAX_INCLUDED_NO if _tax_included(data.get("elements")) == TAX_INCLUDED_NO else value
+        elif key in ("min_price", "max_price"):
             out[key] = _limit_to_price(value)
         elif key == "elements" and tax_included:
             out[key] = _elements(value, _element_from_230_tax_included)
@@ -239,6 +260,8 @@ def tariff_from_230(data: Data, ctx: WireContext) -> Data:
 
 
 def register_wire() -> None:
-    """Called from TariffsConfig.ready(): the Tariff converters for 2.1.1 and 2.3.0 partners."""
+    """Called from TariffsConfig.ready(): the Tariff converters for 2.1.1, 2.2.1 (dropping tax_included) and 2.3.0
+    partners."""
+    wire.register("Tariff", wire.V221, out=tariff_to_221, into=_identity)
     wire.register("Tariff", wire.V211, out=tariff_to_211, into=tariff_from_211)
     wire.register("Tariff", wire.V230, out=tariff_to_230, into=tariff_from_230)

@@ -8,6 +8,11 @@ JSON columns.
 
 Output rule (also followed by the fast `location_to_ocpi`): optional fields that are null, "" or an empty
 list/object are left out; `evses` and `connectors` are always present.
+
+The internal shape also carries the fields OCPI 2.3.0 added (mod_locations.asciidoc): Location.parking_places and
+help_phone, EVSE.parking and accepted_service_providers, Connector.capabilities. They are optional, validated like
+2.3.0 says, and emitted only when set, so an object without them is exactly the 2.2.1 object; locations/wire.py
+removes them for 2.2.1 and 2.1.1 partners and carries them to 2.3.0 partners.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from ..constants import (
     PowerType,
     TokenType,
 )
+from ..models import ConnectorCapability, EVSEPosition, ParkingDirection, VehicleType
 from ..serializers import CONNECTOR_COLUMNS as CONNECTOR_COLUMNS  # re-exported: the selectors read them there
 from ..serializers import EVSE_COLUMNS as EVSE_COLUMNS
 from ..serializers import LOCATION_COLUMNS as LOCATION_COLUMNS
@@ -217,6 +223,47 @@ class StatusScheduleSerializer(serializers.Serializer):
     status = EnumField(EVSEStatus)
 
 
+class ParkingSerializer(serializers.Serializer):
+    """OCPI 2.3.0 Parking object (mod_locations.asciidoc "Parking Object"); lengths in cm, weight in kg."""
+
+    id = CiStringField(max_length=36)
+    physical_reference = OcpiStringField(max_length=12, **_optional())
+    vehicle_types = serializers.ListField(child=EnumField(VehicleType), allow_empty=False)
+    max_vehicle_weight = OcpiNumberField(min_value=Decimal(0), **_optional())
+    max_vehicle_height = OcpiNumberField(min_value=Decimal(0), **_optional())
+    max_vehicle_length = OcpiNumberField(min_value=Decimal(0), **_optional())
+    max_vehicle_width = OcpiNumberField(min_value=Decimal(0), **_optional())
+    parking_space_length = OcpiNumberField(min_value=Decimal(0), **_optional())
+    parking_space_width = OcpiNumberField(min_value=Decimal(0), **_optional())
+    dangerous_goods_allowed = StrictBooleanField(**_optional())
+    direction = EnumField(ParkingDirection, **_optional())
+    drive_through = StrictBooleanField(**_optional())
+    restricted_to_type = StrictBooleanField()
+    reservation_required = StrictBooleanField()
+    time_limit = OcpiNumberField(min_value=Decimal(0), **_optional())
+    roofed = StrictBooleanField(**_optional())
+    images = ImageSerializer(many=True, **_optional())
+    lighting = StrictBooleanField(**_optional())
+    refrigeration_outlet = StrictBooleanField(**_optional())
+    standards = serializers.ListField(child=CiStringField(max_length=36), **_optional())
+    apds_reference = CiStringField(max_length=255, **_optional())
+
+
+class EVSEParkingSerializer(serializers.Serializer):
+    """OCPI 2.3.0 EVSEParking class: a link to one of the Location's parking_places by its id."""
+
+    parking_id = CiStringField(max_length=36)
+    evse_position = EnumField(EVSEPosition, **_optional())
+
+
+def check_parking_ids(value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """2.3.0 Parking.id: "MUST be unique among all Parking objects in the same Location object"."""
+    ids = [str(item.get("id", "")).upper() for item in value or []]
+    if len(ids) != len(set(ids)):
+        raise serializers.ValidationError("parking place ids must be unique within the location")
+    return value
+
+
 class PublishTokenTypeSerializer(serializers.Serializer):
     uid = CiStringField(max_length=36, **_optional())
     type = EnumField(TokenType, **_optional())
@@ -282,6 +329,7 @@ class ConnectorSerializer(_OcpiObjectSerializer):
     max_electric_power = StrictIntegerField(min_value=0, **_optional())
     tariff_ids = serializers.ListField(child=CiStringField(max_length=36), **_optional())
     terms_and_conditions = OcpiUrlField(**_optional())
+    capabilities = _enum_list(ConnectorCapability)  # 2.3.0
     last_updated = OcpiDateTimeField()
 
 
@@ -297,7 +345,9 @@ class EvseSerializer(_OcpiObjectSerializer):
     physical_reference = OcpiStringField(max_length=16, **_optional())
     directions = NestedJsonField(DisplayTextSerializer, many=True, **_optional())
     parking_restrictions = _enum_list(ParkingRestriction)
+    parking = NestedJsonField(EVSEParkingSerializer, many=True, **_optional())  # 2.3.0
     images = NestedJsonField(ImageSerializer, many=True, **_optional())
+    accepted_service_providers = serializers.ListField(child=OcpiStringField(max_length=50), **_optional())  # 2.3.0
     last_updated = OcpiDateTimeField()
 
     def validate_evse_id(self, value: str | None) -> str | None:
@@ -328,6 +378,7 @@ class LocationSerializer(_OcpiObjectSerializer):
     related_locations = NestedJsonField(AdditionalGeoLocationSerializer, many=True, **_optional())
     parking_type = EnumField(ParkingType, **_optional())
     evses = EvseSerializer(many=True, **_optional())
+    parking_places = NestedJsonField(ParkingSerializer, many=True, **_optional())  # 2.3.0
     directions = NestedJsonField(DisplayTextSerializer, many=True, **_optional())
     operator = NestedJsonField(BusinessDetailsSerializer, **_optional())
     suboperator = NestedJsonField(BusinessDetailsSerializer, **_optional())
@@ -338,7 +389,10 @@ class LocationSerializer(_OcpiObjectSerializer):
     charging_when_closed = StrictBooleanField(**_optional())
     images = NestedJsonField(ImageSerializer, many=True, **_optional())
     energy_mix = NestedJsonField(EnergyMixSerializer, **_optional())
+    help_phone = CiStringField(max_length=25, **_optional())  # 2.3.0
     last_updated = OcpiDateTimeField()
+
+    validate_parking_places = staticmethod(check_parking_ids)
 
     def validate_country(self, value: str) -> str:
         if not COUNTRY_ALPHA3_RE.match(value):
@@ -364,6 +418,15 @@ class LocationSerializer(_OcpiObjectSerializer):
         attrs = super().validate(attrs)
         if attrs.get("publish") is True and attrs.get("publish_allowed_to"):
             raise serializers.ValidationError({"publish_allowed_to": "only allowed when publish is false"})
+        if not self.partial or ("evses" in attrs and "parking_places" in attrs):
+            # 2.3.0 EVSEParking.parking_id refers to a Parking of the containing Location's parking_places.
+            known = {place["id"].upper() for place in attrs.get("parking_places") or []}
+            for evse in attrs.get("evses") or []:
+                unknown = [p["parking_id"] for p in evse.get("parking") or [] if p["parking_id"].upper() not in known]
+                if unknown:
+                    raise serializers.ValidationError(
+                        {"evses": f"EVSE {evse['uid']} refers to unknown parking {', '.join(unknown)}"}
+                    )
         return attrs
 
 
@@ -397,6 +460,8 @@ def connector_to_ocpi(connector: Any) -> dict[str, Any]:
         data["tariff_ids"] = connector.tariff_ids
     if connector.terms_and_conditions:
         data["terms_and_conditions"] = connector.terms_and_conditions
+    if connector.capabilities:
+        data["capabilities"] = connector.capabilities
     data["last_updated"] = _datetime(connector.last_updated)
     return data
 
@@ -421,8 +486,12 @@ def _evse_dict(evse: Any, connectors: list[dict[str, Any]]) -> dict[str, Any]:
         data["directions"] = evse.directions
     if evse.parking_restrictions:
         data["parking_restrictions"] = evse.parking_restrictions
+    if evse.parking:
+        data["parking"] = evse.parking
     if evse.images:
         data["images"] = evse.images
+    if evse.accepted_service_providers:
+        data["accepted_service_providers"] = evse.accepted_service_providers
     data["last_updated"] = _datetime(evse.last_updated)
     return data
 
@@ -451,6 +520,8 @@ def _location_dict(location: Any, evses: list[dict[str, Any]]) -> dict[str, Any]
     if location.parking_type:
         data["parking_type"] = location.parking_type
     data["evses"] = evses
+    if location.parking_places:
+        data["parking_places"] = location.parking_places
     if location.directions:
         data["directions"] = location.directions
     if location.operator:
@@ -470,6 +541,8 @@ def _location_dict(location: Any, evses: list[dict[str, Any]]) -> dict[str, Any]
         data["images"] = location.images
     if location.energy_mix:
         data["energy_mix"] = location.energy_mix
+    if location.help_phone:
+        data["help_phone"] = location.help_phone
     data["last_updated"] = _datetime(location.last_updated)
     return data
 

@@ -344,17 +344,18 @@ def test_evse_and_connector_from_211_alone_are_valid_221() -> None:
 # --- (a) 2.3.0 into 2.2.1 -------------------------------------------------------------------------------------
 
 
-def test_location_from_230_full_drops_what_221_cannot_hold() -> None:
+def test_location_from_230_full_keeps_the_230_fields_and_maps_the_rest() -> None:
     data = _into("Location", LOCATION_230, V230)
 
     _valid(LocationSerializer, data)
-    assert "parking_places" not in data and "help_phone" not in data
+    assert data["parking_places"] == [PARKING_230] and data["help_phone"] == "+4930123456"
     assert data["facilities"] == ["METRO_STATION", "PARKING_LOT"]
     assert [evse["uid"] for evse in data["evses"]] == ["EVSE-230-1", "EVSE-230-2"]  # the MCS-only EVSE dropped
     evse = data["evses"][0]
-    assert "parking" not in evse and "accepted_service_providers" not in evse
+    assert evse["parking"] == EVSE_230["parking"]
+    assert evse["accepted_service_providers"] == EVSE_230["accepted_service_providers"]
     assert evse["parking_restrictions"] == ["EV_ONLY"]  # EMPLOYEES: no 2.2.1 value
-    assert "capabilities" not in evse["connectors"][0]
+    assert evse["connectors"][0]["capabilities"] == CONNECTOR_230["capabilities"]
     assert evse["connectors"][1]["standard"] == "TESLA_S"  # SAE_J3400
     assert data["publish_allowed_to"] == LOCATION_230["publish_allowed_to"]
 
@@ -415,11 +416,11 @@ def test_connector_from_230_alone_with_unknown_standard_is_refused_by_221() -> N
 
 def test_evse_and_connector_from_230_alone_are_valid_221() -> None:
     evse = _into("Evse", EVSE_230, V230)
-    assert set(EVSE_230) - set(evse) == {"parking", "accepted_service_providers"}
+    assert set(EVSE_230) == set(evse)
     _valid(EvseSerializer, evse)
 
     connector = _into("Connector", CONNECTOR_230, V230)
-    assert connector == {key: value for key, value in CONNECTOR_230.items() if key != "capabilities"}
+    assert connector == CONNECTOR_230
     _valid(ConnectorSerializer, connector)
     _valid(ConnectorSerializer, _into("Connector", CONNECTOR_230_MIN, V230))
 
@@ -566,13 +567,10 @@ def test_evse_and_connector_211_round_trip(kind: str, data: dict[str, Any]) -> N
 def test_location_230_round_trip_loses_only_what_221_cannot_hold() -> None:
     back = to_wire("Location", from_wire("Location", LOCATION_230, V230, CTX), V230)
 
-    expected = {key: value for key, value in LOCATION_230.items() if key not in ("parking_places", "help_phone")}
-    evse = {key: value for key, value in EVSE_230.items() if key not in ("parking", "accepted_service_providers")}
+    expected = dict(LOCATION_230)
+    evse = dict(EVSE_230)
     evse["parking_restrictions"] = ["EV_ONLY"]
-    evse["connectors"] = [
-        {key: value for key, value in CONNECTOR_230.items() if key != "capabilities"},
-        {**CONNECTOR_230_MIN, "standard": "TESLA_S"},
-    ]
+    evse["connectors"] = [CONNECTOR_230, {**CONNECTOR_230_MIN, "standard": "TESLA_S"}]
     expected["evses"] = [evse, {**EVSE_230_MIN, "connectors": [{**CONNECTOR_230_MIN, "standard": "TESLA_S"}]}]
     assert back == expected
 
@@ -646,11 +644,19 @@ def test_patch_from_211_converts_only_the_fields_present(
         (
             "Evse",
             {"accepted_service_providers": ["X"], "parking_restrictions": ["TAXIS"], "last_updated": T},
-            {"parking_restrictions": [], "last_updated": T},
+            {"accepted_service_providers": ["X"], "parking_restrictions": [], "last_updated": T},
         ),
-        ("Connector", {"capabilities": ["ISO_15118_20_PLUG_AND_CHARGE"], "last_updated": T}, {"last_updated": T}),
+        (
+            "Connector",
+            {"capabilities": ["ISO_15118_20_PLUG_AND_CHARGE", "FUTURE_CAPABILITY"], "last_updated": T},
+            {"capabilities": ["ISO_15118_20_PLUG_AND_CHARGE"], "last_updated": T},
+        ),
         ("Location", {"parking_type": "ON_ROOFTOP", "last_updated": T}, {"parking_type": None, "last_updated": T}),
-        ("Location", {"help_phone": "+31201234567", "last_updated": T}, {"last_updated": T}),
+        (
+            "Location",
+            {"help_phone": "+31201234567", "last_updated": T},
+            {"help_phone": "+31201234567", "last_updated": T},
+        ),
     ],
 )
 def test_patch_from_230_converts_only_the_fields_present(

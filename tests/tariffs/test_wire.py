@@ -153,11 +153,11 @@ def test_tariff_from_211_minimal_is_valid_221() -> None:
     _valid(data)
 
 
-def test_tariff_from_230_full_maps_price_limits_and_drops_tax_included() -> None:
+def test_tariff_from_230_full_maps_price_limits_and_keeps_tax_included() -> None:
     data = _into(TARIFF_230, V230)
 
     validated = _valid(data)
-    assert "tax_included" not in data
+    assert data["tax_included"] == validated["tax_included"] == "NO"
     assert data["min_price"] == {"excl_vat": 2, "incl_vat": 2.38}
     assert data["max_price"] == {"excl_vat": 50}
     assert data["elements"] == TARIFF_230["elements"]  # "NO": prices already exclude taxes
@@ -176,6 +176,7 @@ def test_tariff_from_230_tax_included_prices_become_excl_vat() -> None:
     data = _into(body, V230)
 
     _valid(data)
+    assert data["tax_included"] == "NO"  # the stored prices now exclude VAT: YES would misstate them
     assert data["elements"][0]["price_components"][0] == {
         "type": "ENERGY",
         "price": 0.247934,
@@ -197,7 +198,7 @@ def test_tariff_from_230_drops_impacts_of_an_unknown_category() -> None:
 def test_tariff_from_230_minimal_tax_included_without_vat_keeps_the_price() -> None:
     data = _into(TARIFF_230_MIN, V230)
 
-    assert data == {key: value for key, value in TARIFF_230_MIN.items() if key != "tax_included"}
+    assert data == TARIFF_230_MIN  # YES kept: the price includes taxes of an unknown rate
     _valid(data)
 
 
@@ -331,10 +332,10 @@ def test_tariff_230_round_trip_is_identity_when_taxes_are_excluded() -> None:
 
 
 def test_tariff_230_round_trip_of_tax_included_prices() -> None:
-    """YES cannot be kept by 2.2.1 (prices excl. VAT): the prices come back excl. VAT and tax_included says what
-    2.2.1 knows (no vat on any component: N/A; a vat: NO)."""
+    """YES without any vat is kept as sent; YES with a vat: the prices come back excl. VAT under NO (what the
+    stored prices are)."""
     back = to_wire("Tariff", from_wire("Tariff", TARIFF_230_MIN, V230, CTX), V230)
-    assert back == {**TARIFF_230_MIN, "tax_included": "N/A"}
+    assert back == TARIFF_230_MIN
 
     with_vat = {
         **TARIFF_230_MIN,
@@ -353,7 +354,7 @@ def test_our_tariff_221_round_trip_through_230_and_211() -> None:
     served = tariff_to_ocpi(_rich_tariff())
     ctx = WireContext(country_code="NL", party_id="EXA")
 
-    assert from_wire("Tariff", to_wire("Tariff", served, V230), V230, ctx) == served
+    assert from_wire("Tariff", to_wire("Tariff", served, V230), V230, ctx) == {**served, "tax_included": "NO"}
     plain = tariff_to_ocpi(make_tariff("PLAIN", tariff_alt_url="https://example.com/t"))
     assert from_wire("Tariff", to_wire("Tariff", plain, V211), V211, ctx) == {
         key: value for key, value in plain.items() if key != "elements"
@@ -378,7 +379,7 @@ def test_our_tariff_221_round_trip_through_230_and_211() -> None:
             {"max_price": {"before_taxes": 9}, "last_updated": T},
             {"max_price": {"excl_vat": 9}, "last_updated": T},
         ),
-        (V230, {"tax_included": "NO", "last_updated": T}, {"last_updated": T}),
+        (V230, {"tax_included": "NO", "last_updated": T}, None),
     ],
 )
 def test_fragment_into_221_adds_no_field(version: str, fragment: dict[str, Any], expected: Any) -> None:
