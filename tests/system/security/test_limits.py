@@ -127,5 +127,6 @@ def test_deeply_nested_json_is_400_never_500(body: bytes) -> None:
     # 400 wherever the body is read; 404/405 only where the view first refuses the URL or the state (registered)
     # 401: the hub-only hubclientinfo module refuses a non-hub caller before reading the body
     assert set(answers.values()) <= {400, 401, 404, 405}, answers
-    assert list(answers.values()).count(400) >= len(answers) - 3, answers
+    # (the same three refusals once per OCPI version the views are mounted for; hubclientinfo: 2.2.1 and 2.3.0)
+    assert list(answers.values()).count(400) >= len(answers) - 3 * 3, answers
     assert module_snapshot() == before
