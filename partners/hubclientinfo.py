@@ -21,11 +21,11 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
+from ocpi_platform.dispatch import enqueue_on_commit
 from ocpi_platform.ocpi.client import OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
 
 from .models import ClientInfo, ConnectionStatus, Partner, PartnerRole, PartnerState, Party, Role
-from .tasks import outbox_wake_party as outbox_wake_party_task
 
 logger = logging.getLogger(__name__)
 
@@ -188,8 +188,8 @@ def client_info_store(*, hub: Partner, data: dict[str, Any]) -> ClientInfoStored
         reconnected = after == ConnectionStatus.CONNECTED and before != ConnectionStatus.CONNECTED
         if reconnected:
             hub_id = hub.pk
-            transaction.on_commit(
-                lambda: outbox_wake_party_task.delay(partner_id=hub_id, country_code=cc, party_id=pid), robust=True
+            enqueue_on_commit(
+                "partners.tasks.outbox_wake_party", partner_id=hub_id, country_code=cc, party_id=pid, robust=True
             )
     logger.info("Hub %s reports %s %s/%s %s", hub.pk, info.role, cc, pid, info.status)
     return ClientInfoStored(obj=info, created=created, reconnected=reconnected)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from ocpi_platform.dispatch import enqueue_on_commit
 from ocpi_platform.ocpi import exceptions as ocpi_errors
 from ocpi_platform.ocpi.client import OcpiClient, OcpiClientError
 from ocpi_platform.ocpi.sql import insert_one
@@ -38,7 +39,6 @@ from .outbox.initial_sync import INITIAL_SYNC_MODULES
 from .outbox.services import outbox_setting
 from .selectors import party_list_active
 from .serializers import CredentialsSerializer
-from .tasks import partner_initial_sync as partner_initial_sync_task
 
 logger = logging.getLogger(__name__)
 
@@ -437,11 +437,8 @@ def _initial_sync_on_commit(partner: Partner, modules: set[str] | None = None, *
         return
     partner_id, names = partner.pk, sorted(modules) if modules is not None else None
     countdown = outbox_setting("OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS") if inbound else None
-    transaction.on_commit(
-        lambda: partner_initial_sync_task.apply_async(
-            kwargs={"partner_id": partner_id, "modules": names}, countdown=countdown
-        ),
-        robust=True,
+    enqueue_on_commit(
+        "partners.tasks.partner_initial_sync", partner_id=partner_id, modules=names, countdown=countdown, robust=True
     )
 
 

@@ -6,7 +6,10 @@ from celery import shared_task
 from ocpi_platform.ocpi.client import OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
 
+from . import services, sync
 from .models import Partner
+from .outbox import initial_sync
+from .outbox import services as outbox
 
 logger = logging.getLogger(__name__)
 
@@ -14,27 +17,21 @@ logger = logging.getLogger(__name__)
 @shared_task
 def message_log_purge() -> int:
     """Beat: keep the message log within OCPI_MESSAGE_LOG_RETENTION_DAYS."""
-    from .services import message_log_purge as purge  # local import: partners.services imports this module
-
-    return purge()
+    return services.message_log_purge()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def outbox_deliver(*, delivery_id: int) -> str:
     """Send one outbox delivery; retries are scheduled by the outbox itself (countdown or beat), not Celery."""
-    from .outbox.services import outbox_deliver as deliver  # local import: the outbox imports this module
-
-    return deliver(delivery_id=delivery_id)
+    return outbox.outbox_deliver(delivery_id=delivery_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def outbox_wake_party(*, partner_id: int, country_code: str, party_id: str) -> int:
     """A Hub reports a party CONNECTED again (partners.hubclientinfo.client_info_store): release the deliveries
     that waited for it. Safe to run twice: a released delivery no longer waits."""
-    from .outbox.services import outbox_wake_party as wake  # local import: the outbox imports this module
-
     party = PartyRef.of(country_code, party_id)
-    woken = wake(partner_id=partner_id, party=party)
+    woken = outbox.outbox_wake_party(partner_id=partner_id, party=party)
     if woken:
         logger.info("Hub %s: %s is CONNECTED again, released %s waiting deliveries", partner_id, party, woken)
     return woken
@@ -46,20 +43,16 @@ def partner_initial_sync(*, partner_id: int, modules: list[str] | None = None) -
 
     Safe to run twice: open deliveries coalesce.
     """
-    from .outbox.initial_sync import partner_initial_sync as sync  # local import: the outbox imports this module
-
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is None:
         return {}
-    return sync(partner=partner, modules=modules)
+    return initial_sync.partner_initial_sync(partner=partner, modules=modules)
 
 
 @shared_task(ignore_result=True)
 def outbox_requeue_due() -> int:
     """Beat: re-queue due deliveries whose task was lost (broker flushed, worker killed)."""
-    from .outbox.services import outbox_requeue_due as requeue  # local import: the outbox imports this module
-
-    return requeue()
+    return outbox.outbox_requeue_due()
 
 
 # --- Pull synchronisation (partners/sync.py) --------------------------------------------------------
@@ -78,12 +71,10 @@ def outbox_requeue_due() -> int:
 )
 def partner_pull(partner_id: int, module: str, full: bool = False) -> dict:
     """Pull one module's Sender list from a partner (resumable; a transient failure is retried)."""
-    from .sync import pull  # local import: sync -> client -> hubclientinfo imports this module
-
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is None or not partner.is_registered:
         return {"partner_id": partner_id, "module": module, "skipped": "partner not registered"}
-    report = pull(partner=partner, module=module, full=full)
+    report = sync.pull(partner=partner, module=module, full=full)
     if report.error and report.transient:
         raise OcpiTransientError(report.error)
     return report.as_dict()
@@ -93,9 +84,7 @@ def partner_pull(partner_id: int, module: str, full: bool = False) -> dict:
 def partner_pull_due() -> int:
     """Beat: queue the periodic DELTA pulls whose interval (PullState.interval_minutes) has elapsed,
     spread over a minute (pull at low frequency with random splay, transport.md 3)."""
-    from .sync import pull_due  # local import: sync -> client -> hubclientinfo imports this module
-
-    due = pull_due()
+    due = sync.pull_due()
     for partner_id, module in due:
         partner_pull.apply_async(
             kwargs={"partner_id": partner_id, "module": module, "full": False}, countdown=random.uniform(0, 60)
@@ -106,6 +95,4 @@ def partner_pull_due() -> int:
 @shared_task
 def outbox_purge_finished() -> int:
     """Beat: keep finished outbox deliveries within OCPI_OUTBOX_RETENTION_DAYS."""
-    from .outbox.services import outbox_purge_finished as purge  # local import: the outbox imports this module
-
-    return purge()
+    return outbox.outbox_purge_finished()

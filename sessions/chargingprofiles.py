@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ocpi_platform.dispatch import enqueue_on_commit
 from ocpi_platform.ocpi.client import OcpiClientError, OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import Partner, Role
@@ -33,8 +34,6 @@ from .models import (
     ChargingProfileResultType,
     SessionStatus,
 )
-from .tasks import charging_profile_execute as charging_profile_execute_task
-from .tasks import charging_profile_post_result as charging_profile_post_result_task
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ def charging_profile_receive(
         )
         if result == ChargingProfileResponseType.ACCEPTED:
             request_id = stored.pk
-            transaction.on_commit(lambda: charging_profile_execute_task.delay(request_id=request_id))
+            enqueue_on_commit("sessions.tasks.charging_profile_execute", request_id=request_id)
     logger.info(
         "Charging profile %s %s of session %s from partner %s: %s", action, stored.uid, session_id, partner.pk, result
     )
@@ -147,7 +146,7 @@ def charging_profile_execute(*, request_id: int) -> str:
             updated_at=_now(),
         )
         if updated:
-            transaction.on_commit(lambda: charging_profile_post_result_task.delay(request_id=request_id))
+            enqueue_on_commit("sessions.tasks.charging_profile_post_result", request_id=request_id)
     return f"{stored.action}: {result}"
 
 

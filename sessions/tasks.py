@@ -12,6 +12,9 @@ from celery import shared_task
 
 from ocpi_platform.ocpi.client import OcpiTransientError
 
+from . import chargingprofiles, reservations
+from .commands import receiver, results, sender
+
 _RETRY = {
     "autoretry_for": (OcpiTransientError,),  # timeouts, HTTP 429/5xx, OCPI 3000
     "retry_backoff": 5,
@@ -27,43 +30,31 @@ _RETRY = {
 def command_execute(*, command_id: int) -> str:
     """Send one accepted command to the charge point and record its CommandResult (never retried: the result
     of a second attempt could contradict the first)."""
-    from sessions.commands.receiver import command_execute as execute  # local import: services import this module
-
-    return execute(command_id=command_id)
+    return receiver.command_execute(command_id=command_id)
 
 
 @shared_task(**_RETRY)
 def command_post_result(*, command_id: int) -> str:
-    from sessions.commands.results import command_post_result as post
-
-    return post(command_id=command_id)
+    return results.command_post_result(command_id=command_id)
 
 
 @shared_task(ignore_result=True)
 def command_expire_overdue() -> int:
     """Beat: commands we sent whose CommandResult is overdue become TIMEOUT."""
-    from sessions.commands.sender import command_expire_overdue as expire
-
-    return expire()
+    return sender.command_expire_overdue()
 
 
 @shared_task(ignore_result=True)
 def reservation_expire_due() -> int:
     """Beat: reservations whose expiry_date has passed become EXPIRED, their RESERVATION sessions COMPLETED."""
-    from sessions.reservations import reservation_expire_due as expire
-
-    return expire()
+    return reservations.reservation_expire_due()
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def charging_profile_execute(*, request_id: int) -> str:
-    from sessions.chargingprofiles import charging_profile_execute as execute
-
-    return execute(request_id=request_id)
+    return chargingprofiles.charging_profile_execute(request_id=request_id)
 
 
 @shared_task(**_RETRY)
 def charging_profile_post_result(*, request_id: int) -> str:
-    from sessions.chargingprofiles import charging_profile_post_result as post
-
-    return post(request_id=request_id)
+    return chargingprofiles.charging_profile_post_result(request_id=request_id)

@@ -8,9 +8,13 @@ Every request it gets is recorded (`fake.requests`, oldest first) before it is a
   `X-Total-Count`, `X-Limit`; `page_cap`, `fail_once[(module, offset)]`, `after_page`);
 - as a CDRs Receiver that stores (`cdr_store=True`): 201 + `Location` for a new CDR, 200 + the same `Location` for a
   known one, GET of that URL;
+- as a Tokens Sender answering real-time authorization (`authorize=`, tokens.md 3.1.3): POST
+  `<prefix>/tokens/{uid}/authorize` gets an AuthorizationInfo with that AllowedType (`authorization_info()`),
+  404 + 2004 for "UNKNOWN", an allowed value no AllowedType has for "INVALID", or `authorize` itself when a dict;
 - as a Hub (`behind={(cc, pid): FakePartner}`): forwards each request to the Receiver of the party in OCPI-to-*,
   TO = the Hub itself is a Broadcast Push, an unknown party gets 4001, no TO headers 4000;
-- `responses[path prefix] = (http_status, body)` for anything else, and OCPI 1000 without data by default.
+- `responses[path prefix] = (http_status, body[, headers])` for anything else (a bytes body is sent as it is, any
+  other is JSON; `headers` are added to the answer), and OCPI 1000 without data by default.
 
 It checks the token we present (`valid_tokens`; `check_token=False` accepts any) and misbehaves on demand:
 
@@ -111,6 +115,8 @@ class FakePartner:
     # CDRs Receiver that stores: (country_code, party_id, id) -> CDR.
     cdr_store: bool = False
     stored: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    # Tokens Sender: the real-time authorization answer (None: not served).
+    authorize: str | dict[str, Any] | None = None
     # Hub: the parties behind it and its own party.
     behind: dict[tuple[str, str], FakePartner] = field(default_factory=dict)
     party: tuple[str, str] = ("DE", "HUB")
@@ -221,7 +227,7 @@ class FakePartner:
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler(self))
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def stop(self) -> None:
         self._released.set()
@@ -265,10 +271,11 @@ class FakePartner:
         if failed is not None:
             return failed
         path = record.path.split("?")[0]
-        for prefix, (status, body) in self.responses.items():
+        for prefix, (status, body, *headers) in self.responses.items():
             if path.startswith(prefix):
-                return status, json.dumps(body).encode(), {}
-        for route in (self._hub, self._configuration, self._sender_list, self._cdrs):
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                return status, payload, dict(headers[0]) if headers else {}
+        for route in (self._hub, self._configuration, self._sender_list, self._authorize, self._cdrs):
             answer = route(record, path, raw)
             if answer is not None:
                 return answer
@@ -374,6 +381,45 @@ class FakePartner:
         if record.method == "GET" and number.isdigit() and 0 < int(number) <= len(bodies):
             return 200, envelope(data=bodies[int(number) - 1]), {}
         return 404, envelope(2000), {}
+
+    def authorization_info(self, uid: str, token_type: str = "RFID", location: Any = None) -> dict[str, Any]:
+        """The AuthorizationInfo it answers for `authorize` = an AllowedType: a token of its first role, valid only
+        when ALLOWED, and the LocationReferences sent echoed when ALLOWED."""
+        role = self.roles[0]
+        cc, pid = role["country_code"], role["party_id"]
+        token = {
+            "country_code": cc,
+            "party_id": pid,
+            "uid": uid,
+            "type": token_type,
+            "contract_id": f"{cc}-{pid}-C00000001",
+            "issuer": pid,
+            "valid": self.authorize == "ALLOWED",
+            "whitelist": "ALLOWED",
+            "last_updated": TIMESTAMP,
+        }
+        info: dict[str, Any] = {"allowed": self.authorize, "token": token, "authorization_reference": f"{pid}-REF-1"}
+        if location and self.authorize == "ALLOWED":
+            info["location"] = location
+        return info
+
+    def _authorize(self, record: Received, path: str, raw: bytes) -> Answer | None:
+        segments = path.rstrip("/").split("/")
+        if (
+            self.authorize is None
+            or record.method != "POST"
+            or not path.startswith(f"{self.prefix}/tokens/")
+            or segments[-1] != "authorize"
+        ):
+            return None
+        if self.authorize == "UNKNOWN":
+            return 404, envelope(2004, message="Unknown token"), {}
+        if self.authorize == "INVALID":
+            return 200, envelope(data={"allowed": "MAYBE"}), {}
+        if isinstance(self.authorize, dict):
+            return 200, envelope(data=self.authorize), {}
+        info = self.authorization_info(segments[-2], record.query.get("type", "RFID"), record.body)
+        return 200, envelope(data=info), {}
 
     def _hub(self, record: Received, path: str, raw: bytes) -> Answer | None:
         if not self.behind:

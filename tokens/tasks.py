@@ -1,9 +1,9 @@
 from celery import shared_task
 
+from . import services
+
 
 @shared_task(ignore_result=True)
 def token_expire_due() -> int:
     """Beat: our tokens whose expiry has come become invalid (valid=false pushed to every CPO)."""
-    from .services import token_expire_due as expire
-
-    return expire()
+    return services.token_expire_due()

@@ -25,7 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "drf_spectacular",  # OpenAPI of the OCPI endpoints at /ocpi/schema/ (ocpi_platform/ocpi/openapi.py)
+    "drf_spectacular",  # OpenAPI of the OCPI endpoints at /ocpi/schema/ (ocpi_platform/ocpi/openapi/)
     "partners",
     "locations",
     "tariffs",

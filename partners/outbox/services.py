@@ -30,6 +30,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from ocpi_platform.dispatch import enqueue
 from ocpi_platform.ocpi.client import OcpiClientError, OcpiPermanentError, OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.hubclientinfo import PartyNotConnected, hub_party_status
@@ -41,7 +42,6 @@ from partners.models import (
     Partner,
     PartnerState,
 )
-from partners.tasks import outbox_deliver as outbox_deliver_task
 
 from .hints import hint_merge, hint_normalize
 from .registry import PushResult, UnknownOutboxModule, get_module
@@ -193,7 +193,7 @@ def _pace(pace: Callable[..., datetime | None], delivery_id: int, now: datetime)
 def _schedule(delivery_id: int, countdown: float = 0) -> None:
     """Queue a task; if the broker is unreachable the beat re-queues the row later."""
     try:
-        outbox_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown or None)
+        enqueue("partners.tasks.outbox_deliver", delivery_id=delivery_id, countdown=countdown or None)
     except Exception:
         logger.exception("Outbox: could not queue delivery %s; the beat will re-queue it", delivery_id)
 

@@ -16,6 +16,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
+from ocpi_platform.dispatch import enqueue_on_commit
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import Partner
 from sessions.gateway import GatewayResult, command_timeout, get_gateway
@@ -29,7 +30,6 @@ from sessions.models import (
 )
 from sessions.reservations import reservation_cancel_by_emsp, reservation_get_active, reservation_reserve_now
 from sessions.selectors import evse_at, session_get_for_partner
-from sessions.tasks import command_execute as command_execute_task
 
 from .results import command_result_record, response_timeout
 from .serializers import cdr_token_of, display_text
@@ -203,7 +203,7 @@ def command_receive(
             stored.deadline = _now() + timedelta(seconds=cast(int, stored.response_timeout))  # set above
             stored.save(update_fields=["deadline"])
             command_id = stored.pk
-            transaction.on_commit(lambda: command_execute_task.delay(command_id=command_id))
+            enqueue_on_commit("sessions.tasks.command_execute", command_id=command_id)
     logger.info(
         "Command %s %s from partner %s: %s%s",
         command,

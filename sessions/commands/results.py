@@ -15,12 +15,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ocpi_platform.dispatch import enqueue_on_commit
 from ocpi_platform.ocpi.client import OcpiClientError, OcpiTransientError
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import PartnerRole, Role
 from sessions.gateway import GatewayResult, command_timeout
 from sessions.models import CommandRequest
-from sessions.tasks import command_post_result as command_post_result_task
 
 from .serializers import command_result_data, display_text
 
@@ -50,7 +50,7 @@ def command_result_record(command: CommandRequest, outcome: GatewayResult) -> No
         )
         if updated:
             command_id = command.pk
-            transaction.on_commit(lambda: command_post_result_task.delay(command_id=command_id))
+            enqueue_on_commit("sessions.tasks.command_post_result", command_id=command_id)
 
 
 def command_result_post_later(*, command: CommandRequest, result: str, message: Any = None) -> None:
@@ -61,7 +61,7 @@ def command_result_post_later(*, command: CommandRequest, result: str, message: 
         updated_at=_now(),
     )  # fmt: skip
     command_id = command.pk
-    transaction.on_commit(lambda: command_post_result_task.delay(command_id=command_id))
+    enqueue_on_commit("sessions.tasks.command_post_result", command_id=command_id)
 
 
 def _emsp_party(command: CommandRequest) -> PartyRef | None:

@@ -1,3 +1,3 @@
-"""The dashboard tests count a Hub's outbox rows and ClientInfo: they reuse the Hub fixtures of tests/hubs."""
+"""The dashboard tests count a Hub's outbox rows and ClientInfo: they reuse the Hub fixtures of tests/fake_hub.py."""
 
-from tests.hubs.conftest import _our_parties, emsp_a, emsp_b, fake_hub, hub  # noqa: F401 - hub fixtures
+from tests.fake_hub import _our_parties, emsp_a, emsp_b, fake_hub, hub  # noqa: F401 - hub fixtures

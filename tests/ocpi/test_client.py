@@ -1,12 +1,9 @@
-"""The outbound OcpiClient against a real loopback HTTP server, and its URL safety checks."""
+"""The outbound OcpiClient against the fake partner on a real loopback HTTP server, and its URL safety checks."""
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,52 +18,20 @@ from ocpi_platform.ocpi.client import (
     join_url,
 )
 from ocpi_platform.ocpi.headers import PartyRef
+from tests.fake_partner import FakePartner, envelope
 
 
-class Server:
-    """Answers each path with a scripted (status, body, headers, delay) and records requests."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, Any, dict[str, str], float]] = {}
-        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                server.seen.append((self.command, self.path, dict(self.headers.items()), self.rfile.read(length)))
-                status, body, headers, delay = server.routes.get(self.path.split("?")[0], (404, None, {}, 0))
-                time.sleep(delay)
-                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value.replace("{base}", server.base))
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _any  # noqa: N815
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def ok(self, path: str, data: Any = None, status_code: int = 1000, http: int = 200, **kw: Any) -> None:
-        body = {"status_code": status_code, "timestamp": "2026-01-01T00:00:00Z"}
-        if data is not None:
-            body["data"] = data
-        self.routes[path] = (http, body, kw.get("headers", {}), kw.get("delay", 0))
+def ok(data: Any = None, status_code: int = 1000) -> bytes:
+    """An OCPI envelope as the partner's answer body."""
+    return envelope(status_code, data)
 
 
 @pytest.fixture
-def server() -> Any:
-    srv = Server()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+def server() -> Iterator[FakePartner]:
+    """The fake partner (tests/fake_partner.py): `responses[path]` are the scripted answers, `requests` what came."""
+    fake = FakePartner(check_token=False)
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
@@ -80,21 +45,22 @@ def client() -> OcpiClient:
 
 
 @pytest.mark.django_db
-def test_headers_auth_routing_and_ids(server: Server, client: OcpiClient) -> None:
-    server.ok("/x", data={"a": 1})
+def test_headers_auth_routing_and_ids(server: FakePartner, client: OcpiClient) -> None:
+    server.responses["/x"] = (200, ok(data={"a": 1}))
     result = client.put(f"{server.base}/x", json={"b": 2})
     assert result.data == {"a": 1}
-    method, _, headers, body = server.seen[0]
+    first = server.requests[0]
+    method, headers, body = first.method, first.headers, first.body
     assert method == "PUT"
     assert headers["Authorization"] == "Token c2VjcmV0LXRva2Vu"
     assert headers["Content-Type"] == "application/json"
-    assert json.loads(body) == {"b": 2}
+    assert body == {"b": 2}
     assert headers["OCPI-from-country-code"] == "NL" and headers["OCPI-from-party-id"] == "EXA"
     assert headers["OCPI-to-country-code"] == "DE" and headers["OCPI-to-party-id"] == "EMP"
     assert len(headers["X-Request-ID"]) == 36 and headers["X-Correlation-ID"]
     client.get(f"{server.base}/x", routing=False)
-    assert "OCPI-from-country-code" not in server.seen[1][2]
-    assert server.seen[0][2]["X-Request-ID"] != server.seen[1][2]["X-Request-ID"]
+    assert "OCPI-from-country-code" not in server.requests[1].headers
+    assert server.requests[0].headers["X-Request-ID"] != server.requests[1].headers["X-Request-ID"]
 
 
 @pytest.mark.django_db
@@ -111,15 +77,15 @@ def test_headers_auth_routing_and_ids(server: Server, client: OcpiClient) -> Non
         (401, None, OcpiPermanentError),
     ],
 )
-def test_status_mapping(server: Server, client: OcpiClient, http: int, code: int | None, error: type) -> None:
-    server.ok("/x", status_code=code or 2000, http=http)
+def test_status_mapping(server: FakePartner, client: OcpiClient, http: int, code: int | None, error: type) -> None:
+    server.responses["/x"] = (http, ok(status_code=code or 2000))
     with pytest.raises(error):
         client.get(f"{server.base}/x")
 
 
 @pytest.mark.django_db
-def test_429_carries_retry_after(server: Server, client: OcpiClient) -> None:
-    server.ok("/x", http=429, headers={"Retry-After": "7"})
+def test_429_carries_retry_after(server: FakePartner, client: OcpiClient) -> None:
+    server.responses["/x"] = (429, ok(status_code=2000), {"Retry-After": "7"})
     with pytest.raises(OcpiTransientError) as info:
         client.get(f"{server.base}/x")
     assert info.value.retry_after == 7.0
@@ -127,15 +93,16 @@ def test_429_carries_retry_after(server: Server, client: OcpiClient) -> None:
 
 
 @pytest.mark.django_db
-def test_not_json_is_permanent(server: Server, client: OcpiClient) -> None:
-    server.routes["/x"] = (200, b"<html>hello</html>", {}, 0)
+def test_not_json_is_permanent(server: FakePartner, client: OcpiClient) -> None:
+    server.responses["/x"] = (200, b"<html>hello</html>")
     with pytest.raises(OcpiPermanentError, match="no OCPI envelope"):
         client.get(f"{server.base}/x")
 
 
 @pytest.mark.django_db
-def test_timeout_and_connection_refused_are_transient(server: Server, client: OcpiClient) -> None:
-    server.ok("/slow", delay=2.0)
+def test_timeout_and_connection_refused_are_transient(server: FakePartner, client: OcpiClient) -> None:
+    server.responses["/slow"] = (200, ok())
+    server.stall(2.0, times=1)
     with pytest.raises(OcpiTransientError, match="Timeout"):
         client.get(f"{server.base}/slow")
     with pytest.raises(OcpiTransientError, match="Connection error"):
@@ -143,20 +110,21 @@ def test_timeout_and_connection_refused_are_transient(server: Server, client: Oc
 
 
 @pytest.mark.django_db
-def test_iter_pages_follows_link(server: Server, client: OcpiClient) -> None:
-    server.ok("/list", data=[1, 2], headers={"Link": '<{base}/list2?offset=2&limit=2>; rel="next"'})
-    server.ok("/list2", data=[3])
-    pages = [page.data for page in client.iter_pages(f"{server.base}/list", params={"limit": 2})]
+def test_iter_pages_follows_link(server: FakePartner, client: OcpiClient) -> None:
+    link = f'<{server.base}/list/2?offset=2&limit=2>; rel="next"'
+    server.responses["/list/1"] = (200, ok(data=[1, 2]), {"Link": link})
+    server.responses["/list/2"] = (200, ok(data=[3]))
+    pages = [page.data for page in client.iter_pages(f"{server.base}/list/1", params={"limit": 2})]
     assert pages == [[1, 2], [3]]
-    assert server.seen[0][1] == "/list?limit=2"
-    assert server.seen[1][1] == "/list2?offset=2&limit=2"
+    assert server.requests[0].path == "/list/1?limit=2"
+    assert server.requests[1].path == "/list/2?offset=2&limit=2"
 
 
 @pytest.mark.django_db
-def test_outbound_calls_are_logged_without_authorization(server: Server, client: OcpiClient) -> None:
+def test_outbound_calls_are_logged_without_authorization(server: FakePartner, client: OcpiClient) -> None:
     from partners.models import MessageLog
 
-    server.ok("/x", data={"token": "partner-secret"})
+    server.responses["/x"] = (200, ok(data={"token": "partner-secret"}))
     client.post(f"{server.base}/x", json={"token": "our-secret", "v": 1})
     row = MessageLog.objects.get()
     assert row.direction == "OUT" and row.method == "POST" and row.http_status == 200 and row.ocpi_status == 1000
@@ -192,11 +160,11 @@ def test_production_refuses_http_and_odd_schemes() -> None:
 
 @override_settings(OCPI_ALLOW_HTTP_URLS=False, OCPI_ALLOWED_PRIVATE_NETWORKS=[])
 @pytest.mark.django_db
-def test_refused_url_opens_no_connection(server: Server, client: OcpiClient) -> None:
-    server.ok("/x")
+def test_refused_url_opens_no_connection(server: FakePartner, client: OcpiClient) -> None:
+    server.responses["/x"] = (200, ok())
     with pytest.raises(OcpiUrlRefused):
         client.get(f"{server.base}/x")
-    assert server.seen == []
+    assert server.requests == []
 
 
 def test_join_url_uses_one_slash() -> None:

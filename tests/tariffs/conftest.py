@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from tests.cpo_partners import example_cpo, other_cpo  # noqa: F401 - fixtures of the Receiver tests
+
 
 @pytest.fixture(autouse=True)
 def outbox_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:

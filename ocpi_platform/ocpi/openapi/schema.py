@@ -72,7 +72,7 @@ def _serializer_classes() -> set[type]:
 # Custom fields (source "*") that stand for one OCPI value object: field class -> its serializer (dotted paths).
 FIELD_SERIALIZERS = {
     "locations.api.serializers.GeoLocationField": "locations.api.serializers.GeoLocationSerializer",
-    "cdrs.api.serializers.PriceField": "cdrs.api.serializers.PriceSerializer",
+    "cdrs.serializers.PriceField": "cdrs.serializers.PriceSerializer",
 }
 
 

@@ -1,4 +1,4 @@
 """Fixtures of the multi-party tests: the outbox clock and in-process worker, and the sessions pacing hook."""
 
-from tests.hubs.conftest import moving  # noqa: F401 - fixture
+from tests.fake_hub import moving  # noqa: F401 - fixture
 from tests.outbox.conftest import clock, runner  # noqa: F401 - fixtures

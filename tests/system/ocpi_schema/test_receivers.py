@@ -40,9 +40,9 @@ COVERED = {
             "location_patch_example_status.json",
             "location_patch_example_tariff.json",
         ],
-        "tests/emsp/test_locations_receiver.py",
+        "tests/locations/test_api_receiver.py",
     ),
-    **{p.name: "tests/emsp/test_tariffs_receiver.py" for p in EXAMPLES.glob("tariff_*.json") if p.name not in BROKEN},
+    **{p.name: "tests/tariffs/test_api_receiver.py" for p in EXAMPLES.glob("tariff_*.json") if p.name not in BROKEN},
     **dict.fromkeys(
         [
             "token_example_1_app_user.json",

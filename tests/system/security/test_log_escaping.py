@@ -10,7 +10,8 @@ import pytest
 
 from ocpi_platform.ocpi.logsafe import log_safe
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.ocpi.test_client import Server, client, server  # noqa: F401 (fixtures)
+from tests.fake_partner import FakePartner
+from tests.ocpi.test_client import client, server  # noqa: F401 (fixtures)
 
 FORGED = "\r\n2026-01-01 00:00:00,000 INFO ocpi.inbound IN GET /ocpi/versions -> 200/1000"
 
@@ -103,18 +104,16 @@ def test_process_exception_log_escapes_the_path(caplog: pytest.LogCaptureFixture
 
 @pytest.mark.django_db
 def test_outbound_log_line_and_errors_escape_the_partners_text(
-    server: Server,  # noqa: F811
+    server: FakePartner,  # noqa: F811
     client: Any,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The status_message (and URL) come from the partner; they end up in exception texts the outbox logs."""
     from ocpi_platform.ocpi.client import OcpiPermanentError
 
-    server.routes["/refuse"] = (
+    server.responses["/refuse"] = (
         200,
         {"status_code": 2001, "status_message": "no" + FORGED, "timestamp": "2026-01-01T00:00:00Z"},
-        {},
-        0,
     )
     caplog.set_level(logging.INFO)
     with pytest.raises(OcpiPermanentError) as raised:

@@ -12,7 +12,7 @@ from partners.hub_pull import client_info_pull
 from partners.hubclientinfo import hub_party_status, partner_for_party
 from partners.models import ClientInfo, Partner, PartnerState
 from tests.conftest import make_registered_partner
-from tests.hubs.conftest import EMSP_A, client_info
+from tests.fake_hub import EMSP_A, client_info
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,8 @@
 """Hub fixtures: our parties, a fake Hub on loopback with two eMSPs behind it (DE/AAA and FR/BBB), the Hub as a
-registered partner with ClientInfo for them and for two CPOs behind it (BE/CP1, BE/CP2), and the outbox clock and
-in-process worker of tests/outbox."""
+registered partner with ClientInfo for them and for two CPOs behind it (BE/CP1, BE/CP2), and `moving` (the sessions
+services on the outbox clock). A folder's conftest.py imports the fixtures it needs (tests/partners/hubs,
+tests/system/hubs, tests/system/multiparty, tests/backoffice); `moving` also needs the `clock` and `runner` of
+tests/outbox/conftest.py."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from partners.models import ClientInfo, Partner
 from tests.cdrs.factories import our_parties
 from tests.conftest import RegisteredPartner, make_registered_partner
 from tests.fake_partner import FakePartner
-from tests.outbox.conftest import clock, runner  # noqa: F401 - outbox fixtures
 
 EMSP_A, EMSP_B = ("DE", "AAA"), ("FR", "BBB")
 CPO_1, CPO_2 = ("BE", "CP1"), ("BE", "CP2")
@@ -24,7 +25,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def moving(clock: Any, runner: Any, mocker: Any) -> Any:  # noqa: F811
+def moving(clock: Any, runner: Any, mocker: Any) -> Any:
     """The sessions services share the outbox clock; their paced rows are queued through the runner."""
     mocker.patch("sessions.services._now", clock)
     return runner

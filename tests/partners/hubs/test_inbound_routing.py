@@ -16,7 +16,7 @@ from partners.models import MessageLog, Partner, PartnerState
 from sessions.models import ChargingSession
 from tests.conftest import make_registered_partner
 from tests.examples import load_example
-from tests.hubs.conftest import CPO_1, CPO_2, EMSP_A, EMSP_B, HUB_PARTY, client_info, via_hub
+from tests.fake_hub import CPO_1, CPO_2, EMSP_A, EMSP_B, HUB_PARTY, client_info, via_hub
 from tokens.models import Token
 
 pytestmark = pytest.mark.django_db

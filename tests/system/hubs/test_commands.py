@@ -8,8 +8,8 @@ import pytest
 
 from partners.models import PartnerEndpoint
 from sessions.commands.sender import command_send
-from tests.hubs.conftest import CPO_2, via_hub
-from tests.hubs.test_inbound_routing import location_body
+from tests.fake_hub import CPO_2, via_hub
+from tests.partners.hubs.test_inbound_routing import location_body
 from tests.tokens.factories import TokenFactory
 
 pytestmark = pytest.mark.django_db

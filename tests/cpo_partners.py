@@ -1,4 +1,8 @@
-"""eMSP-side fixtures: our parties, partner CPOs registered with us, a fake CPO Sender, OCPI documents."""
+"""eMSP-side fixtures: our parties, partner CPOs registered with us, a fake CPO Sender, OCPI documents.
+
+Used by the Receiver tests of tests/locations and tests/tariffs and the pull tests of tests/partners: their
+conftest.py imports the partner fixtures; a test module imports the autouse `_our_parties` itself (so it applies
+to that module only)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 
 from tariffs.models import Tariff
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.emsp.conftest import tariff_doc
+from tests.cpo_partners import _our_parties, tariff_doc  # noqa: F401 - _our_parties: autouse fixture
 from tests.examples import EXAMPLES, load_example
 
 TARIFF_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("tariff_*.json") if p.name != "tariff_put_example.json")

@@ -10,7 +10,7 @@ import pytest
 from locations.models import EVSE, Connector, Location
 from partners.services import partner_invite
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.emsp.conftest import location_doc
+from tests.cpo_partners import _our_parties, location_doc  # noqa: F401 - _our_parties: autouse fixture
 from tests.examples import load_example
 
 LOCATION_EXAMPLES = [

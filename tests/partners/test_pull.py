@@ -19,7 +19,7 @@ from partners.tasks import partner_pull, partner_pull_due
 from sessions.models import ChargingSession
 from tariffs.models import Tariff
 from tests.conftest import RegisteredPartner, make_registered_partner
-from tests.emsp.conftest import location_doc, tariff_doc, touched
+from tests.cpo_partners import _our_parties, location_doc, tariff_doc, touched  # noqa: F401 - _our_parties: autouse fixture
 from tests.examples import load_example
 from tests.fake_partner import FakePartner
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from partners.models import PullState
 from tests.conftest import RegisteredPartner
-from tests.emsp.conftest import location_doc, tariff_doc
+from tests.cpo_partners import _our_parties, location_doc, tariff_doc  # noqa: F401 - _our_parties: autouse fixture
 from tests.fake_partner import FakePartner
 
 
@@ -18,7 +18,7 @@ def superuser(db: Any) -> User:
     return User.objects.create_superuser("admin", "admin@example.com", "pw")
 
 
-@pytest.mark.urls("tests.emsp.admin_urls")
+@pytest.mark.urls("tests.partners.admin_urls")
 def test_pull_state_admin_changelist_change_page_and_actions(
     client: Any, superuser: User, pulled_cpo: RegisteredPartner, django_capture_on_commit_callbacks: Any, mocker: Any
 ) -> None:

@@ -14,7 +14,7 @@ from partners.models import OutboxDelivery, OutboxPartnerState, OutboxState
 from sessions.models import ChargingSession
 from sessions.services import session_start
 from tests.cdrs.factories import cdr_token, make_session, our_connector, our_tariff
-from tests.hubs.conftest import EMSP_A, EMSP_B
+from tests.fake_hub import EMSP_A, EMSP_B
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from sessions.models import ChargingProfileRequest
 from tests.conftest import make_registered_partner
 from tests.examples import load_example
 from tests.fake_partner import FakePartner
-from tests.hubs.test_fake_hub import start
 from tests.outbox.conftest import location_data
 from tests.sessions import test_gateway_fixtures as fixtures
+from tests.system.hubs.test_fake_hub import start
 
 pytestmark = pytest.mark.django_db
 
