@@ -235,3 +235,23 @@ def test_partner_tariffs_are_read_only(admin_client: Any) -> None:
     response = admin_client.post(change_url(theirs), form_data([{"price_components": TIME}], currency="CHF"))
     assert response.status_code == 403
     assert Tariff.objects.get(pk=theirs.pk).currency == "EUR"
+
+
+@pytest.mark.parametrize("tax_included", ["YES", "N/A", ""])
+def test_add_page_stores_tax_included(admin_client: Any, tax_included: str) -> None:
+    """OCPI 2.3.0 tax_included is a choice in the admin; empty leaves it derived (tariffs/wire.py)."""
+    assert 'name="tax_included"' in admin_client.get(ADD).content.decode()
+
+    response = admin_client.post(ADD, form_data([{"price_components": TIME}], tax_included=tax_included))
+
+    assert response.status_code == 302, errors_of(response)
+    tariff = Tariff.objects.get(ocpi_id="ADM-1")
+    assert tariff.tax_included == tax_included
+    assert tariff_to_ocpi(tariff).get("tax_included") == (tax_included or None)
+
+
+def test_add_page_refuses_an_unknown_tax_included(admin_client: Any) -> None:
+    response = admin_client.post(ADD, form_data([{"price_components": TIME}], tax_included="MAYBE"))
+
+    assert "tax_included" in errors_of(response)
+    assert not Tariff.objects.filter(ocpi_id="ADM-1").exists()
