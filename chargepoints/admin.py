@@ -1,0 +1,102 @@
+"""Staff pages for OCPP charge points (issue 16): connection state, heartbeat, firmware, connectors, message log."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import ChargePoint, ChargePointConnector, OcppMessage, OcppTransaction
+
+
+class ChargePointConnectorInline(admin.TabularInline):
+    model = ChargePointConnector
+    extra = 0
+    raw_id_fields = ("evse", "connector")
+
+
+class SetPasswordForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8, max_length=40)
+
+
+@admin.register(ChargePoint)
+class ChargePointAdmin(admin.ModelAdmin):
+    list_display = (
+        "identity",
+        "connected",
+        "protocol",
+        "last_heartbeat_at",
+        "vendor",
+        "model",
+        "firmware_version",
+        "message_log",
+    )
+    list_filter = ("connected", "protocol")
+    search_fields = ("identity", "serial", "vendor", "model")
+    readonly_fields = (
+        "protocol",
+        "connected",
+        "server_id",
+        "connected_at",
+        "last_heartbeat_at",
+        "vendor",
+        "model",
+        "serial",
+        "firmware_version",
+        "last_boot_at",
+    )
+    exclude = ("password_hash",)
+    inlines = [ChargePointConnectorInline]
+    actions = ["set_password"]
+
+    @admin.display(description="Messages")
+    def message_log(self, obj: ChargePoint) -> str:
+        url = reverse("admin:chargepoints_ocppmessage_changelist") + f"?charge_point__id__exact={obj.pk}"
+        return format_html('<a href="{}">log</a>', url)
+
+    @admin.action(description="Set the HTTP Basic password (one charge point)")
+    def set_password(self, request: HttpRequest, queryset):  # type: ignore[no-untyped-def]
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one charge point.", messages.ERROR)
+            return None
+        charge_point = queryset.get()
+        form = SetPasswordForm(request.POST if "password" in request.POST else None)
+        if form.is_valid():
+            charge_point.set_password(form.cleaned_data["password"])
+            charge_point.save(update_fields=["password_hash"])
+            self.message_user(request, f"Password of {charge_point} set.", messages.SUCCESS)
+            return HttpResponseRedirect(request.get_full_path())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Set the password of {charge_point}",
+            "form": form,
+            "charge_point": charge_point,
+            "action": "set_password",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/chargepoints/set_password.html", context)
+
+
+@admin.register(OcppMessage)
+class OcppMessageAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "charge_point", "direction", "message_type", "action", "unique_id")
+    list_filter = ("direction", "message_type", "action")
+    list_select_related = ("charge_point",)
+    search_fields = ("unique_id", "charge_point__identity")
+    raw_id_fields = ("charge_point",)
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(OcppTransaction)
+class OcppTransactionAdmin(admin.ModelAdmin):
+    list_display = ("transaction_id", "charge_point", "id_tag", "started_at", "stopped_at", "session")
+    list_select_related = ("charge_point", "session")
+    raw_id_fields = ("charge_point", "connector", "session")
+    search_fields = ("transaction_id", "id_tag", "charge_point__identity")

@@ -1,0 +1,113 @@
+"""OCPP charge points (issue 16): the physical side behind our OCPI EVSEs.
+
+A ChargePoint connects to `ocpp_server` over WebSocket as ws://host/ocpp/<identity> (OCPP-J 1.6 / 2.0.1,
+security profile 1: HTTP Basic auth checked against `password_hash`). ChargePointConnector maps an OCPP
+connectorId (1.6) / evseId+connectorId (2.0.1) onto our locations.EVSE/Connector; OcppTransaction ties an OCPP
+transaction to the OCPI session it created; OcppMessage logs every frame in both directions.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+
+
+class OcppProtocol(models.TextChoices):
+    V16 = "ocpp1.6", "OCPP 1.6J"
+    V201 = "ocpp2.0.1", "OCPP 2.0.1"
+
+
+class ChargePoint(models.Model):
+    identity = models.CharField(max_length=48, unique=True, help_text="The <charge_point_id> of ws://…/ocpp/<id>")
+    password_hash = models.CharField(max_length=256, blank=True, help_text="HTTP Basic password (hashed)")
+    protocol = models.CharField(max_length=16, choices=OcppProtocol.choices, blank=True)
+    connected = models.BooleanField(default=False)
+    server_id = models.CharField(max_length=64, blank=True, help_text="The ocpp_server process holding the socket")
+    connected_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=50, blank=True)
+    serial = models.CharField(max_length=50, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    last_boot_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["identity"]
+
+    def __str__(self) -> str:
+        return self.identity
+
+    def set_password(self, raw: str) -> None:
+        self.password_hash = make_password(raw)
+
+    def check_password(self, raw: str) -> bool:
+        return bool(self.password_hash) and check_password(raw, self.password_hash)
+
+
+class ChargePointConnector(models.Model):
+    """OCPP 1.6 connectorId / 2.0.1 evseId (ocpp_evse_id) and connectorId -> our EVSE/Connector."""
+
+    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="connectors")
+    ocpp_evse_id = models.PositiveIntegerField(help_text="1.6 connectorId / 2.0.1 evseId")
+    ocpp_connector_id = models.PositiveIntegerField(default=1, help_text="2.0.1 connectorId (1 for 1.6)")
+    evse = models.ForeignKey("locations.EVSE", on_delete=models.CASCADE, related_name="ocpp_connectors")
+    connector = models.ForeignKey(
+        "locations.Connector", on_delete=models.SET_NULL, null=True, blank=True, related_name="ocpp_connectors"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "charge_point", "ocpp_evse_id", "ocpp_connector_id", name="chargepointconnector_unique_ids"
+            )
+        ]
+        ordering = ["charge_point", "ocpp_evse_id", "ocpp_connector_id"]
+
+    def __str__(self) -> str:
+        return f"{self.charge_point_id}:{self.ocpp_evse_id}/{self.ocpp_connector_id}"
+
+
+class OcppTransaction(models.Model):
+    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="transactions")
+    transaction_id = models.CharField(max_length=36)
+    connector = models.ForeignKey(ChargePointConnector, on_delete=models.SET_NULL, null=True, blank=True)
+    session = models.ForeignKey(
+        "charging_sessions.ChargingSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    id_tag = models.CharField(max_length=36, blank=True)
+    started_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    meter_start_wh = models.BigIntegerField(default=0)
+    last_meter_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("charge_point", "transaction_id", name="ocpptransaction_unique_id")]
+
+    def __str__(self) -> str:
+        return f"{self.charge_point_id}:{self.transaction_id}"
+
+
+class OcppMessage(models.Model):
+    class Direction(models.TextChoices):
+        IN = "IN", "charge point -> us"
+        OUT = "OUT", "us -> charge point"
+
+    class MessageType(models.TextChoices):
+        CALL = "CALL"
+        CALLRESULT = "CALLRESULT"
+        CALLERROR = "CALLERROR"
+
+    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    message_type = models.CharField(max_length=10, choices=MessageType.choices)
+    action = models.CharField(max_length=64, blank=True)
+    unique_id = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["charge_point", "created_at"], name="ocppmessage_cp_created")]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.message_type} {self.action} {self.unique_id}"
