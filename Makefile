@@ -53,5 +53,9 @@ worker: venv
 beat: venv
 	$(BIN)/celery -A ocpi_platform beat --loglevel=INFO
 
+.PHONY: ocpp-server
+ocpp-server: venv  ## OCPP 1.6J/2.0.1 WebSocket server for charge points (ws://OCPP_HOST:OCPP_PORT/ocpp/<id>)
+	$(BIN)/python manage.py ocpp_server --host $${OCPP_HOST:-127.0.0.1} --port $${OCPP_PORT:-9000}
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,34 @@
+"""`manage.py ocpp_server`: the OCPP 1.6J / 2.0.1 WebSocket server (issue 16), ws://host:port/ocpp/<id>."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from chargepoints.ocpp_gateway.server import OcppServer
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Run the OCPP 1.6J / 2.0.1 WebSocket server for charge points."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=9000)
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        asyncio.run(self._serve(host, port))
+
+    async def _serve(self, host: str, port: int) -> None:
+        server = OcppServer()
+        ws_server = await server.serve(host, port)
+        self.stdout.write(f"OCPP server {server.server_id} on ws://{host}:{port}/ocpp/<charge_point_id>")
+        await server.started()
+        try:
+            await ws_server.serve_forever()
+        finally:
+            await server.stopped()

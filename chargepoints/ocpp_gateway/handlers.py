@@ -1,0 +1,276 @@
+"""Synchronous ORM work of the OCPP server (called through asgiref's sync_to_async, thread_sensitive=True).
+
+Everything a charge point reports ends in `chargepoints.events` (EVSE status, session started, meter values,
+session stopped), like the simulator's events; this module only translates OCPP identifiers and values.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from chargepoints import events
+from chargepoints.models import ChargePoint, ChargePointConnector, OcppMessage, OcppTransaction
+from sessions.gateway import GatewayEventError
+from tokens.authorization import token_authorize_at_charge_point
+from tokens.models import Token
+
+logger = logging.getLogger(__name__)
+
+# OCPP 1.6 ChargePointStatus (7.7) and 2.0.1 ConnectorStatusEnumType -> OCPI EVSE Status (locations.md 8.4.22).
+STATUS_MAP = {
+    "Available": "AVAILABLE",
+    "Preparing": "CHARGING",
+    "Charging": "CHARGING",
+    "SuspendedEV": "CHARGING",
+    "SuspendedEVSE": "CHARGING",
+    "Finishing": "CHARGING",
+    "Occupied": "CHARGING",
+    "Reserved": "RESERVED",
+    "Unavailable": "INOPERATIVE",
+    "Faulted": "OUTOFORDER",
+}
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+
+def parse_time(value: str | None) -> datetime:
+    if not value:
+        return timezone.now()
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# --- connection ----------------------------------------------------------------------------------------
+
+
+def authenticate(identity: str, password: str | None) -> bool:
+    """Security profile 1: HTTP Basic password checked against the charge point's hash."""
+    cp = ChargePoint.objects.filter(identity=identity).first()
+    return cp is not None and password is not None and cp.check_password(password)
+
+
+def mark_connected(identity: str, *, protocol: str, server_id: str, connected: bool) -> None:
+    fields: dict[str, Any] = {"connected": connected, "server_id": server_id if connected else ""}
+    if connected:
+        fields |= {"protocol": protocol, "connected_at": timezone.now()}
+    ChargePoint.objects.filter(identity=identity).update(**fields)
+
+
+def log_message(identity: str, raw: str, direction: str, action_hint: str = "") -> None:
+    """Store one OCPP-J frame ([2, id, action, payload] / [3, id, payload] / [4, id, code, desc, details])."""
+    import json
+
+    try:
+        frame = json.loads(raw)
+        kind = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}[frame[0]]
+        unique_id = str(frame[1])
+    except (ValueError, KeyError, IndexError, TypeError):
+        kind, unique_id, frame = "CALLERROR", "", [None, "", {"raw": raw[:2000]}]
+    if kind == "CALL":
+        action, payload = str(frame[2]), frame[3] if len(frame) > 3 else {}
+    elif kind == "CALLRESULT":
+        action, payload = action_hint, frame[2] if len(frame) > 2 else {}
+    else:
+        action, payload = action_hint, {"error": frame[2:]}
+    cp_id = ChargePoint.objects.filter(identity=identity).values_list("pk", flat=True).first()
+    if cp_id is None:
+        return
+    OcppMessage.objects.create(
+        charge_point_id=cp_id,
+        direction=direction,
+        message_type=kind,
+        action=action[:64],
+        unique_id=unique_id[:64],
+        payload=payload if isinstance(payload, dict) else {"value": payload},
+    )
+
+
+# --- core messages -------------------------------------------------------------------------------------
+
+
+def boot(identity: str, *, vendor: str, model: str, serial: str = "", firmware: str = "") -> None:
+    ChargePoint.objects.filter(identity=identity).update(
+        vendor=vendor[:50],
+        model=model[:50],
+        serial=(serial or "")[:50],
+        firmware_version=(firmware or "")[:50],
+        last_boot_at=timezone.now(),
+        last_heartbeat_at=timezone.now(),
+    )
+
+
+def heartbeat(identity: str) -> None:
+    ChargePoint.objects.filter(identity=identity).update(last_heartbeat_at=timezone.now())
+
+
+def _connector(identity: str, evse_id: int, connector_id: int | None = None) -> ChargePointConnector | None:
+    qs = ChargePointConnector.objects.select_related("evse__location", "connector").filter(
+        charge_point__identity=identity, ocpp_evse_id=evse_id
+    )
+    if connector_id is not None:
+        qs = qs.filter(ocpp_connector_id=connector_id)
+    return qs.order_by("ocpp_connector_id").first()
+
+
+def status(identity: str, *, evse_id: int, connector_id: int | None, ocpp_status: str) -> str | None:
+    """StatusNotification -> events.evse_status_changed; returns the OCPI status applied (None: ignored)."""
+    ocpi = STATUS_MAP.get(ocpp_status)
+    mapping = _connector(identity, evse_id, connector_id)
+    if ocpi is None or mapping is None:  # connectorId 0 (the whole charge point) or an unmapped connector
+        return None
+    events.evse_status_changed(evse=mapping.evse, status=ocpi)
+    return ocpi
+
+
+@dataclass(frozen=True)
+class Authorization:
+    status: str  # OCPP AuthorizationStatus: Accepted, Blocked, Expired, Invalid
+    token: Token | None = None
+    authorization_reference: str | None = None
+    owner: Any = None
+
+
+def authorize(identity: str, id_tag: str, *, evse_id: int | None = None) -> Authorization:
+    """Authorize / the idToken of a transaction: our tokens and partners' tokens through
+    tokens.authorization.token_authorize_at_charge_point (whitelist rules, real-time authorization)."""
+    token = Token.objects.filter(ocpi_id__iexact=id_tag).order_by("-last_updated").first()
+    mapping = _connector(identity, evse_id) if evse_id else None
+    if mapping is None:
+        mapping = (
+            ChargePointConnector.objects.select_related("evse__location")
+            .filter(charge_point__identity=identity)
+            .first()
+        )
+    if token is None or mapping is None:
+        return Authorization("Invalid")
+    decision = token_authorize_at_charge_point(
+        country_code=token.country_code,
+        party_id=token.party_id,
+        uid=token.ocpi_id,
+        type=token.type,
+        location_id=mapping.evse.location.ocpi_id,
+        evse_uid=mapping.evse.uid,
+    )
+    if decision.allowed:
+        return Authorization("Accepted", decision.token or token, decision.authorization_reference, decision.owner)
+    return Authorization({"BLOCKED": "Blocked", "EXPIRED": "Expired"}.get(decision.status, "Invalid"))
+
+
+def _cdr_token(token: Token) -> dict[str, Any]:
+    return {
+        "country_code": token.country_code,
+        "party_id": token.party_id,
+        "uid": token.ocpi_id,
+        "type": token.type,
+        "contract_id": token.contract_id,
+    }
+
+
+def transaction_start(
+    identity: str,
+    *,
+    evse_id: int,
+    connector_id: int | None,
+    id_tag: str,
+    timestamp: str | None,
+    meter_start_wh: int,
+    transaction_id: str | None = None,
+) -> tuple[OcppTransaction, str]:
+    """StartTransaction (1.6) / TransactionEvent Started (2.0.1): an OcppTransaction and, when the token is
+    accepted, an OCPI session through events.session_started. Returns (transaction, authorization status)."""
+    auth = authorize(identity, id_tag, evse_id=evse_id)
+    mapping = _connector(identity, evse_id, connector_id)
+    started_at = parse_time(timestamp)
+    with transaction.atomic():
+        cp = ChargePoint.objects.get(identity=identity)
+        tx = OcppTransaction.objects.create(
+            charge_point=cp,
+            transaction_id=transaction_id or f"pending-{timezone.now().timestamp()}",
+            connector=mapping,
+            id_tag=id_tag[:36],
+            started_at=started_at,
+            meter_start_wh=meter_start_wh,
+            last_meter_at=started_at,
+        )
+        if transaction_id is None:  # 1.6: the Central System chooses an integer transactionId
+            tx.transaction_id = str(tx.pk)
+        if auth.status == "Accepted" and mapping is not None and auth.token is not None:
+            tx.session = events.session_started(
+                evse=mapping.evse,
+                connector_id=mapping.connector.ocpi_id if mapping.connector else None,
+                cdr_token=_cdr_token(auth.token),
+                auth_method="AUTH_REQUEST" if auth.authorization_reference else "WHITELIST",
+                started_at=started_at,
+                authorization_reference=auth.authorization_reference,
+                token_owner_partner=auth.owner,
+            )
+        tx.save()
+    return tx, auth.status
+
+
+def _find(identity: str, transaction_id: str) -> OcppTransaction | None:
+    return (
+        OcppTransaction.objects.select_related("session")
+        .filter(charge_point__identity=identity, transaction_id=str(transaction_id))
+        .first()
+    )
+
+
+def energy_wh(meter_values: list[dict[str, Any]]) -> tuple[datetime, int] | None:
+    """The last Energy.Active.Import.Register reading (Wh) of OCPP MeterValue objects (snake_case keys)."""
+    found = None
+    for mv in meter_values or []:
+        for sv in mv.get("sampled_value", []):
+            measurand = sv.get("measurand", ENERGY_REGISTER)
+            if measurand != ENERGY_REGISTER or sv.get("phase"):
+                continue
+            unit = sv.get("unit") or (sv.get("unit_of_measure") or {}).get("unit", "Wh")
+            value = Decimal(str(sv["value"])) * (1000 if unit == "kWh" else 1)
+            found = (parse_time(mv.get("timestamp")), int(value))
+    return found
+
+
+def transaction_meter(identity: str, transaction_id: str, reading: tuple[datetime, int] | None) -> bool:
+    """MeterValues of a transaction -> events.meter_values (one ChargingPeriod per interval)."""
+    tx = _find(identity, transaction_id)
+    if tx is None or tx.session is None or reading is None:
+        return False
+    at, wh = reading
+    start = tx.last_meter_at or tx.started_at
+    if at <= start:
+        return False
+    try:
+        events.meter_values(
+            session=tx.session,
+            period_start=start,
+            period_end=at,
+            kwh_total=Decimal(max(wh - tx.meter_start_wh, 0)) / 1000,
+        )
+    except GatewayEventError as exc:
+        logger.warning("Charge point %s transaction %s: meter values ignored (%s)", identity, transaction_id, exc)
+        return False
+    OcppTransaction.objects.filter(pk=tx.pk).update(last_meter_at=at)
+    return True
+
+
+def transaction_stop(
+    identity: str, transaction_id: str, *, timestamp: str | None, meter_stop_wh: int | None
+) -> OcppTransaction | None:
+    """StopTransaction (1.6) / TransactionEvent Ended (2.0.1): last interval, then events.session_stopped
+    (the session COMPLETED, the EVSE AVAILABLE, the CDR issued)."""
+    tx = _find(identity, transaction_id)
+    if tx is None or tx.stopped_at is not None:
+        return tx
+    stopped_at = parse_time(timestamp)
+    if meter_stop_wh is not None:
+        transaction_meter(identity, transaction_id, (stopped_at, meter_stop_wh))
+    OcppTransaction.objects.filter(pk=tx.pk).update(stopped_at=stopped_at)
+    tx.refresh_from_db()
+    if tx.session is not None:
+        events.session_stopped(session=tx.session, stopped_at=stopped_at)
+    return tx
