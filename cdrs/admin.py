@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.html import format_html
 
+from backoffice.confirm import confirmed_action
 from partners.models import Party, Role
 
 from .models import Cdr, CdrQuerySet
@@ -214,6 +215,10 @@ class CdrAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Cdr | None = None) -> bool:
         return False
 
+    def has_credit_permission(self, request: HttpRequest) -> bool:
+        """The rows are read-only, but issuing a credit CDR needs the change permission (issue 13)."""
+        return request.user.has_perm("cdrs.change_cdr")
+
     # --- Columns --------------------------------------------------------------------------------------
 
     @admin.display(description="direction")
@@ -267,7 +272,7 @@ class CdrAdmin(admin.ModelAdmin):
 
     # --- Actions --------------------------------------------------------------------------------------
 
-    @admin.action(description="Create credit CDR (cancels the selected CDRs we issued)")
+    @confirmed_action(description="Create credit CDR (cancels the selected CDRs we issued)", permissions=["credit"])
     def create_credit_cdr(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> None:
         done = 0
         for cdr in queryset.order_by("pk"):

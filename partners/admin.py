@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from backoffice.confirm import confirmed_action
 from ocpi_platform.ocpi.client import OcpiClientError
 from ocpi_platform.ocpi.exceptions import OcpiError
 from ocpi_platform.ocpi.versions import versions_url
@@ -243,7 +244,7 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/partners/partner/invite.html", context)
 
-    @admin.action(description="Update credentials (rotate tokens, refresh endpoints)", permissions=["change"])
+    @confirmed_action(description="Update credentials (rotate tokens, refresh endpoints)", permissions=["change"])
     def action_update_credentials(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         for partner in queryset:
             try:
@@ -253,7 +254,7 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
             else:
                 self.message_user(request, f"{partner}: credentials updated", messages.SUCCESS)
 
-    @admin.action(description="Unregister (DELETE credentials, revoke tokens)", permissions=["change"])
+    @confirmed_action(description="Unregister (DELETE credentials, revoke tokens)", permissions=["change"])
     def action_unregister(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         for partner in queryset.filter(state=PartnerState.REGISTERED):
             services.partner_unregister(partner=partner)
@@ -275,19 +276,19 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
                 request, f"{partner}: {sum(queued.values())} deliveries queued ({detail})", messages.SUCCESS
             )
 
-    @admin.action(description="Push everything now (locations, tariffs, tokens)", permissions=["change"])
+    @confirmed_action(description="Push everything now (locations, tariffs, tokens)", permissions=["change"])
     def action_push_everything(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         self._push_now(request, queryset, None)
 
-    @admin.action(description="Push all locations now", permissions=["change"])
+    @confirmed_action(description="Push all locations now", permissions=["change"])
     def action_push_locations(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         self._push_now(request, queryset, ["locations"])
 
-    @admin.action(description="Push all tariffs now", permissions=["change"])
+    @confirmed_action(description="Push all tariffs now", permissions=["change"])
     def action_push_tariffs(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         self._push_now(request, queryset, ["tariffs"])
 
-    @admin.action(description="Push all tokens now", permissions=["change"])
+    @confirmed_action(description="Push all tokens now", permissions=["change"])
     def action_push_tokens(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         self._push_now(request, queryset, ["tokens"])
 

@@ -15,6 +15,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from backoffice.confirm import confirmed_action
+
 from .models import OutboxDelivery, OutboxPartnerState, OutboxState, OutboxSync, Partner
 from .outbox import outbox_dead_letter, outbox_retry
 
@@ -102,7 +104,7 @@ class OutboxDeliveryAdmin(admin.ModelAdmin):
         """The rows are read-only, but retrying and dead-lettering need the change permission."""
         return request.user.has_perm("partners.change_outboxdelivery")
 
-    @admin.action(description="Retry now (failed or dead-lettered)", permissions=["retry"])
+    @confirmed_action(description="Retry now (failed or dead-lettered)", permissions=["retry"])
     def action_retry(self, request: HttpRequest, queryset: QuerySet[OutboxDelivery]) -> None:
         done = 0
         for delivery in queryset.filter(state__in=[OutboxState.FAILED, OutboxState.DEAD]):
@@ -110,7 +112,7 @@ class OutboxDeliveryAdmin(admin.ModelAdmin):
             done += 1
         self.message_user(request, f"{done} deliveries queued again.", messages.SUCCESS)
 
-    @admin.action(description="Dead-letter (stop trying)", permissions=["retry"])
+    @confirmed_action(description="Dead-letter (stop trying)", permissions=["retry"])
     def action_dead_letter(self, request: HttpRequest, queryset: QuerySet[OutboxDelivery]) -> None:
         done = 0
         for delivery in queryset.filter(state=OutboxState.PENDING):

@@ -9,18 +9,20 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template import Context, Template
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from backoffice.confirm import confirmed_action
 from partners.models import Partner
 from partners.selectors import partner_list_with_endpoint
 
 from .commands.sender import command_refresh, command_send
 from .models import (
+    FINAL_STATUSES,
     ChargingProfileRequest,
     ChargingSession,
     ChargingSessionQuerySet,
@@ -156,6 +158,11 @@ class ChargingSessionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status in FINAL_STATUSES:
+            return False  # a completed (or invalid) session is history: read-only (issue 13)
+        return super().has_change_permission(request, obj)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is not None and obj.is_ours:
             return tuple(name for name in self.fields if name not in STAFF_EDITABLE)
@@ -181,15 +188,6 @@ def _pretty(value: Any) -> str:
 
 
 # --- Commands, reservations and charging profiles ------------------------------------------------------
-
-_SEND_TEMPLATE = Template(
-    """{% extends "admin/base_site.html" %}
-{% block content %}<div id="content-main">
-<p>Our eMSP sends a command to a partner CPO (Commands Sender). The CommandResponse is shown at once; the
-CommandResult arrives on our callback (reload the command's page).</p>
-<form method="post">{% csrf_token %}<table>{{ form.as_table }}</table>
-<div class="submit-row"><input type="submit" class="default" value="Send"></div></form></div>{% endblock %}"""
-)
 
 
 class SendCommandForm(forms.Form):
@@ -256,8 +254,13 @@ class CommandRequestAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied  # sending a command needs charging_sessions.add_commandrequest
         form = SendCommandForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        confirm = False
+        if request.method == "POST" and form.is_valid() and request.POST.get("post") != "yes":
+            confirm = True  # issue 13: an intermediate confirmation page before the command goes out
+        elif request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
                 sent = command_send(
@@ -283,8 +286,14 @@ class CommandRequestAdmin(admin.ModelAdmin):
                     level=level,
                 )
                 return HttpResponseRedirect(reverse("admin:charging_sessions_commandrequest_change", args=[sent.pk]))
-        context = {**self.admin_site.each_context(request), "title": "Send a command", "form": form}
-        return HttpResponse(_SEND_TEMPLATE.render(Context(context | {"request": request}, autoescape=True)))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Send a command",
+            "form": form,
+            "confirm": confirm,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/charging_sessions/send_command.html", context)
 
 
 @admin.register(Reservation)
@@ -307,7 +316,9 @@ class ReservationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Cancel selected active reservations (the eMSP gets CANCELED_RESERVATION)")
+    @confirmed_action(
+        description="Cancel selected active reservations (the eMSP gets CANCELED_RESERVATION)", permissions=["change"]
+    )
     def cancel_by_cpo(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> None:
         done = 0
         for reservation in queryset.order_by("pk"):

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from backoffice.confirm import confirmed_action
 from partners.models import Party, Role
 
 from .models import Token, TokenAuthorization, TokenQuerySet, TokenType, WhitelistType, validate_contract_id
@@ -222,15 +223,18 @@ class TokenAdmin(admin.ModelAdmin):
 
     # --- bulk actions (our tokens only, through services) -------------------------------------
 
-    @admin.action(description="Block (valid = false) selected tokens (ours)")
+    @confirmed_action(description="Block (valid = false) selected tokens (ours)", permissions=["change"])
     def block(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         _apply(self, request, queryset, lambda t: token_block(token=t), "Blocked")
 
-    @admin.action(description="Expire now selected tokens (ours): authorization answers EXPIRED, valid = false")
+    @confirmed_action(
+        description="Expire now selected tokens (ours): authorization answers EXPIRED, valid = false",
+        permissions=["change"],
+    )
     def expire_now(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         _apply(self, request, queryset, lambda t: token_expire_now(token=t), "Expired")
 
-    @admin.action(description="Unblock (valid = true) selected tokens (ours)")
+    @confirmed_action(description="Unblock (valid = true) selected tokens (ours)", permissions=["change"])
     def unblock(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         _apply(self, request, queryset, lambda t: token_unblock(token=t), "Unblocked")
 

@@ -121,12 +121,15 @@ def test_cdr_admin_detail_is_read_only(admin_client: Any, cdrs: tuple[Cdr, Cdr])
 
 def test_cdr_admin_credit_action(admin_client: Any, cdrs: tuple[Cdr, Cdr]) -> None:
     ours, theirs = cdrs
+    selected = {"action": "create_credit_cdr", "_selected_action": [ours.pk, theirs.pk]}
 
-    response = admin_client.post(
-        CHANGELIST,
-        {"action": "create_credit_cdr", "_selected_action": [ours.pk, theirs.pk]},
-        follow=True,
-    )
+    confirmation = admin_client.post(CHANGELIST, selected)  # issue 13: a confirmation page first
+    assert confirmation.status_code == 200
+    assert b"Yes, I'm sure" in confirmation.content
+    assert str(ours).encode() in confirmation.content
+    assert not Cdr.objects.filter(credit=True).exists()
+
+    response = admin_client.post(CHANGELIST, {**selected, "post": "yes"}, follow=True)
 
     assert response.status_code == 200
     credit = Cdr.objects.get(credit=True)
@@ -134,3 +137,25 @@ def test_cdr_admin_credit_action(admin_client: Any, cdrs: tuple[Cdr, Cdr]) -> No
     text = rows(response)
     assert f"Credit CDR {credit} created" in text
     assert "received from a partner" in text
+
+
+def test_cdr_credit_needs_the_change_permission(client: Any, cdrs: tuple[Cdr, Cdr]) -> None:
+    """Issue 13: a view-only staff user is not offered the credit action and cannot run it."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    ours, _ = cdrs
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_cdr"))
+    client.force_login(viewer)
+    assert "create_credit_cdr" not in client.get(CHANGELIST).content.decode()
+    client.post(CHANGELIST, {"action": "create_credit_cdr", "_selected_action": [ours.pk], "post": "yes"})
+    assert not Cdr.objects.filter(credit=True).exists()
+
+    viewer.user_permissions.add(Permission.objects.get(codename="change_cdr"))
+    assert "create_credit_cdr" in client.get(CHANGELIST).content.decode()
+    # CDRs stay read-only (no change form, no delete) even with the change permission.
+    page = client.get(reverse("admin:cdrs_cdr_change", args=[ours.pk]))
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
+    assert client.get(reverse("admin:cdrs_cdr_delete", args=[ours.pk])).status_code == 403

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -115,8 +116,24 @@ def test_credential_actions_need_the_change_permission(action: str) -> None:
     client.force_login(viewer)
 
     assert action not in client.get("/admin/partners/partner/").content.decode()
-    client.post("/admin/partners/partner/", {"action": action, "_selected_action": [partner.pk]})
+    client.post("/admin/partners/partner/", {"action": action, "_selected_action": [partner.pk], "post": "yes"})
 
     partner.refresh_from_db()
     assert partner.state == PartnerState.REGISTERED
     assert PartnerToken.objects.filter(partner=partner).count() == 1
+
+
+def test_unregister_shows_a_confirmation_page_first(admin_client: Any) -> None:
+    """Issue 13: the first POST of the action only shows "Are you sure?"; confirming runs it."""
+    partner = make_registered_partner("Confirmed", [("EMSP", "DE", "CNF")]).partner
+    selected = {"action": "action_unregister", "_selected_action": [partner.pk]}
+
+    confirmation = admin_client.post("/admin/partners/partner/", selected)
+    assert b"Are you sure?" in confirmation.content
+    assert b'name="post" value="yes"' in confirmation.content
+    partner.refresh_from_db()
+    assert partner.state == PartnerState.REGISTERED
+
+    with mock.patch("partners.admin.services.partner_unregister") as unregister:
+        admin_client.post("/admin/partners/partner/", {**selected, "post": "yes"})
+    unregister.assert_called_once_with(partner=partner)

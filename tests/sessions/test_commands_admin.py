@@ -38,6 +38,7 @@ def test_send_a_command_form_then_the_command_pages(staff: Any, loopback: Any) -
             "location_id": "LOCG",
             "evse_uid": "EVSE-A",
             "token_uid": OUR_TOKEN,
+            "post": "yes",  # confirmed (issue 13: the first POST shows a confirmation page)
         },
         follow=True,
     )
@@ -45,7 +46,7 @@ def test_send_a_command_form_then_the_command_pages(staff: Any, loopback: Any) -
     sent = CommandRequest.objects.get(direction="SENT")
     assert (sent.response_result, sent.result) == ("ACCEPTED", "ACCEPTED")
     assert b"CommandResponse ACCEPTED" in response.content
-    missing = staff.post(add, {"partner": loopback.partner.pk, "command": "STOP_SESSION"})
+    missing = staff.post(add, {"partner": loopback.partner.pk, "command": "STOP_SESSION", "post": "yes"})
     assert b"is required for STOP_SESSION" in missing.content
     for model in (CommandRequest, Reservation, ChargingProfileRequest):
         name = model._meta.model_name

@@ -133,13 +133,19 @@ def test_token_admin_bulk_actions_only_touch_our_tokens(
 ) -> None:
     selected = [ours.pk, received.pk]
 
-    response = admin_client.post(CHANGELIST, {"action": "block", "_selected_action": selected}, follow=True)
+    confirmation = admin_client.post(CHANGELIST, {"action": "block", "_selected_action": selected})
+    assert b"Are you sure?" in confirmation.content  # issue 13: nothing blocked before confirming
+    ours.refresh_from_db()
+    assert ours.valid is True
+    response = admin_client.post(
+        CHANGELIST, {"action": "block", "_selected_action": selected, "post": "yes"}, follow=True
+    )
     assert "Skipped 1 token(s) received from partners" in response.content.decode()
     ours.refresh_from_db()
     received.refresh_from_db()
     assert (ours.valid, received.valid) == (False, True)
 
-    admin_client.post(CHANGELIST, {"action": "unblock", "_selected_action": selected})
+    admin_client.post(CHANGELIST, {"action": "unblock", "_selected_action": selected, "post": "yes"})
     ours.refresh_from_db()
     assert ours.valid is True
 
@@ -172,3 +178,18 @@ def test_token_authorization_admin_changelist_search_and_view(admin_client: Any,
     stored = ours.authorizations.get()
     assert admin_client.get(reverse("admin:tokens_tokenauthorization_change", args=[stored.pk])).status_code == 200
     assert admin_client.get(reverse("admin:tokens_tokenauthorization_add")).status_code == 403
+
+
+def test_token_block_needs_the_change_permission(client: Any, ours: Token) -> None:
+    """Issue 13: a view-only staff user is not offered block/unblock and cannot run them."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_token"))
+    client.force_login(viewer)
+    page = client.get(CHANGELIST).content.decode()
+    assert 'value="block"' not in page and 'value="unblock"' not in page
+    client.post(CHANGELIST, {"action": "block", "_selected_action": [ours.pk], "post": "yes"})
+    ours.refresh_from_db()
+    assert ours.valid is True
