@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",  # OpenAPI of the OCPI endpoints at /ocpi/schema/ (ocpi_platform/ocpi/openapi/)
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served from our static files (offline docs)
     "partners",
     "locations",
     "tariffs",
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "backoffice.middleware.StaffTimeZoneMiddleware",  # /admin/ pages in STAFF_TIME_ZONE
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -91,6 +93,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Times on the staff pages (/admin/); stored values and the OCPI API stay UTC.
+STAFF_TIME_ZONE = env("STAFF_TIME_ZONE", default="Europe/Amsterdam")
 USE_I18N = True
 USE_TZ = True
 
@@ -142,6 +146,10 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["ocpi_platform.ocpi.openapi.postprocess_schema"],
     "DEFAULT_GENERATOR_CLASS": "ocpi_platform.ocpi.openapi.OcpiSchemaGenerator",
     "DISABLE_ERRORS_AND_WARNINGS": False,
+    # Swagger UI and ReDoc from drf-spectacular-sidecar: the docs pages load nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery -----------------------------------------------------------------------------------
