@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from chargepoints.ocpp_gateway.rpc import RpcOcppServer, redis_url
 from chargepoints.ocpp_gateway.server import OcppServer
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,10 @@ class Command(BaseCommand):
         asyncio.run(self._serve(host, port))
 
     async def _serve(self, host: str, port: int) -> None:
-        server = OcppServer()
+        if redis_url():  # outbound calls from Django/Celery through Redis (chargepoints.ocpp_gateway.rpc)
+            server: OcppServer = RpcOcppServer(redis_url=redis_url())
+        else:
+            server = OcppServer()
         ws_server = await server.serve(host, port)
         self.stdout.write(f"OCPP server {server.server_id} on ws://{host}:{port}/ocpp/<charge_point_id>")
         await server.started()

@@ -25,6 +25,7 @@ class ServerThread:
         self.ocpp = server or OcppServer(server_id="test-server")
         self.server = self.run(self.ocpp.serve("127.0.0.1", 0))
         self.port = next(iter(self.server.sockets)).getsockname()[1]
+        self.run(self.ocpp.started())
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 15) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -34,6 +35,7 @@ class ServerThread:
 
     def stop(self) -> None:
         async def close() -> None:
+            await self.ocpp.stopped()
             self.server.close()
             await self.server.wait_closed()
 

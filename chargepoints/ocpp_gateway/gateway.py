@@ -1,0 +1,186 @@
+"""OcppGateway (issue 16): sessions.gateway.ChargePointGateway on real OCPP charge points, through rpc.
+
+Select it with OCPI_GATEWAY = "chargepoints.ocpp_gateway.gateway.OcppGateway". Commands go out as OCPP CALLs
+(1.6: RemoteStartTransaction/RemoteStopTransaction/UnlockConnector/ReserveNow/CancelReservation; 2.0.1:
+RequestStartTransaction/RequestStopTransaction/UnlockConnector/ReserveNow/CancelReservation); what the charge
+point does afterwards (StartTransaction, MeterValues, ...) comes back through the server's handlers. Charging
+profiles are not mapped yet: NOT_SUPPORTED / UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sessions.gateway import GatewayResult
+
+from ..models import ChargePointConnector, OcppProtocol, OcppTransaction
+from .rpc import call_charge_point, connected_server
+
+if TYPE_CHECKING:
+    from locations.models import EVSE
+    from sessions.models import ChargingSession, Reservation
+
+# OCPP answers (1.6 RemoteStartStopStatus/UnlockStatus/ReservationStatus/CancelReservationStatus, 2.0.1
+# RequestStartStopStatusEnumType/UnlockStatusEnumType/ReserveNowStatusEnumType) -> OCPI CommandResultType.
+RESULTS = {
+    "Accepted": "ACCEPTED",
+    "Unlocked": "ACCEPTED",
+    "Rejected": "REJECTED",
+    "UnlockFailed": "FAILED",
+    "OngoingAuthorizedTransaction": "REJECTED",
+    "UnknownConnector": "REJECTED",
+    "NotSupported": "NOT_SUPPORTED",
+    "Occupied": "EVSE_OCCUPIED",
+    "Faulted": "EVSE_INOPERATIVE",
+    "Unavailable": "EVSE_INOPERATIVE",
+}
+
+
+def _id_token_201(cdr_token: dict[str, Any]) -> dict[str, str]:
+    kind = {"RFID": "ISO14443", "APP_USER": "Central", "AD_HOC_USER": "Central"}.get(cdr_token.get("type", ""))
+    return {"id_token": cdr_token["uid"], "type": kind or "Central"}
+
+
+class OcppGateway:
+    """ChargePointGateway on OCPP charge points connected to an ocpp_server (rpc)."""
+
+    def _mapping(self, evse: EVSE, connector_id: str | None = None) -> ChargePointConnector | None:
+        qs = ChargePointConnector.objects.select_related("charge_point").filter(evse_id=evse.pk)
+        if connector_id:
+            qs = qs.filter(connector__ocpi_id=connector_id)
+        return qs.order_by("ocpp_evse_id", "ocpp_connector_id").first()
+
+    def _call(
+        self,
+        mapping: ChargePointConnector | None,
+        action16: tuple[str, dict[str, Any]],
+        action201: tuple[str, dict[str, Any]],
+        timeout: float,
+    ) -> GatewayResult:
+        if mapping is None:
+            return GatewayResult("NOT_SUPPORTED", "no OCPP charge point serves this EVSE")
+        cp = mapping.charge_point
+        if not connected_server(cp.identity):
+            return GatewayResult("FAILED", f"charge point {cp.identity} is not connected")
+        action, payload = action201 if cp.protocol == OcppProtocol.V201 else action16
+        answer = call_charge_point(cp.identity, action, payload, timeout)
+        if answer is None:
+            return GatewayResult("TIMEOUT", f"{cp.identity} did not answer {action}")
+        if "error" in answer:
+            return GatewayResult("FAILED", f"{cp.identity}: {answer['error']}")
+        status = str(answer.get("status", ""))
+        return GatewayResult(RESULTS.get(status, "REJECTED"), f"{cp.identity} {action}: {status}")
+
+    def start_session(
+        self,
+        *,
+        evse: EVSE,
+        connector_id: str | None,
+        cdr_token: dict[str, Any],
+        authorization_reference: str | None,
+        token_owner_partner_id: int | None,
+        timeout: float,
+    ) -> GatewayResult:
+        mapping = self._mapping(evse, connector_id)
+        n = mapping.ocpp_evse_id if mapping else 0
+        return self._call(
+            mapping,
+            ("RemoteStartTransaction", {"id_tag": cdr_token["uid"], "connector_id": n}),
+            (
+                "RequestStartTransaction",
+                {
+                    "id_token": _id_token_201(cdr_token),
+                    "remote_start_id": secrets.randbelow(2**31),
+                    "evse_id": n,
+                },
+            ),
+            timeout,
+        )
+
+    def stop_session(self, *, session: ChargingSession, timeout: float) -> GatewayResult:
+        tx = (
+            OcppTransaction.objects.select_related("charge_point", "connector__charge_point")
+            .filter(session=session, stopped_at__isnull=True)
+            .first()
+        )
+        if tx is None:
+            return GatewayResult("REJECTED", "no running OCPP transaction for this session")
+        mapping = tx.connector or ChargePointConnector(charge_point=tx.charge_point, ocpp_evse_id=0)
+        tx_id = tx.transaction_id
+        return self._call(
+            mapping,
+            ("RemoteStopTransaction", {"transaction_id": int(tx_id) if tx_id.isdigit() else 0}),
+            ("RequestStopTransaction", {"transaction_id": tx_id}),
+            timeout,
+        )
+
+    def unlock_connector(self, *, evse: EVSE, connector_id: str, timeout: float) -> GatewayResult:
+        mapping = self._mapping(evse, connector_id)
+        evse_id, conn = (mapping.ocpp_evse_id, mapping.ocpp_connector_id) if mapping else (0, 0)
+        return self._call(
+            mapping,
+            ("UnlockConnector", {"connector_id": evse_id}),
+            ("UnlockConnector", {"evse_id": evse_id, "connector_id": conn}),
+            timeout,
+        )
+
+    def reserve_now(
+        self, *, reservation: Reservation, evse: EVSE | None, expiry_date: datetime, timeout: float
+    ) -> GatewayResult:
+        if evse is None:
+            return GatewayResult("NOT_SUPPORTED", "location-wide reservations are not mapped to OCPP yet")
+        mapping = self._mapping(evse)
+        n = mapping.ocpp_evse_id if mapping else 0
+        expiry = expiry_date.isoformat()
+        return self._call(
+            mapping,
+            (
+                "ReserveNow",
+                {
+                    "connector_id": n,
+                    "expiry_date": expiry,
+                    "id_tag": reservation.cdr_token["uid"],
+                    "reservation_id": reservation.pk,
+                },
+            ),
+            (
+                "ReserveNow",
+                {
+                    "id": reservation.pk,
+                    "expiry_date_time": expiry,
+                    "id_token": _id_token_201(reservation.cdr_token),
+                    "evse_id": n,
+                },
+            ),
+            timeout,
+        )
+
+    def cancel_reservation(self, *, reservation: Reservation, timeout: float) -> GatewayResult:
+        mapping = (
+            ChargePointConnector.objects.select_related("charge_point")
+            .filter(
+                evse__uid__iexact=reservation.evse_uid,
+                evse__location__ocpi_id=reservation.location_id,
+                evse__location__country_code=reservation.country_code,
+                evse__location__party_id=reservation.party_id,
+            )
+            .first()
+            if reservation.evse_uid
+            else None
+        )
+        payload = {"reservation_id": reservation.pk}
+        return self._call(mapping, ("CancelReservation", payload), ("CancelReservation", payload), timeout)
+
+    # Charging profiles (OCPI ChargingProfile -> OCPP SetChargingProfile) are not mapped yet (issue 16 left).
+    def set_charging_profile(
+        self, *, session: ChargingSession, charging_profile: dict[str, Any], timeout: float
+    ) -> GatewayResult:
+        return GatewayResult("NOT_SUPPORTED", "charging profiles are not mapped to OCPP yet")
+
+    def clear_charging_profile(self, *, session: ChargingSession, timeout: float) -> GatewayResult:
+        return GatewayResult("NOT_SUPPORTED", "charging profiles are not mapped to OCPP yet")
+
+    def get_active_charging_profile(self, *, session: ChargingSession, duration: int, timeout: float) -> GatewayResult:
+        return GatewayResult("NOT_SUPPORTED", "charging profiles are not mapped to OCPP yet")
