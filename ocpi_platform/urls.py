@@ -2,12 +2,16 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .ocpi.paths import versioned
 from .ocpi.versions import VersionDetailsView, VersionsView
 
+handler404 = "backoffice.not_found.page_not_found"  # our page, never the debug one (issue 13)
+
 urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
     path("admin/finance/", include("cdrs.urls_finance")),
     path("admin/dashboard/", include("backoffice.urls")),
     path("admin/", admin.site.urls),
