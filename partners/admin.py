@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from backoffice.confirm import confirmed_action
@@ -296,7 +297,7 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
 @admin.register(MessageLog)
 class MessageLogAdmin(admin.ModelAdmin):
     list_display = (
-        "created_at",
+        "time",
         "direction",
         "partner",
         "method",
@@ -311,6 +312,11 @@ class MessageLogAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = [f.name for f in MessageLog._meta.fields]
     list_per_page = 100
+
+    @admin.display(description="time", ordering="created_at")
+    def time(self, obj: MessageLog) -> str:
+        """With seconds, in the staff time zone (issue 13): messages of one exchange are seconds apart."""
+        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     @admin.display(description="URL")
     def short_url(self, obj: MessageLog) -> str:
