@@ -71,7 +71,8 @@ class OcppGateway:
         if "error" in answer:
             return GatewayResult("FAILED", f"{cp.identity}: {answer['error']}")
         status = str(answer.get("status", ""))
-        return GatewayResult(RESULTS.get(status, "REJECTED"), f"{cp.identity} {action}: {status}")
+        result = RESULTS.get(status, "REJECTED")  # the message goes to the eMSP: only for a refusal
+        return GatewayResult(result, "" if result == "ACCEPTED" else f"{cp.identity} {action}: {status}")
 
     def start_session(
         self,

@@ -193,3 +193,42 @@ async def harness_sleep(seconds: float = 0.3) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+def test_ocpi_start_session_reaches_the_charge_point_as_remote_start(
+    rpc_server: Any,
+    charge_point: Any,
+    emsp: Any,
+    fake_emsp: Any,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """An eMSP's START_SESSION (commands Receiver) with OCPI_GATEWAY = OcppGateway: RemoteStartTransaction on
+    the charge point's socket, and the charge point's Accepted posted to the eMSP as the CommandResult."""
+    settings.OCPI_GATEWAY = "chargepoints.ocpp_gateway.gateway.OcppGateway"
+    cp = connect(rpc_server, "ocpp1.6", Charger16)
+    body = {
+        "response_url": f"{fake_emsp.base}/results/START_SESSION/7",
+        "token": {
+            "country_code": "DE",
+            "party_id": "EMP",
+            "uid": "APP-0001",
+            "type": "APP_USER",
+            "contract_id": "DE-EMP-C00000099",
+            "issuer": "EMP",
+            "valid": True,
+            "whitelist": "ALLOWED",
+            "last_updated": "2026-03-01T00:00:00Z",
+        },
+        "location_id": "LOCG",
+        "evse_uid": "EVSE-A",
+    }
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = emsp.client().post("/ocpi/cpo/2.2.1/commands/START_SESSION", body, format="json")
+        assert response.json()["data"]["result"] == "ACCEPTED"
+        assert cp.client.asked == [("RemoteStartTransaction", {"id_tag": "APP-0001", "connector_id": 1})]
+        posted = [(r.path, r.body) for r in fake_emsp.requests if r.path.startswith("/results/")]
+        assert posted == [("/results/START_SESSION/7", {"result": "ACCEPTED"})]
+    finally:
+        cp.close()
