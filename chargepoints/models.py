@@ -54,6 +54,12 @@ class ChargePointConnector(models.Model):
     connector = models.ForeignKey(
         "locations.Connector", on_delete=models.SET_NULL, null=True, blank=True, related_name="ocpp_connectors"
     )
+    pending_start = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="A remote start sent to the charge point, waiting for its StartTransaction: cdr_token, "
+        "authorization_reference, token_owner_partner_id, sent_at (set by OcppGateway.start_session)",
+    )
 
     class Meta:
         constraints = [

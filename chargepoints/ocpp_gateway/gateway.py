@@ -13,6 +13,8 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from sessions.gateway import GatewayResult
 
 from ..models import ChargePointConnector, OcppProtocol, OcppTransaction
@@ -86,7 +88,15 @@ class OcppGateway:
     ) -> GatewayResult:
         mapping = self._mapping(evse, connector_id)
         n = mapping.ocpp_evse_id if mapping else 0
-        return self._call(
+        if mapping is not None:  # before the call: the charge point's StartTransaction may come before its answer
+            mapping.pending_start = {
+                "cdr_token": cdr_token,
+                "authorization_reference": authorization_reference,
+                "token_owner_partner_id": token_owner_partner_id,
+                "sent_at": timezone.now().isoformat(),
+            }
+            mapping.save(update_fields=["pending_start"])
+        outcome = self._call(
             mapping,
             ("RemoteStartTransaction", {"id_tag": cdr_token["uid"], "connector_id": n}),
             (
@@ -99,6 +109,9 @@ class OcppGateway:
             ),
             timeout,
         )
+        if mapping is not None and not outcome.accepted:
+            ChargePointConnector.objects.filter(pk=mapping.pk).update(pending_start=None)
+        return outcome
 
     def stop_session(self, *, session: ChargingSession, timeout: float) -> GatewayResult:
         tx = (

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from chargepoints import events
 from chargepoints.models import ChargePoint, ChargePointConnector, OcppMessage, OcppTransaction
+from partners.models import Partner
 from sessions.gateway import GatewayEventError
 from tokens.authorization import token_authorize_at_charge_point
 from tokens.models import Token
@@ -37,6 +38,7 @@ STATUS_MAP = {
     "Faulted": "OUTOFORDER",
 }
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+PENDING_START_SECONDS = 600  # a remote start older than this no longer explains a StartTransaction
 
 
 def parse_time(value: str | None) -> datetime:
@@ -183,8 +185,9 @@ def transaction_start(
 ) -> tuple[OcppTransaction, str]:
     """StartTransaction (1.6) / TransactionEvent Started (2.0.1): an OcppTransaction and, when the token is
     accepted, an OCPI session through events.session_started. Returns (transaction, authorization status)."""
-    auth = authorize(identity, id_tag, evse_id=evse_id)
     mapping = _connector(identity, evse_id, connector_id)
+    remote = _pending_start(mapping, id_tag)
+    auth = Authorization("Accepted") if remote else authorize(identity, id_tag, evse_id=evse_id)
     started_at = parse_time(timestamp)
     with transaction.atomic():
         cp = ChargePoint.objects.get(identity=identity)
@@ -199,7 +202,19 @@ def transaction_start(
         )
         if transaction_id is None:  # 1.6: the Central System chooses an integer transactionId
             tx.transaction_id = str(tx.pk)
-        if auth.status == "Accepted" and mapping is not None and auth.token is not None:
+        if remote is not None and mapping is not None:  # our START_SESSION (commands.md 6.3): COMMAND
+            owner_id = remote.get("token_owner_partner_id")
+            tx.session = events.session_started(
+                evse=mapping.evse,
+                connector_id=mapping.connector.ocpi_id if mapping.connector else None,
+                cdr_token=remote["cdr_token"],
+                auth_method="COMMAND",
+                started_at=started_at,
+                authorization_reference=remote.get("authorization_reference"),
+                token_owner_partner=Partner.objects.filter(pk=owner_id).first() if owner_id else None,
+            )
+            ChargePointConnector.objects.filter(pk=mapping.pk).update(pending_start=None)
+        elif auth.status == "Accepted" and mapping is not None and auth.token is not None:
             tx.session = events.session_started(
                 evse=mapping.evse,
                 connector_id=mapping.connector.ocpi_id if mapping.connector else None,
@@ -211,6 +226,16 @@ def transaction_start(
             )
         tx.save()
     return tx, auth.status
+
+
+def _pending_start(mapping: ChargePointConnector | None, id_tag: str) -> dict[str, Any] | None:
+    """The remote start (OcppGateway.start_session) this StartTransaction answers: same token, sent within
+    PENDING_START_SECONDS."""
+    pending = mapping.pending_start if mapping is not None else None
+    if not pending or str(pending["cdr_token"].get("uid", "")).upper() != id_tag.upper():
+        return None
+    sent_at = parse_time(pending.get("sent_at"))
+    return pending if (timezone.now() - sent_at).total_seconds() <= PENDING_START_SECONDS else None
 
 
 def _find(identity: str, transaction_id: str) -> OcppTransaction | None:

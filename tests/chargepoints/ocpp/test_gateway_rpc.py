@@ -18,7 +18,7 @@ from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as Client201
 from ocpp.v201 import call_result as result201
 
-from chargepoints.models import OcppMessage, OcppTransaction
+from chargepoints.models import ChargePointConnector, OcppMessage, OcppTransaction
 from chargepoints.ocpp_gateway.gateway import OcppGateway
 from chargepoints.ocpp_gateway.rpc import CONNECTED, RpcOcppServer, call_charge_point, connected_server
 from locations.models import EVSE
@@ -29,6 +29,13 @@ from tests.chargepoints.ocpp.harness import Connected, ServerThread
 from tests.sessions.test_gateway_fixtures import TOKEN_UID
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CDR_TOKEN = {
+    "country_code": "DE",
+    "party_id": "EMP",
+    "uid": TOKEN_UID,
+    "type": "RFID",
+    "contract_id": "DE-EMP-C00000001",
+}
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
@@ -110,7 +117,7 @@ def test_v16_start_unlock_and_stop_reach_the_charge_point(rpc_server: Any, charg
         started = gateway.start_session(
             evse=evse_a(),
             connector_id="1",
-            cdr_token={"uid": TOKEN_UID, "type": "RFID"},
+            cdr_token=CDR_TOKEN,
             authorization_reference=None,
             token_owner_partner_id=None,
             timeout=5,
@@ -171,7 +178,7 @@ def test_not_connected_fails_and_unanswered_call_times_out(rpc_server: Any, char
         result = OcppGateway().start_session(
             evse=evse_a(),
             connector_id="1",
-            cdr_token={"uid": TOKEN_UID, "type": "RFID"},
+            cdr_token=CDR_TOKEN,
             authorization_reference=None,
             token_owner_partner_id=None,
             timeout=3,
@@ -222,6 +229,7 @@ def test_ocpi_start_session_reaches_the_charge_point_as_remote_start(
         },
         "location_id": "LOCG",
         "evse_uid": "EVSE-A",
+        "authorization_reference": "AUTH-REF-9",
     }
     try:
         with django_capture_on_commit_callbacks(execute=True):
@@ -230,5 +238,24 @@ def test_ocpi_start_session_reaches_the_charge_point_as_remote_start(
         assert cp.client.asked == [("RemoteStartTransaction", {"id_tag": "APP-0001", "connector_id": 1})]
         posted = [(r.path, r.body) for r in fake_emsp.requests if r.path.startswith("/results/")]
         assert posted == [("/results/START_SESSION/7", {"result": "ACCEPTED"})]
+        assert not ChargingSession.objects.exists()  # born only from the charge point's StartTransaction
+
+        started = cp.call(
+            call16.StartTransaction(
+                connector_id=1,
+                id_tag="APP-0001",
+                meter_start=0,
+                timestamp=datetime(2026, 3, 2, 10, tzinfo=UTC).isoformat(),
+            )
+        )
+        assert started.id_tag_info["status"] == "Accepted"
+        session = ChargingSession.objects.get()
+        assert (session.auth_method, session.authorization_reference, session.token_owner_partner) == (
+            "COMMAND",
+            "AUTH-REF-9",
+            emsp.partner,
+        )
+        assert session.cdr_token["uid"] == "APP-0001" and session.evse_uid == "EVSE-A"
+        assert ChargePointConnector.objects.get().pending_start is None
     finally:
         cp.close()
