@@ -4,7 +4,8 @@ Select it with OCPI_GATEWAY = "chargepoints.ocpp_gateway.gateway.OcppGateway". C
 (1.6: RemoteStartTransaction/RemoteStopTransaction/UnlockConnector/ReserveNow/CancelReservation; 2.0.1:
 RequestStartTransaction/RequestStopTransaction/UnlockConnector/ReserveNow/CancelReservation); what the charge
 point does afterwards (StartTransaction, MeterValues, ...) comes back through the server's handlers. Charging
-profiles are not mapped yet: NOT_SUPPORTED / UNKNOWN.
+profiles: SetChargingProfile/ClearChargingProfile with a TxProfile; the active profile (GetCompositeSchedule) is
+not read yet (REJECTED).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ RESULTS = {
     "OngoingAuthorizedTransaction": "REJECTED",
     "UnknownConnector": "REJECTED",
     "NotSupported": "NOT_SUPPORTED",
+    "Unknown": "UNKNOWN",  # ClearChargingProfile: no such profile (ChargingProfileResultType UNKNOWN)
     "Occupied": "EVSE_OCCUPIED",
     "Faulted": "EVSE_INOPERATIVE",
     "Unavailable": "EVSE_INOPERATIVE",
@@ -187,14 +189,79 @@ class OcppGateway:
         payload = {"reservation_id": reservation.pk}
         return self._call(mapping, ("CancelReservation", payload), ("CancelReservation", payload), timeout)
 
-    # Charging profiles (OCPI ChargingProfile -> OCPP SetChargingProfile) are not mapped yet (issue 16 left).
+    # --- charging profiles (sessions.md 4.4.x / chargingprofiles.md 6: OCPI ChargingProfile -> OCPP TxProfile) ---
+
+    def _running(self, session: ChargingSession) -> OcppTransaction | None:
+        return (
+            OcppTransaction.objects.select_related("charge_point", "connector__charge_point")
+            .filter(session=session, stopped_at__isnull=True, connector__isnull=False)
+            .first()
+        )
+
+    def _profile_result(self, outcome: GatewayResult) -> GatewayResult:
+        # ChargingProfileResultType has ACCEPTED, REJECTED, UNKNOWN only.
+        if outcome.result in ("ACCEPTED", "REJECTED", "UNKNOWN"):
+            return outcome
+        return GatewayResult("REJECTED", outcome.message or outcome.result)
+
     def set_charging_profile(
         self, *, session: ChargingSession, charging_profile: dict[str, Any], timeout: float
     ) -> GatewayResult:
-        return GatewayResult("NOT_SUPPORTED", "charging profiles are not mapped to OCPP yet")
+        """SetChargingProfile with a TxProfile of the session's transaction (OCPP 1.6 K01 / 2.0.1 K01); the
+        profile id is the session's pk, so ClearChargingProfile can name it."""
+        tx = self._running(session)
+        if tx is None or tx.connector is None:
+            return GatewayResult("REJECTED", "no running OCPP transaction for this session")
+        start = charging_profile.get("start_date_time")
+        schedule: dict[str, Any] = {
+            "charging_rate_unit": charging_profile.get("charging_rate_unit", "W"),
+            "charging_schedule_period": [
+                {"start_period": int(p["start_period"]), "limit": float(p["limit"])}
+                for p in charging_profile.get("charging_schedule_period") or []
+            ]
+            or [{"start_period": 0, "limit": 0.0}],
+        }
+        for ours, theirs in (("duration", "duration"), ("min_charging_rate", "min_charging_rate")):
+            if charging_profile.get(ours) is not None:
+                schedule[theirs] = charging_profile[ours]
+        if start:
+            schedule["start_schedule"] = str(start)
+        profile = {
+            "charging_profile_id": session.pk,
+            "stack_level": 1,
+            "charging_profile_purpose": "TxProfile",
+            "charging_profile_kind": "Absolute" if start else "Relative",
+        }
+        tx_id = tx.transaction_id
+        v16 = {**profile, "transaction_id": int(tx_id) if tx_id.isdigit() else 0, "charging_schedule": schedule}
+        v201 = {
+            "id": session.pk,
+            **{k: v for k, v in profile.items() if k != "charging_profile_id"},
+            "transaction_id": tx_id,
+            "charging_schedule": [{"id": session.pk, **schedule}],
+        }
+        return self._profile_result(
+            self._call(
+                tx.connector,
+                ("SetChargingProfile", {"connector_id": tx.connector.ocpp_evse_id, "cs_charging_profiles": v16}),
+                ("SetChargingProfile", {"evse_id": tx.connector.ocpp_evse_id, "charging_profile": v201}),
+                timeout,
+            )
+        )
 
     def clear_charging_profile(self, *, session: ChargingSession, timeout: float) -> GatewayResult:
-        return GatewayResult("NOT_SUPPORTED", "charging profiles are not mapped to OCPP yet")
+        """ClearChargingProfile of the profile set_charging_profile gave (id = the session's pk)."""
+        tx = self._running(session)
+        if tx is None or tx.connector is None:
+            return GatewayResult("REJECTED", "no running OCPP transaction for this session")
+        outcome = self._call(
+            tx.connector,
+            ("ClearChargingProfile", {"id": session.pk}),
+            ("ClearChargingProfile", {"charging_profile_id": session.pk}),
+            timeout,
+        )
+        return self._profile_result(outcome)
 
     def get_active_charging_profile(self, *, session: ChargingSession, duration: int, timeout: float) -> GatewayResult:
-        return GatewayResult("NOT_SUPPORTED", "charging profiles are not mapped to OCPP yet")
+        # GetCompositeSchedule -> ActiveChargingProfile is not mapped yet (issue 16 left).
+        return GatewayResult("REJECTED", "the active charging profile is not read from OCPP charge points yet")

@@ -64,6 +64,16 @@ class Charger16(Client16):
         self.asked.append(("UnlockConnector", {"connector_id": connector_id}))
         return result16.UnlockConnector(status="Unlocked")
 
+    @on("SetChargingProfile")
+    async def set_profile(self, connector_id: int, cs_charging_profiles: dict):  # type: ignore[no-untyped-def]
+        self.asked.append(("SetChargingProfile", {"connector_id": connector_id, **cs_charging_profiles}))
+        return result16.SetChargingProfile(status="Accepted")
+
+    @on("ClearChargingProfile")
+    async def clear_profile(self, **kw: Any):  # type: ignore[no-untyped-def]
+        self.asked.append(("ClearChargingProfile", kw))
+        return result16.ClearChargingProfile(status="Unknown")
+
 
 class Charger201(Client201):
     asked: list[tuple[str, dict[str, Any]]]
@@ -257,5 +267,43 @@ def test_ocpi_start_session_reaches_the_charge_point_as_remote_start(
         )
         assert session.cdr_token["uid"] == "APP-0001" and session.evse_uid == "EVSE-A"
         assert ChargePointConnector.objects.get().pending_start is None
+    finally:
+        cp.close()
+
+
+def test_v16_charging_profile_set_and_clear(rpc_server: Any, charge_point: Any, emsp_token: Any) -> None:
+    cp = connect(rpc_server, "ocpp1.6", Charger16)
+    try:
+        tx = cp.call(
+            call16.StartTransaction(
+                connector_id=1,
+                id_tag=TOKEN_UID,
+                meter_start=0,
+                timestamp=datetime(2026, 3, 2, 10, tzinfo=UTC).isoformat(),
+            )
+        )
+        session = ChargingSession.objects.get()
+        ocpi_profile = {
+            "charging_rate_unit": "W",
+            "duration": 3600,
+            "charging_schedule_period": [{"start_period": 0, "limit": 11000}, {"start_period": 1800, "limit": 7400}],
+        }
+        outcome = OcppGateway().set_charging_profile(session=session, charging_profile=ocpi_profile, timeout=5)
+        assert outcome.result == "ACCEPTED"
+        name, sent = cp.client.asked[-1]
+        assert name == "SetChargingProfile" and sent["connector_id"] == 1
+        assert (sent["charging_profile_purpose"], sent["charging_profile_kind"], sent["transaction_id"]) == (
+            "TxProfile",
+            "Relative",
+            tx.transaction_id,
+        )
+        assert sent["charging_schedule"]["charging_schedule_period"] == [
+            {"start_period": 0, "limit": 11000.0},
+            {"start_period": 1800, "limit": 7400.0},
+        ]
+        assert sent["charging_schedule"]["duration"] == 3600
+        cleared = OcppGateway().clear_charging_profile(session=session, timeout=5)
+        assert cleared.result == "UNKNOWN"
+        assert cp.client.asked[-1] == ("ClearChargingProfile", {"id": session.pk})
     finally:
         cp.close()
