@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -202,6 +203,8 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
 
     def register_view(self, request: HttpRequest) -> HttpResponse:
         """We start the credentials handshake with a partner (we are the Sender of the registration)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied  # a new partner needs partners.add_partner (issue 13)
         form = RegisterForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -224,6 +227,8 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
 
     def invite_view(self, request: HttpRequest) -> HttpResponse:
         """The partner starts the handshake: we issue token A and show our versions URL once."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied  # a new partner needs partners.add_partner (issue 13)
         form = InviteForm(request.POST or None)
         invitation = None
         if request.method == "POST" and form.is_valid():

@@ -130,7 +130,7 @@ def _whitelist_action(value: str) -> Any:
                f"Whitelist set to {value}")  # fmt: skip
 
     action.__name__ = f"set_whitelist_{value.lower()}"
-    return admin.action(description=f"Set whitelist to {value} (our tokens)")(action)
+    return admin.action(description=f"Set whitelist to {value} (our tokens)", permissions=["change"])(action)
 
 
 @admin.register(Token)

@@ -87,3 +87,14 @@ def test_push_actions_confirm_first_and_need_the_change_permission(action: str, 
         sync.assert_not_called()
         editor.post(PARTNERS, {**selected, "post": "yes"})
     sync.assert_called_once_with(partner=partner, modules=modules)
+
+
+@pytest.mark.parametrize("url", ["/admin/partners/partner/register/", "/admin/partners/partner/invite/"])
+def test_register_and_invite_need_the_add_permission(url: str) -> None:
+    viewer = _user("view_partner")
+    assert viewer.get(url).status_code == 403
+    assert viewer.post(url, {"name": "X"}).status_code == 403
+    get_user_model().objects.get(username="staffer").user_permissions.add(
+        Permission.objects.get(codename="add_partner")
+    )
+    assert viewer.get(url).status_code == 200

@@ -193,3 +193,17 @@ def test_token_block_needs_the_change_permission(client: Any, ours: Token) -> No
     client.post(CHANGELIST, {"action": "block", "_selected_action": [ours.pk], "post": "yes"})
     ours.refresh_from_db()
     assert ours.valid is True
+
+
+def test_whitelist_actions_need_the_change_permission(client: Any, ours: Token) -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user("viewer2", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_token"))
+    client.force_login(viewer)
+    assert "set_whitelist_always" not in client.get(CHANGELIST).content.decode()
+    before = ours.whitelist
+    client.post(CHANGELIST, {"action": "set_whitelist_never", "_selected_action": [ours.pk]})
+    ours.refresh_from_db()
+    assert ours.whitelist == before
