@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connections
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call_result as result16
@@ -34,7 +35,19 @@ PATH_PREFIX = "/ocpp/"
 
 
 def db(func):  # type: ignore[no-untyped-def]
-    return sync_to_async(func, thread_sensitive=True)
+    """Run ORM code in asgiref's one sync thread; its connection is dropped when broken or past CONN_MAX_AGE
+    (the server lives long, like a web worker's request cycle would do)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        return func(*args, **kwargs)
+
+    return sync_to_async(run, thread_sensitive=True)
+
+
+async def close_db_connections() -> None:
+    """Close the sync thread's connections (shutdown, tests)."""
+    await sync_to_async(connections.close_all, thread_sensitive=True)()
 
 
 def _now() -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from chargepoints.ocpp_gateway.rpc import RpcOcppServer, redis_url
-from chargepoints.ocpp_gateway.server import OcppServer
+from chargepoints.ocpp_gateway.server import OcppServer, close_db_connections
 
 logger = logging.getLogger(__name__)
 
@@ -36,3 +36,4 @@ class Command(BaseCommand):
             await ws_server.serve_forever()
         finally:
             await server.stopped()
+            await close_db_connections()

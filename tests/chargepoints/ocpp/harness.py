@@ -12,7 +12,7 @@ import websockets
 from ocpp.v16 import ChargePoint as Client16
 from ocpp.v201 import ChargePoint as Client201
 
-from chargepoints.ocpp_gateway.server import OcppServer
+from chargepoints.ocpp_gateway.server import OcppServer, close_db_connections
 
 PASSWORD = "cp-secret-123"
 
@@ -38,6 +38,7 @@ class ServerThread:
             await self.ocpp.stopped()
             self.server.close()
             await self.server.wait_closed()
+            await close_db_connections()
 
         self.run(close())
         self.loop.call_soon_threadsafe(self.loop.stop)
