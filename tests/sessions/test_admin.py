@@ -109,7 +109,9 @@ def test_session_admin_our_session_changes_through_the_service(staff: Any, ours:
     assert delivery.hint == {"fields": ["end_date_time", "last_updated", "status", "total_cost"]}
 
 
-def test_session_admin_refused_change_is_reported_not_saved(staff: Any, ours: ChargingSession) -> None:
+def test_session_admin_completed_session_is_read_only(staff: Any, ours: ChargingSession) -> None:
+    """Issue 13: a COMPLETED session is history; the admin refuses a change (it would also be refused by
+    session_update: a completed session cannot become active again)."""
     ChargingSession.objects.filter(pk=ours.pk).update(status="COMPLETED")
     url = reverse("admin:charging_sessions_chargingsession_change", args=[ours.pk])
     data = {
@@ -122,9 +124,11 @@ def test_session_admin_refused_change_is_reported_not_saved(staff: Any, ours: Ch
         "authorization_reference": "",
     }
 
+    page = staff.get(url)
+    assert page.status_code == 200 and b'name="_save"' not in page.content  # view only
     response = staff.post(url, data, follow=True)
 
-    assert "cannot become active again" in response.content.decode()
+    assert response.status_code == 403
     ours.refresh_from_db()
     assert ours.status == "COMPLETED"
 
