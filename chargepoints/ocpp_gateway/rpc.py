@@ -57,23 +57,31 @@ class RpcOcppServer(OcppServer):
         self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
         self._consumer: asyncio.Task[None] | None = None
         self._calls: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def started(self) -> None:
         self._consumer = asyncio.create_task(self._consume())
 
     async def stopped(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._consumer is not None:
             self._consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
-        for identity in list(self.connections):
-            await self.on_disconnect(identity)
+        # every charge point this server registered, even one whose handler was cancelled mid-disconnect
+        held = [cp for cp, sid in (await self.redis.hgetall(CONNECTED)).items() if sid == self.server_id]
+        if held:
+            await self.redis.hdel(CONNECTED, *held)
         await self.redis.aclose()
 
     async def on_connect(self, identity: str) -> None:
         await self.redis.hset(CONNECTED, identity, self.server_id)
 
     async def on_disconnect(self, identity: str) -> None:
+        if self._closed:  # stopped() unregistered everything
+            return
         if await self.redis.hget(CONNECTED, identity) == self.server_id:
             await self.redis.hdel(CONNECTED, identity)
 

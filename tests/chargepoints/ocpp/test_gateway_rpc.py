@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import redis
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as Client16
 from ocpp.v16 import call as call16
@@ -87,6 +88,7 @@ class Charger201(Client201):
 @pytest.fixture
 def rpc_server(transactional_db: Any, settings: Any) -> Iterator[ServerThread]:
     settings.OCPP_REDIS_URL = REDIS_URL
+    redis.Redis.from_url(REDIS_URL).delete(CONNECTED)
     srv = ServerThread(RpcOcppServer(redis_url=REDIS_URL, server_id="test-rpc"))
     yield srv
     srv.stop()
@@ -195,8 +197,6 @@ def test_not_connected_fails_and_unanswered_call_times_out(rpc_server: Any, char
         )
         assert result.result == "FAILED" and "NotImplemented" in result.message
         # a server that never reads its queue: the caller gets None after its timeout
-        import redis
-
         redis.Redis.from_url(REDIS_URL).hset(CONNECTED, "CP-GHOST", "no-such-server")
         assert call_charge_point("CP-GHOST", "Heartbeat", {}, timeout=1) is None
     finally:
@@ -305,5 +305,15 @@ def test_v16_charging_profile_set_and_clear(rpc_server: Any, charge_point: Any, 
         cleared = OcppGateway().clear_charging_profile(session=session, timeout=5)
         assert cleared.result == "UNKNOWN"
         assert cp.client.asked[-1] == ("ClearChargingProfile", {"id": session.pk})
+    finally:
+        cp.close()
+
+
+def test_a_stopping_server_unregisters_its_charge_points(rpc_server: Any, charge_point: Any) -> None:
+    cp = connect(rpc_server, "ocpp1.6", Charger16)
+    assert connected_server("CP-1") == "test-rpc"
+    try:
+        rpc_server.run(rpc_server.ocpp.stopped())
+        assert connected_server("CP-1") is None
     finally:
         cp.close()
