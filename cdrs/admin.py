@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.html import format_html
 
-from backoffice.confirm import confirmed_action
+from ocpi_platform.admin_confirm import confirmed_action
 from partners.models import Party, Role
 
 from .models import Cdr, CdrQuerySet

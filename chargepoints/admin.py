@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -58,7 +59,7 @@ class ChargePointAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">log</a>', url)
 
     @admin.action(description="Set the HTTP Basic password (one charge point)")
-    def set_password(self, request: HttpRequest, queryset):  # type: ignore[no-untyped-def]
+    def set_password(self, request: HttpRequest, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one charge point.", messages.ERROR)
             return None
@@ -75,7 +76,7 @@ class ChargePointAdmin(admin.ModelAdmin):
             "form": form,
             "charge_point": charge_point,
             "action": "set_password",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/chargepoints/set_password.html", context)
@@ -90,7 +91,7 @@ class OcppMessageAdmin(admin.ModelAdmin):
     raw_id_fields = ("charge_point",)
     date_hierarchy = "created_at"
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
 

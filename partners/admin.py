@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from backoffice.confirm import confirmed_action
+from ocpi_platform.admin_confirm import confirmed_action
 from ocpi_platform.ocpi.client import OcpiClientError
 from ocpi_platform.ocpi.exceptions import OcpiError
 from ocpi_platform.ocpi.versions import versions_url

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from backoffice.confirm import confirmed_action
+from ocpi_platform.admin_confirm import confirmed_action
 
 from .models import OutboxDelivery, OutboxPartnerState, OutboxState, OutboxSync, Partner
 from .outbox import outbox_dead_letter, outbox_retry

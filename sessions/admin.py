@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from backoffice.confirm import confirmed_action
+from ocpi_platform.admin_confirm import confirmed_action
 from partners.models import Partner
 from partners.selectors import partner_list_with_endpoint
 

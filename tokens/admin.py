@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from backoffice.confirm import confirmed_action
+from ocpi_platform.admin_confirm import confirmed_action
 from partners.models import Party, Role
 
 from .models import Token, TokenAuthorization, TokenQuerySet, TokenType, WhitelistType, validate_contract_id

@@ -34,7 +34,7 @@ HEARTBEAT_INTERVAL = 300
 PATH_PREFIX = "/ocpp/"
 
 
-def db(func):  # type: ignore[no-untyped-def]
+def db(func):
     """Run ORM code in asgiref's one sync thread; its connection is dropped when broken or past CONN_MAX_AGE
     (the server lives long, like a web worker's request cycle would do)."""
 
@@ -62,7 +62,7 @@ class LoggingMixin:
     id: str
     _pending_actions: dict[str, str]
 
-    async def route_message(self, raw_msg: str) -> None:  # type: ignore[override]
+    async def route_message(self, raw_msg: str) -> None:
         hint = ""
         try:
             import json
@@ -98,7 +98,7 @@ class OcppV16(LoggingMixin, ChargePoint16):
         self._pending_actions = {}
 
     @on("BootNotification")
-    async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **kw: Any):
         await db(handlers.boot)(
             self.id,
             vendor=charge_point_vendor,
@@ -109,22 +109,22 @@ class OcppV16(LoggingMixin, ChargePoint16):
         return result16.BootNotification(current_time=_now(), interval=HEARTBEAT_INTERVAL, status="Accepted")
 
     @on("Heartbeat")
-    async def on_heartbeat(self):  # type: ignore[no-untyped-def]
+    async def on_heartbeat(self):
         await db(handlers.heartbeat)(self.id)
         return result16.Heartbeat(current_time=_now())
 
     @on("StatusNotification")
-    async def on_status(self, connector_id: int, error_code: str, status: str, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_status(self, connector_id: int, error_code: str, status: str, **kw: Any):
         await db(handlers.status)(self.id, evse_id=connector_id, connector_id=None, ocpp_status=status)
         return result16.StatusNotification()
 
     @on("Authorize")
-    async def on_authorize(self, id_tag: str):  # type: ignore[no-untyped-def]
+    async def on_authorize(self, id_tag: str):
         auth = await db(handlers.authorize)(self.id, id_tag)
         return result16.Authorize(id_tag_info={"status": auth.status})
 
     @on("StartTransaction")
-    async def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kw: Any):
         tx, status = await db(handlers.transaction_start)(
             self.id,
             evse_id=connector_id,
@@ -136,14 +136,14 @@ class OcppV16(LoggingMixin, ChargePoint16):
         return result16.StartTransaction(transaction_id=int(tx.transaction_id), id_tag_info={"status": status})
 
     @on("MeterValues")
-    async def on_meter_values(self, connector_id: int, meter_value: list, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_meter_values(self, connector_id: int, meter_value: list, **kw: Any):
         if kw.get("transaction_id") is not None:
             reading = handlers.energy_wh(meter_value)
             await db(handlers.transaction_meter)(self.id, str(kw["transaction_id"]), reading)
         return result16.MeterValues()
 
     @on("StopTransaction")
-    async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **kw: Any):
         await db(handlers.transaction_stop)(self.id, str(transaction_id), timestamp=timestamp, meter_stop_wh=meter_stop)
         return (
             result16.StopTransaction(id_tag_info={"status": "Accepted"})
@@ -162,7 +162,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
         self._pending_actions = {}
 
     @on("BootNotification")
-    async def on_boot(self, charging_station: dict, reason: str, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_boot(self, charging_station: dict, reason: str, **kw: Any):
         await db(handlers.boot)(
             self.id,
             vendor=charging_station.get("vendor_name", ""),
@@ -173,26 +173,26 @@ class OcppV201(LoggingMixin, ChargePoint201):
         return result201.BootNotification(current_time=_now(), interval=HEARTBEAT_INTERVAL, status="Accepted")
 
     @on("Heartbeat")
-    async def on_heartbeat(self):  # type: ignore[no-untyped-def]
+    async def on_heartbeat(self):
         await db(handlers.heartbeat)(self.id)
         return result201.Heartbeat(current_time=_now())
 
     @on("StatusNotification")
-    async def on_status(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_status(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kw: Any):
         await db(handlers.status)(self.id, evse_id=evse_id, connector_id=connector_id, ocpp_status=connector_status)
         return result201.StatusNotification()
 
     @on("Authorize")
-    async def on_authorize(self, id_token: dict, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_authorize(self, id_token: dict, **kw: Any):
         auth = await db(handlers.authorize)(self.id, id_token["id_token"])
         return result201.Authorize(id_token_info={"status": auth.status})
 
     @on("MeterValues")
-    async def on_meter_values(self, evse_id: int, meter_value: list, **kw: Any):  # type: ignore[no-untyped-def]
+    async def on_meter_values(self, evse_id: int, meter_value: list, **kw: Any):
         return result201.MeterValues()  # transaction meter values come in TransactionEvent (2.0.1 J02)
 
     @on("TransactionEvent")
-    async def on_transaction_event(  # type: ignore[no-untyped-def]
+    async def on_transaction_event(
         self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int, transaction_info: dict, **kw: Any
     ):
         tx_id = transaction_info["transaction_id"]
@@ -219,7 +219,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
         return result201.TransactionEvent()
 
 
-HANDLERS = {"ocpp1.6": OcppV16, "ocpp2.0.1": OcppV201}
+HANDLERS: dict[str, type[OcppV16] | type[OcppV201]] = {"ocpp1.6": OcppV16, "ocpp2.0.1": OcppV201}
 
 
 class OcppServer:

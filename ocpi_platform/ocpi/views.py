@@ -66,10 +66,10 @@ class OcpiView(APIView):
             self._body_from_wire(request)
 
     def wire_context(self, *, partial: bool = False) -> WireContext:
-        """What converters need besides the object: the party of the URL (Receiver URLs), else the caller's one
-        party (an OCPI 2.1.1 partner registers one)."""
+        """What converters need besides the object: the party of the URL (Receiver URLs), else, in OCPI 2.1.1 (whose
+        objects carry no party), the caller's one party (a 2.1.1 partner registers one)."""
         country_code, party_id = self.kwargs.get("country_code"), self.kwargs.get("party_id")
-        if country_code is None and isinstance(self.request.auth, OcpiIdentity):
+        if country_code is None and self.ocpi_version == V211 and isinstance(self.request.auth, OcpiIdentity):
             party = getattr(self.partner, "wire_party", None)  # Partner.wire_party: its first registered party
             if party is not None:
                 country_code, party_id = party

@@ -47,7 +47,8 @@ def test_outbox_delivery_admin_changelist_filters_search_and_change_page(admin_c
 def test_outbox_delivery_admin_dead_letter_action(admin_client, deliveries) -> None:
     pending = OutboxDelivery.objects.get(state=OutboxState.PENDING)
     response = admin_client.post(
-        "/admin/partners/outboxdelivery/", {"action": "action_dead_letter", "_selected_action": [pending.pk]}
+        "/admin/partners/outboxdelivery/",
+        {"action": "action_dead_letter", "_selected_action": [pending.pk], "post": "yes"},
     )
     assert response.status_code == 302
     pending.refresh_from_db()

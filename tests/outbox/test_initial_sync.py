@@ -356,7 +356,7 @@ def test_admin_push_everything_queues_and_says_how_many(admin_client, our_object
     partner = receiver_partner(fake_partner, [("CPO", "DE", "CPC")], ALL_RECEIVERS)
     response = admin_client.post(
         "/admin/partners/partner/",
-        {"action": "action_push_everything", "_selected_action": [partner.pk]},
+        {"action": "action_push_everything", "_selected_action": [partner.pk], "post": "yes"},
         follow=True,
     )
     assert response.status_code == 200
@@ -372,7 +372,7 @@ def test_admin_push_one_module_and_partner_without_receivers(admin_client, our_o
     sender_only = receiver_partner(fake_partner, [("CPO", "DE", "CPD")], [("locations", "SENDER")], "Sender")
     response = admin_client.post(
         "/admin/partners/partner/",
-        {"action": "action_push_tariffs", "_selected_action": [partner.pk, sender_only.pk]},
+        {"action": "action_push_tariffs", "_selected_action": [partner.pk, sender_only.pk], "post": "yes"},
         follow=True,
     )
     text = [str(m) for m in response.context["messages"]]
@@ -388,7 +388,8 @@ def test_admin_push_is_refused_without_the_change_permission(client, django_user
     client.force_login(viewer)
     assert "action_push_everything" not in client.get("/admin/partners/partner/").content.decode()
     response = client.post(
-        "/admin/partners/partner/", {"action": "action_push_everything", "_selected_action": [partner.pk]}
+        "/admin/partners/partner/",
+        {"action": "action_push_everything", "_selected_action": [partner.pk], "post": "yes"},
     )
     assert response.status_code in (200, 302)
     assert not OutboxDelivery.objects.exists()
@@ -396,7 +397,10 @@ def test_admin_push_is_refused_without_the_change_permission(client, django_user
     viewer.user_permissions.add(Permission.objects.get(codename="change_partner"))
     viewer = django_user_model.objects.get(pk=viewer.pk)  # permissions are cached per user object
     client.force_login(viewer)
-    client.post("/admin/partners/partner/", {"action": "action_push_everything", "_selected_action": [partner.pk]})
+    client.post(
+        "/admin/partners/partner/",
+        {"action": "action_push_everything", "_selected_action": [partner.pk], "post": "yes"},
+    )
     assert OutboxDelivery.objects.filter(module="locations").count() == 2
 
 

@@ -388,7 +388,7 @@ def test_dead_letter_after_max_attempts_then_admin_retry(
     clock.advance(3600)
     response = admin_client.post(
         "/admin/partners/outboxdelivery/",
-        {"action": "action_retry", "_selected_action": [delivery.pk]},
+        {"action": "action_retry", "_selected_action": [delivery.pk], "post": "yes"},
     )
     assert response.status_code == 302
     delivery.refresh_from_db()

@@ -100,7 +100,7 @@ def test_admin_cancel_action(admin_client: Any, reservation: Reservation, fake_e
 
     with capture(execute=True):
         response = admin_client.post(
-            changelist, {"action": "cancel_by_cpo", "_selected_action": [reservation.pk]}, follow=True
+            changelist, {"action": "cancel_by_cpo", "_selected_action": [reservation.pk], "post": "yes"}, follow=True
         )
 
     assert response.status_code == 200
@@ -109,7 +109,7 @@ def test_admin_cancel_action(admin_client: Any, reservation: Reservation, fake_e
     assert reservation.status == "CANCELLED"
     assert results(fake_emsp)[-1][1]["result"] == "CANCELED_RESERVATION"
     again = admin_client.post(
-        changelist, {"action": "cancel_by_cpo", "_selected_action": [reservation.pk]}, follow=True
+        changelist, {"action": "cancel_by_cpo", "_selected_action": [reservation.pk], "post": "yes"}, follow=True
     )
     assert "not ACTIVE" in again.content.decode()
 

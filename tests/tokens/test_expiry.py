@@ -118,7 +118,7 @@ def test_admin_expire_now_action_and_expiry_field(admin_client: Any, token: Toke
     received = ReceivedTokenFactory(ocpi_id="04EXP0005", received_from=emsp_partner.partner)
 
     response = admin_client.post(
-        CHANGELIST, {"action": "expire_now", "_selected_action": [token.pk, received.pk]}, follow=True
+        CHANGELIST, {"action": "expire_now", "_selected_action": [token.pk, received.pk], "post": "yes"}, follow=True
     )
 
     assert response.status_code == 200

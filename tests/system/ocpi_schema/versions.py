@@ -4,7 +4,7 @@ from typing import Literal
 
 from .types import URL, NonEmpty, OcpiModel
 
-VersionNumber = Literal["2.0", "2.1", "2.1.1", "2.2", "2.2.1"]
+VersionNumber = Literal["2.0", "2.1", "2.1.1", "2.2", "2.2.1", "2.3.0"]
 InterfaceRole = Literal["SENDER", "RECEIVER"]
 ModuleID = Literal[
     "cdrs", "chargingprofiles", "commands", "credentials", "hubclientinfo", "locations", "sessions", "tariffs", "tokens"
