@@ -94,7 +94,7 @@ class OcppTransaction(models.Model):
 
 
 class OcppMessage(models.Model):
-    class Direction(models.TextChoices):
+    class MessageDirection(models.TextChoices):
         IN = "IN", "charge point -> us"
         OUT = "OUT", "us -> charge point"
 
@@ -104,7 +104,7 @@ class OcppMessage(models.Model):
         CALLERROR = "CALLERROR"
 
     charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="messages")
-    direction = models.CharField(max_length=3, choices=Direction.choices)
+    direction = models.CharField(max_length=3, choices=MessageDirection.choices)
     message_type = models.CharField(max_length=10, choices=MessageType.choices)
     action = models.CharField(max_length=64, blank=True)
     unique_id = models.CharField(max_length=64)

@@ -63,7 +63,7 @@ def test_register_stops_before_post_without_mutual_version(our_live_base: str, f
 def test_ocpi_register_asks_for_the_ocpi_2_1_1_role(our_live_base: str, fake_partner: Any) -> None:
     fake_partner.versions = ["2.1.1"]
     with pytest.raises(CommandError, match=r"Registration failed: OCPI 2\.1\.1 connections carry no roles"):
-        call_command("ocpi_register", "--name", "Legacy", fake_partner.versions_url, fake_partner.token_a)
+        call_command("ocpi_register", "--name", "Legacy", fake_partner.versions_url, "--", fake_partner.token_a)
     # Only the versions list was read (a 2.1.1-only platform refuses the Base64 token A, which is then sent as is);
     # nothing POSTed.
     assert [(r.method, r.answered) for r in fake_partner.requests] == [("GET", 401), ("GET", 200)]
