@@ -364,11 +364,17 @@ class OutboxDelivery(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="outbox_state_due"),
             models.Index(fields=["partner", "state"], name="outbox_partner_state"),
             models.Index(fields=["module", "object_id"], name="outbox_module_object"),
-            # An initial sync's parked rows, released oldest first by outbox_pump (partners/outbox/services.py).
+            # Parked rows (an initial sync's backlog, live rows waiting for a free send slot), released by
+            # outbox_pump when a send of the partner finishes (partners/outbox/services.py).
             models.Index(
                 fields=["partner", "next_attempt_at"],
-                condition=models.Q(state="PENDING", note="initial sync", attempts=0, queued_at__isnull=True),
-                name="outbox_backlog",
+                condition=models.Q(
+                    state="PENDING",
+                    note__in=["initial sync", "waiting for a free send slot"],
+                    attempts=0,
+                    queued_at__isnull=True,
+                ),
+                name="outbox_parked",
             ),
         ]
 

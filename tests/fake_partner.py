@@ -35,8 +35,10 @@ in its version details (`/ocpi/<version>/<role>/<identifier>`). It speaks each v
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -138,6 +140,7 @@ class FakePartner:
         self._stall_times = 0
         self._port = 0
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()  # open client connections (kept alive between requests)
         self.up()
 
     # --- addresses ------------------------------------------------------------------------------
@@ -218,10 +221,17 @@ class FakePartner:
         self.current = name
 
     def down(self) -> None:
+        """Stop listening and drop every open connection, like a platform that went down (a client's kept-alive
+        connection must not go on being answered)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def up(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler(self))
@@ -476,6 +486,16 @@ def _handler(fake: FakePartner) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            with fake._lock:
+                fake._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with fake._lock:
+                fake._connections.discard(self.connection)
+            super().finish()
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -6,10 +6,13 @@ only, unless settings allow http and/or list private networks (dev and tests all
 
 from __future__ import annotations
 
+import http.cookiejar
 import ipaddress
 import logging
+import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -167,10 +170,30 @@ class PinnedAdapter(HTTPAdapter):
 
 def pinned_session() -> requests.Session:
     session = requests.Session()
-    adapter = PinnedAdapter()
+    adapter = PinnedAdapter(pool_connections=32, pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # OCPI has no cookies
     return session
+
+
+_shared: tuple[int, requests.Session] | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_session() -> requests.Session:
+    """The process's pinned session: its connections (and TLS sessions) to partners are kept alive and reused by
+    every call, instead of a TCP and TLS handshake per request. One per process (a forked worker child makes
+    its own: sockets are never shared across a fork); thread-safe (urllib3's pools are)."""
+    global _shared
+    pid = os.getpid()
+    current = _shared
+    if current is not None and current[0] == pid:
+        return current[1]
+    with _shared_lock:
+        if _shared is None or _shared[0] != pid:
+            _shared = (pid, pinned_session())
+        return _shared[1]
 
 
 def join_url(base: str, *segments: str) -> str:
@@ -223,7 +246,7 @@ class OcpiClient:
         self.from_party = from_party
         self.to_party = to_party
         self.correlation_id = correlation_id
-        self.session = session or pinned_session()
+        self.session = session or shared_session()
 
     def headers(self, *, routing: bool, from_party: PartyRef | None, to_party: PartyRef | None) -> dict[str, str]:
         headers = {

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -54,6 +54,7 @@ DEFAULTS: dict[str, float] = {
     "OCPI_OUTBOX_BACKOFF_MAX_SECONDS": 3600,
     "OCPI_OUTBOX_LEASE_MARGIN_SECONDS": 10,  # lease = 3 x partner timeout + this
     "OCPI_OUTBOX_PARTNER_CONCURRENCY": 2,  # sends in flight per partner
+    "OCPI_OUTBOX_SLOT_WAIT_SECONDS": 5,  # a row waiting for a free send slot falls due by itself after this
     "OCPI_OUTBOX_MAX_COUNTDOWN_SECONDS": 300,  # longer waits are left to the beat (no long ETAs in the broker)
     "OCPI_OUTBOX_REQUEUE_GRACE_SECONDS": 120,  # a queued task that has not run this long is presumed lost
     "OCPI_OUTBOX_REQUEUE_BATCH": 200,  # per partner and beat run / recovery
@@ -65,6 +66,9 @@ DEFAULTS: dict[str, float] = {
 WAITING_FOR_PARTY = "waiting for party"  # note prefix of deliveries held for a party that is not CONNECTED
 # Note of the deliveries an initial sync parks (partners/outbox/initial_sync.py): released by outbox_pump.
 BACKLOG_NOTE = "initial sync"
+# Note of a live delivery that found every send slot of its partner taken: released by the next send that finishes.
+SLOT_NOTE = "waiting for a free send slot"
+PARKED_NOTES = (SLOT_NOTE, BACKLOG_NOTE)  # released in this order: live changes before an initial sync's backlog
 _CALLS_PER_PUSH = 3  # a PATCH, its fallback PUT, and slack: the lease must outlive every call's timeout
 _DUE_TOLERANCE = timedelta(seconds=1)  # ETAs fire a little early or late; clocks differ slightly
 
@@ -281,14 +285,8 @@ def outbox_deliver(*, delivery_id: int) -> str:
     if pstate.blocked_until and pstate.blocked_until > now:
         _reschedule(delivery.pk, at=pstate.blocked_until + _jitter(min(30.0, partner.timeout_seconds * 2)))
         return "deferred"
-    in_flight = (
-        OutboxDelivery.objects.filter(partner=partner, state=OutboxState.PENDING, claimed_until__gt=now)
-        .exclude(pk=delivery.pk)
-        .count()
-    )
-    if in_flight >= outbox_setting("OCPI_OUTBOX_PARTNER_CONCURRENCY"):
-        _reschedule(delivery.pk, at=now + timedelta(seconds=0.5) + _jitter(min(5.0, partner.timeout_seconds)))
-        return "deferred"
+    if _in_flight(partner.pk, now, exclude=delivery.pk) >= outbox_setting("OCPI_OUTBOX_PARTNER_CONCURRENCY"):
+        return _wait_for_slot(delivery, partner, now)
 
     token = _claim(delivery, partner, now)
     if token is None:
@@ -313,6 +311,37 @@ def outbox_deliver(*, delivery_id: int) -> str:
         _reschedule(delivery.pk, at=now + wait, token=token)
         return "rate-limited"
     return _push(delivery, partner, pstate, token, probing)
+
+
+def _in_flight(partner_id: int, now: datetime, exclude: int | None = None) -> int:
+    rows = OutboxDelivery.objects.filter(partner_id=partner_id, state=OutboxState.PENDING, claimed_until__gt=now)
+    return (rows.exclude(pk=exclude) if exclude else rows).count()
+
+
+def _wait_for_slot(delivery: OutboxDelivery, partner: Partner, now: datetime) -> str:
+    """Every send slot of the partner is taken: park the row until one of its sends finishes (the finished send
+    releases the oldest waiting row, `_pump_after`), rather than polling on a timer; a row nothing releases falls
+    due by itself after OCPI_OUTBOX_SLOT_WAIT_SECONDS (the beat queues it). A retry keeps its short timer."""
+    if delivery.attempts:
+        _reschedule(delivery.pk, at=now + timedelta(seconds=0.5) + _jitter(min(5.0, partner.timeout_seconds)))
+        return "deferred"
+    note = delivery.note if delivery.note in PARKED_NOTES else SLOT_NOTE
+    parked = (
+        OutboxDelivery.objects.filter(pk=delivery.pk, state=OutboxState.PENDING, attempts=0)
+        .filter(_free_claim())
+        .update(
+            note=note,
+            queued_at=None,
+            next_attempt_at=now + timedelta(seconds=outbox_setting("OCPI_OUTBOX_SLOT_WAIT_SECONDS")),
+            updated_at=now,
+        )
+    )
+    if not parked:
+        return "busy"
+    # A send may have finished between our count and our park, releasing nobody: then release the oldest now.
+    if _in_flight(partner.pk, _now()) < outbox_setting("OCPI_OUTBOX_PARTNER_CONCURRENCY"):
+        outbox_pump(partner_id=partner.pk)
+    return "waiting"
 
 
 def _claim(delivery: OutboxDelivery, partner: Partner, now: datetime) -> str | None:
@@ -441,8 +470,9 @@ def _wake(partner_id: int, now: datetime) -> None:
 
 
 def _parked() -> Q:
-    """Rows an initial sync wrote and nothing has queued yet (the partial index outbox_backlog covers them)."""
-    return Q(state=OutboxState.PENDING, note=BACKLOG_NOTE, attempts=0, queued_at__isnull=True)
+    """Rows waiting for outbox_pump that nothing has queued yet: an initial sync's backlog and live rows waiting
+    for a free send slot (the partial index outbox_parked covers them)."""
+    return Q(state=OutboxState.PENDING, note__in=PARKED_NOTES, attempts=0, queued_at__isnull=True)
 
 
 def outbox_pump(*, partner_id: int, limit: int = 1) -> int:
@@ -456,8 +486,9 @@ def outbox_pump(*, partner_id: int, limit: int = 1) -> int:
     """
     now = _now()
     parked = OutboxDelivery.objects.filter(_parked(), partner_id=partner_id).filter(_free_claim())
+    live_first = Case(When(note=SLOT_NOTE, then=Value(0)), default=Value(1))
     released = []
-    for pk in parked.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
+    for pk in parked.order_by(live_first, "next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
         # Conditional: two finishing tasks never release the same row.
         if parked.filter(pk=pk).update(next_attempt_at=now, queued_at=now, updated_at=now):
             released.append(pk)
@@ -467,9 +498,9 @@ def outbox_pump(*, partner_id: int, limit: int = 1) -> int:
 
 
 def _pump_after(delivery: OutboxDelivery) -> None:
-    """A backlog row is finished: release the next one (its chain goes on)."""
-    if delivery.note == BACKLOG_NOTE:
-        outbox_pump(partner_id=delivery.partner_id)
+    """A send of the partner is finished: its slot goes to the oldest row waiting for one (a live change first,
+    then the next row of an initial sync's backlog: the backlog's chain goes on)."""
+    outbox_pump(partner_id=delivery.partner_id)
 
 
 # --- Parties behind a Hub that are not CONNECTED (partners/hubclientinfo.py) ------------------------
@@ -529,6 +560,7 @@ def _retry_or_die(delivery: OutboxDelivery, token: str, exc: Exception, delay: t
         return "dead"
     # Not dead yet, or a change merged in meanwhile (it deserves its own attempt).
     _reschedule(delivery.pk, at=_now() + delay, token=token, **fields)
+    _pump_after(delivery)  # our slot is free until the retry
     return "retry"
 
 

@@ -616,3 +616,79 @@ def test_outbox_purge_finished_keeps_recent_failed_and_open_rows(db: Any) -> Non
     row(5, OutboxState.PENDING, None)
     assert outbox_purge_finished() == 2
     assert sorted(OutboxDelivery.objects.values_list("object_id", flat=True)) == [3, 4, 5]
+
+
+# --- Send slots: a live change waits for a free slot of its partner, released when a send finishes -------
+
+
+def test_change_finding_every_slot_taken_waits_and_the_next_finished_send_releases_it(
+    receiver, runner, clock, settings, django_capture_on_commit_callbacks
+) -> None:
+    from partners.outbox.services import SLOT_NOTE
+
+    settings.OCPI_OUTBOX_PARTNER_CONCURRENCY = 1
+    partner_for(receiver)
+    first = create_location(django_capture_on_commit_callbacks, ocpi_id="LOC1", evses=("E1",))
+    second = create_location(django_capture_on_commit_callbacks, ocpi_id="LOC2", evses=("E2",))
+    d1 = OutboxDelivery.objects.get(object_id=first.pk)
+    d2 = OutboxDelivery.objects.get(object_id=second.pk)
+    # d1 is being sent by another worker (its slot is taken) when d2's task runs.
+    OutboxDelivery.objects.filter(pk=d1.pk).update(claimed_until=clock.now + timedelta(seconds=30), claim_token="t1")
+    runner.scheduled.clear()
+
+    assert outbox_deliver(delivery_id=d2.pk) == "waiting"
+    d2.refresh_from_db()
+    assert (d2.note, d2.queued_at, d2.state) == (SLOT_NOTE, None, OutboxState.PENDING)
+    assert d2.next_attempt_at > clock.now  # not polled: no task, not due for the beat either
+    assert runner.scheduled == []
+    assert outbox_requeue_due() == 0
+
+    # A change of LOC2 meanwhile merges into the waiting row and does not queue a task of its own.
+    set_status(django_capture_on_commit_callbacks, second, "CHARGING", uid="E2")
+    assert runner.scheduled == []
+
+    # d1's send finishes: its slot goes to d2 at once, which sends LOC2's newest state.
+    OutboxDelivery.objects.filter(pk=d1.pk).update(claimed_until=None, claim_token="")
+    assert outbox_deliver(delivery_id=d1.pk) == "delivered"
+    assert runner.scheduled == [(d2.pk, 0)]
+    assert outbox_deliver(delivery_id=d2.pk) == "delivered"
+    sent = receiver.ok("PUT")[-1]
+    assert sent.path.endswith("/LOC2") and sent.body["evses"][0]["status"] == "CHARGING"
+
+
+def test_waiting_change_releases_itself_when_the_slot_freed_before_it_parked(
+    receiver, runner, clock, settings, django_capture_on_commit_callbacks, mocker
+) -> None:
+    from partners.outbox import services
+
+    settings.OCPI_OUTBOX_PARTNER_CONCURRENCY = 1
+    partner = partner_for(receiver)
+    create_location(django_capture_on_commit_callbacks, ocpi_id="LOC1", evses=("E1",))
+    delivery = OutboxDelivery.objects.get()
+    runner.scheduled.clear()
+    # Taken when counted, free by the time the row is parked (the other send finished).
+    mocker.patch.object(services, "_in_flight", side_effect=[1, 0])
+
+    assert outbox_deliver(delivery_id=delivery.pk) == "waiting"
+    assert runner.scheduled == [(delivery.pk, 0)]  # nobody else would have released it
+    mocker.stopall()
+    runner.run_due()
+    assert receiver.ok("PUT") and partner.outbox_deliveries.get().state == OutboxState.DELIVERED
+
+
+def test_waiting_live_changes_go_before_an_initial_sync_backlog(receiver, runner, clock, settings) -> None:
+    from partners.outbox import outbox_pump
+    from partners.outbox.services import BACKLOG_NOTE, SLOT_NOTE
+
+    partner = partner_for(receiver)
+    later = clock.now + timedelta(seconds=60)
+    backlog = OutboxDelivery.objects.create(
+        partner=partner, module="locations", object_id=1, note=BACKLOG_NOTE, next_attempt_at=clock.now
+    )
+    live = OutboxDelivery.objects.create(
+        partner=partner, module="locations", object_id=2, note=SLOT_NOTE, next_attempt_at=later
+    )
+    assert outbox_pump(partner_id=partner.pk) == 1
+    assert runner.scheduled == [(live.pk, 0)]
+    assert outbox_pump(partner_id=partner.pk) == 1
+    assert runner.scheduled[-1] == (backlog.pk, 0)
