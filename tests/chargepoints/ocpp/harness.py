@@ -52,9 +52,11 @@ def basic(identity: str, password: str) -> dict[str, str]:
 class Connected:
     """An `ocpp` library client connected to the server; `call` runs one CALL from the test thread."""
 
-    def __init__(self, srv: ServerThread, identity: str, protocol: str, password: str = PASSWORD) -> None:
+    def __init__(
+        self, srv: ServerThread, identity: str, protocol: str, password: str = PASSWORD, cls: type | None = None
+    ) -> None:
         self.srv = srv
-        cls = Client16 if protocol == "ocpp1.6" else Client201
+        cls = cls or (Client16 if protocol == "ocpp1.6" else Client201)
 
         async def connect() -> Any:
             ws = await websockets.connect(
