@@ -85,6 +85,12 @@ class OcppTransaction(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     meter_start_wh = models.BigIntegerField(default=0)
     last_meter_at = models.DateTimeField(null=True, blank=True)
+    readings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Every energy reading applied: [timestamp, Wh] in timestamp order (late, out-of-order meter "
+        "values rebuild the session's charging periods from it)",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint("charge_point", "transaction_id", name="ocpptransaction_unique_id")]

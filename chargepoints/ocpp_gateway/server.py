@@ -138,13 +138,19 @@ class OcppV16(LoggingMixin, ChargePoint16):
     @on("MeterValues")
     async def on_meter_values(self, connector_id: int, meter_value: list, **kw: Any):
         if kw.get("transaction_id") is not None:
-            reading = handlers.energy_wh(meter_value)
-            await db(handlers.transaction_meter)(self.id, str(kw["transaction_id"]), reading)
+            readings = handlers.meter_readings(meter_value)
+            await db(handlers.transaction_meter)(self.id, str(kw["transaction_id"]), readings)
         return result16.MeterValues()
 
     @on("StopTransaction")
     async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **kw: Any):
-        await db(handlers.transaction_stop)(self.id, str(transaction_id), timestamp=timestamp, meter_stop_wh=meter_stop)
+        await db(handlers.transaction_stop)(
+            self.id,
+            str(transaction_id),
+            timestamp=timestamp,
+            meter_stop_wh=meter_stop,
+            readings=handlers.meter_readings(kw.get("transaction_data") or []),
+        )
         return (
             result16.StopTransaction(id_tag_info={"status": "Accepted"})
             if kw.get("id_tag")
@@ -196,7 +202,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
         self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int, transaction_info: dict, **kw: Any
     ):
         tx_id = transaction_info["transaction_id"]
-        reading = handlers.energy_wh(kw.get("meter_value") or [])
+        readings = handlers.meter_readings(kw.get("meter_value") or [])
         if event_type == "Started":
             evse = kw.get("evse") or {}
             id_token = (kw.get("id_token") or {}).get("id_token", "")
@@ -206,16 +212,15 @@ class OcppV201(LoggingMixin, ChargePoint201):
                 connector_id=evse.get("connector_id"),
                 id_tag=id_token,
                 timestamp=timestamp,
-                meter_start_wh=reading[1] if reading else 0,
+                meter_start_wh=readings[0][1] if readings else 0,
                 transaction_id=tx_id,
             )
+            await db(handlers.transaction_meter)(self.id, tx_id, readings[1:])
             return result201.TransactionEvent(id_token_info={"status": status})
         if event_type == "Updated":
-            await db(handlers.transaction_meter)(self.id, tx_id, reading)
+            await db(handlers.transaction_meter)(self.id, tx_id, readings)
             return result201.TransactionEvent()
-        await db(handlers.transaction_stop)(
-            self.id, tx_id, timestamp=timestamp, meter_stop_wh=reading[1] if reading else None
-        )
+        await db(handlers.transaction_stop)(self.id, tx_id, timestamp=timestamp, meter_stop_wh=None, readings=readings)
         return result201.TransactionEvent()
 
 
