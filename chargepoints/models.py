@@ -8,8 +8,34 @@ transaction to the OCPI session it created; OcppMessage logs every frame in both
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
+from django.db.models import Case, Q, Value, When
+from django.utils import timezone
+
+
+def heartbeat_interval() -> int:
+    """Seconds between Heartbeats asked of charge points in the BootNotification answer."""
+    return int(getattr(settings, "OCPP_HEARTBEAT_INTERVAL", 300))
+
+
+def stale_after() -> timedelta:
+    """A charge point silent for longer than OCPP_STALE_HEARTBEATS heartbeat intervals is shown disconnected,
+    whatever its `connected` flag says (a server that died without clearing it, a half-open TCP connection)."""
+    return timedelta(seconds=heartbeat_interval() * int(getattr(settings, "OCPP_STALE_HEARTBEATS", 3)))
+
+
+class ChargePointQuerySet(models.QuerySet["ChargePoint"]):
+    def with_online(self) -> ChargePointQuerySet:
+        """Annotate `online`: connected and heard from (any message) within stale_after()."""
+        fresh = Q(connected=True, last_seen_at__gte=timezone.now() - stale_after())
+        return self.annotate(online=Case(When(fresh, then=Value(True)), default=Value(False)))
+
+    def online(self) -> ChargePointQuerySet:
+        return self.filter(connected=True, last_seen_at__gte=timezone.now() - stale_after())
 
 
 class OcppProtocol(models.TextChoices):
@@ -25,17 +51,29 @@ class ChargePoint(models.Model):
     server_id = models.CharField(max_length=64, blank=True, help_text="The ocpp_server process holding the socket")
     connected_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last message from the charge point (written at most every 30 s)"
+    )
     vendor = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=50, blank=True)
     serial = models.CharField(max_length=50, blank=True)
     firmware_version = models.CharField(max_length=50, blank=True)
     last_boot_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ChargePointQuerySet.as_manager()
+
     class Meta:
         ordering = ["identity"]
 
     def __str__(self) -> str:
         return self.identity
+
+    @property
+    def is_online(self) -> bool:
+        """Connected and heard from within stale_after() (computed at read time: no periodic job)."""
+        return bool(
+            self.connected and self.last_seen_at is not None and timezone.now() - self.last_seen_at <= stale_after()
+        )
 
     def set_password(self, raw: str) -> None:
         self.password_hash = make_password(raw)

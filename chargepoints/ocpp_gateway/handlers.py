@@ -61,8 +61,21 @@ def authenticate(identity: str, password: str | None) -> bool:
 def mark_connected(identity: str, *, protocol: str, server_id: str, connected: bool) -> None:
     fields: dict[str, Any] = {"connected": connected, "server_id": server_id if connected else ""}
     if connected:
-        fields |= {"protocol": protocol, "connected_at": timezone.now()}
+        now = timezone.now()
+        fields |= {"protocol": protocol, "connected_at": now, "last_seen_at": now}
     ChargePoint.objects.filter(identity=identity).update(**fields)
+
+
+def release_server(server_id: str) -> int:
+    """A server process starting: the charge points it held before (it, or a crashed process with the same
+    server id) are no longer connected to it. Returns how many were released."""
+    if not server_id:
+        return 0
+    return ChargePoint.objects.filter(server_id=server_id).update(connected=False, server_id="")
+
+
+def seen(identity: str) -> None:
+    ChargePoint.objects.filter(identity=identity).update(last_seen_at=timezone.now())
 
 
 def log_message(identity: str, raw: str, direction: str, action_hint: str = "") -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import time
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -25,12 +26,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..models import heartbeat_interval
 from . import handlers
 
 logger = logging.getLogger(__name__)
 
 PROTOCOLS = ["ocpp2.0.1", "ocpp1.6"]
-HEARTBEAT_INTERVAL = 300
 PATH_PREFIX = "/ocpp/"
 
 
@@ -56,13 +57,21 @@ def _now() -> str:
     return timezone.now().isoformat().replace("+00:00", "Z")
 
 
+SEEN_WRITE_SECONDS = 30  # last_seen_at is written at most this often per connection
+
+
 class LoggingMixin:
-    """Every frame in and out stored as an OcppMessage."""
+    """Every frame in and out stored as an OcppMessage; last_seen_at kept (throttled)."""
 
     id: str
     _pending_actions: dict[str, str]
+    _seen_written: float = 0.0
 
     async def route_message(self, raw_msg: str) -> None:
+        now = time.monotonic()
+        if now - self._seen_written >= SEEN_WRITE_SECONDS:
+            self._seen_written = now
+            await db(handlers.seen)(self.id)
         hint = ""
         try:
             import json
@@ -106,7 +115,7 @@ class OcppV16(LoggingMixin, ChargePoint16):
             serial=kw.get("charge_point_serial_number", ""),
             firmware=kw.get("firmware_version", ""),
         )
-        return result16.BootNotification(current_time=_now(), interval=HEARTBEAT_INTERVAL, status="Accepted")
+        return result16.BootNotification(current_time=_now(), interval=heartbeat_interval(), status="Accepted")
 
     @on("Heartbeat")
     async def on_heartbeat(self):
@@ -176,7 +185,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
             serial=charging_station.get("serial_number", ""),
             firmware=charging_station.get("firmware_version", ""),
         )
-        return result201.BootNotification(current_time=_now(), interval=HEARTBEAT_INTERVAL, status="Accepted")
+        return result201.BootNotification(current_time=_now(), interval=heartbeat_interval(), status="Accepted")
 
     @on("Heartbeat")
     async def on_heartbeat(self):
@@ -282,6 +291,12 @@ class OcppServer:
                 await self.on_disconnect(identity)
             del previous
 
+    async def release(self) -> None:
+        """Before accepting connections: what a previous process with this server id held is disconnected."""
+        released = await db(handlers.release_server)(self.server_id)
+        if released:
+            logger.info("Server %s: %d charge points of a previous run marked disconnected", self.server_id, released)
+
     async def started(self) -> None:  # overridden by the RPC layer (rpc.RpcOcppServer)
         pass
 
@@ -295,6 +310,7 @@ class OcppServer:
         pass
 
     async def serve(self, host: str, port: int) -> Server:
+        await self.release()
         return await serve(
             self.handler,
             host,

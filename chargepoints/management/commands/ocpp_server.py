@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -20,15 +22,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=9000)
+        parser.add_argument(
+            "--server-id",
+            default=os.environ.get("OCPP_SERVER_ID", ""),
+            help="Stable id of this process (default: OCPP_SERVER_ID, else <hostname>:<port>): at start, the "
+            "charge points a crashed process with the same id held are marked disconnected",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
-        asyncio.run(self._serve(host, port))
+    def handle(self, *args: Any, host: str, port: int, server_id: str, **options: Any) -> None:
+        asyncio.run(self._serve(host, port, server_id or f"{socket.gethostname()}:{port}"))
 
-    async def _serve(self, host: str, port: int) -> None:
+    async def _serve(self, host: str, port: int, server_id: str) -> None:
         if redis_url():  # outbound calls from Django/Celery through Redis (chargepoints.ocpp_gateway.rpc)
-            server: OcppServer = RpcOcppServer(redis_url=redis_url())
+            server: OcppServer = RpcOcppServer(redis_url=redis_url(), server_id=server_id)
         else:
-            server = OcppServer()
+            server = OcppServer(server_id=server_id)
         ws_server = await server.serve(host, port)
         self.stdout.write(f"OCPP server {server.server_id} on ws://{host}:{port}/ocpp/<charge_point_id>")
         await server.started()
