@@ -59,6 +59,12 @@ class ChargePoint(models.Model):
     serial = models.CharField(max_length=50, blank=True)
     firmware_version = models.CharField(max_length=50, blank=True)
     last_boot_at = models.DateTimeField(null=True, blank=True)
+    station_status = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Last StatusNotification for the whole charge point (1.6 connectorId 0): Unavailable or Faulted "
+        "there overrides every EVSE's own status",
+    )
 
     objects = ChargePointQuerySet.as_manager()
 
@@ -91,6 +97,9 @@ class ChargePointConnector(models.Model):
     evse = models.ForeignKey("locations.EVSE", on_delete=models.CASCADE, related_name="ocpp_connectors")
     connector = models.ForeignKey(
         "locations.Connector", on_delete=models.SET_NULL, null=True, blank=True, related_name="ocpp_connectors"
+    )
+    ocpp_status = models.CharField(
+        max_length=32, blank=True, help_text="Last OCPP status reported for this connector (StatusNotification)"
     )
     pending_start = models.JSONField(
         null=True,

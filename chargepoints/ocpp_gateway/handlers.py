@@ -134,14 +134,54 @@ def _connector(identity: str, evse_id: int, connector_id: int | None = None) -> 
     return qs.order_by("ocpp_connector_id").first()
 
 
+STATION_BLOCKING = {"Unavailable": "INOPERATIVE", "Faulted": "OUTOFORDER"}
+
+
 def status(identity: str, *, evse_id: int, connector_id: int | None, ocpp_status: str) -> str | None:
-    """StatusNotification -> events.evse_status_changed; returns the OCPI status applied (None: ignored)."""
+    """StatusNotification -> events.evse_status_changed; returns the OCPI status applied (None: ignored).
+
+    ConnectorId 0 (1.6; evseId 0 in 2.0.1) is the whole charge point: Unavailable / Faulted there makes every
+    EVSE it serves INOPERATIVE / OUTOFORDER (pushed), whatever their connectors say; any other status there
+    lifts it and every EVSE gets back the last status of its own connector (AVAILABLE if it never sent one).
+    A connector's own status is always remembered, and applied unless the whole charge point is blocked."""
+    if evse_id == 0:
+        return _station_status(identity, ocpp_status)
     ocpi = STATUS_MAP.get(ocpp_status)
     mapping = _connector(identity, evse_id, connector_id)
-    if ocpi is None or mapping is None:  # connectorId 0 (the whole charge point) or an unmapped connector
+    if ocpi is None or mapping is None:  # an unmapped connector, or a status OCPP does not define
+        return None
+    ChargePointConnector.objects.filter(pk=mapping.pk).update(ocpp_status=ocpp_status)
+    blocked = ChargePoint.objects.filter(identity=identity).values_list("station_status", flat=True).first()
+    if blocked in STATION_BLOCKING:
         return None
     events.evse_status_changed(evse=mapping.evse, status=ocpi)
     return ocpi
+
+
+def _station_status(identity: str, ocpp_status: str) -> str | None:
+    if ocpp_status not in STATUS_MAP:
+        return None
+    ChargePoint.objects.filter(identity=identity).update(station_status=ocpp_status)
+    mappings = list(
+        ChargePointConnector.objects.select_related("evse__location")
+        .filter(charge_point__identity=identity)
+        .order_by("evse_id", "ocpp_evse_id", "ocpp_connector_id")
+    )
+    by_evse: dict[int, list[ChargePointConnector]] = {}
+    for mapping in mappings:
+        by_evse.setdefault(mapping.evse_id, []).append(mapping)
+    blocking = STATION_BLOCKING.get(ocpp_status)
+    with transaction.atomic():
+        for group in by_evse.values():
+            if blocking:
+                target = blocking
+            else:  # the EVSE's own connectors: busy wins over available
+                own = [STATUS_MAP.get(m.ocpp_status, "AVAILABLE") for m in group]
+                target = next(
+                    (s for s in ("CHARGING", "RESERVED", "OUTOFORDER", "INOPERATIVE") if s in own), "AVAILABLE"
+                )
+            events.evse_status_changed(evse=group[0].evse, status=target)
+    return blocking or "RESTORED"
 
 
 @dataclass(frozen=True)
