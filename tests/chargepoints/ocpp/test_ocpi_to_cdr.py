@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import redis
 import requests
+from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
 
 from chargepoints.models import ChargePoint, OcppMessage, OcppTransaction
 from chargepoints.ocpp_gateway.rpc import CONNECTED, RpcOcppServer, connected_server
@@ -29,6 +31,7 @@ from sessions.models import ChargingSession
 from tests.chargepoints.ocpp.chargers import Auto16, Auto201, Script
 from tests.chargepoints.ocpp.harness import Connected, ServerThread
 from tests.fake_partner import FakePartner
+from tests.sessions.test_gateway_fixtures import TOKEN_UID
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 pytestmark = [
@@ -189,3 +192,89 @@ def test_ocpi_start_session_to_cdr_over_real_sockets(
 
 async def _event() -> asyncio.Event:
     return asyncio.Event()
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+def test_active_charging_profile_is_the_chargers_composite_schedule(
+    protocol: str, rpc_server: ServerThread, ocpp_cpo: Any, emsp: Any, emsp_token: Any, fake_emsp: FakePartner
+) -> None:
+    """GET chargingprofiles/{session_id} from the eMSP over HTTP: GetCompositeSchedule on the charger's socket,
+    its answer POSTed to the response_url as the ActiveChargingProfileResult."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    cp = connect(rpc_server, protocol, Script(start=start, readings=[0], stop_wh=0))
+    try:
+        if protocol == "ocpp1.6":
+            cp.call(call16.StartTransaction(connector_id=1, id_tag=TOKEN_UID, meter_start=0, timestamp=_z(start)))
+        else:
+            cp.call(
+                call201.TransactionEvent(
+                    event_type="Started",
+                    timestamp=_z(start),
+                    trigger_reason="Authorized",
+                    seq_no=0,
+                    transaction_info={"transaction_id": "TX-CP-1"},
+                    id_token={"id_token": TOKEN_UID, "type": "ISO14443"},
+                    evse={"id": 1, "connector_id": 1},
+                )
+            )
+        session = ChargingSession.objects.get()
+        response = requests.get(
+            f"{ocpp_cpo.url}/ocpi/cpo/2.2.1/chargingprofiles/{session.ocpi_id}",
+            params={"duration": 900, "response_url": f"{fake_emsp.base}/cp/get-1"},
+            headers={"Authorization": emsp.auth},
+            timeout=30,
+        )
+        assert response.status_code == 200 and response.json()["data"]["result"] == "ACCEPTED", response.text
+        [result] = wait_for(lambda: [r.body for r in fake_emsp.requests if r.path == "/cp/get-1"])
+    finally:
+        cp.close()
+
+    [asked] = cp.client.remote
+    if protocol == "ocpp1.6":
+        assert asked == {"GetCompositeSchedule": {"connector_id": 1, "duration": 900}}
+        expected = {
+            "start_date_time": _z(start),
+            "charging_profile": {
+                "start_date_time": _z(start),
+                "duration": 900,
+                "charging_rate_unit": "W",
+                "charging_profile_period": [
+                    {"start_period": 0, "limit": 11000.0},
+                    {"start_period": 600, "limit": 7400.0},
+                ],
+            },
+        }
+    else:
+        assert asked == {"GetCompositeSchedule": {"evse_id": 1, "duration": 900}}
+        expected = {
+            "start_date_time": _z(start),
+            "charging_profile": {
+                "start_date_time": _z(start),
+                "duration": 900,
+                "charging_rate_unit": "A",
+                "charging_profile_period": [{"start_period": 0, "limit": 16.0}],
+            },
+        }
+    assert result == {"result": "ACCEPTED", "profile": expected}
+
+
+def test_active_charging_profile_rejected_when_the_charger_cannot_answer(
+    rpc_server: ServerThread, ocpp_cpo: Any, emsp: Any, emsp_token: Any, fake_emsp: FakePartner
+) -> None:
+    from chargepoints.ocpp_gateway.gateway import OcppGateway
+
+    cp = Connected(rpc_server, "CP-1", "ocpp1.6")  # a plain client: GetCompositeSchedule is a CallError
+    try:
+        wait_for(lambda: connected_server("CP-1"), 5)
+        cp.call(
+            call16.StartTransaction(connector_id=1, id_tag=TOKEN_UID, meter_start=0, timestamp=_z(datetime.now(UTC)))
+        )
+        session = ChargingSession.objects.get()
+        outcome = OcppGateway().get_active_charging_profile(session=session, duration=60, timeout=5)
+    finally:
+        cp.close()
+    assert outcome.result == "REJECTED" and "NotImplemented" in outcome.message
+
+
+def _z(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
