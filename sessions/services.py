@@ -290,8 +290,8 @@ def session_replace_periods(
         for p in charging_periods
     ]
     session.kwh = _decimal(kwh_total, "kwh_total")  # type: ignore[assignment]
-    session.total_cost_excl_vat = _decimal(cost_excl_vat, "total_cost_excl_vat")  # type: ignore[assignment]
-    session.total_cost_incl_vat = _decimal(cost_incl_vat, "total_cost_incl_vat")  # type: ignore[assignment]
+    session.total_cost_excl_vat = _decimal(cost_excl_vat, "total_cost_excl_vat")
+    session.total_cost_incl_vat = _decimal(cost_incl_vat, "total_cost_incl_vat")
     session.last_updated = _now()
     _clean(session)
     session.save(
