@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import ssl as ssl_module
 import time
 import uuid
 from http import HTTPStatus
@@ -309,7 +310,8 @@ class OcppServer:
     async def on_disconnect(self, identity: str) -> None:
         pass
 
-    async def serve(self, host: str, port: int) -> Server:
+    async def serve(self, host: str, port: int, *, ssl: ssl_module.SSLContext | None = None) -> Server:
+        """Listen on host:port: ws://, or wss:// with `ssl` (security profile 2: TLS + HTTP Basic)."""
         await self.release()
         return await serve(
             self.handler,
@@ -317,4 +319,14 @@ class OcppServer:
             port,
             subprotocols=PROTOCOLS,  # type: ignore[arg-type]
             process_request=self.process_request,
+            ssl=ssl,
         )
+
+
+def tls_context(certfile: str, keyfile: str | None = None) -> ssl_module.SSLContext:
+    """The server side of security profile 2 (OCPP 1.6 security whitepaper / 2.0.1 A00.FR.3xx): TLS 1.2 or
+    newer with the CSMS certificate (PEM; the key may be in the certificate file)."""
+    context = ssl_module.SSLContext(ssl_module.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl_module.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile)
+    return context
