@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
 
 from chargepoints.models import ChargePoint, ChargePointConnector
 from locations.models import EVSE
@@ -86,3 +87,23 @@ def test_connector_zero_blocks_and_restores_every_evse(
                 seen[uid].append(states[uid])
     assert seen["EVSE-A"][-3:] == ["INOPERATIVE", "OUTOFORDER", "AVAILABLE"], locations_receiver.requests
     assert seen["EVSE-B"][-4:] == ["CHARGING", "INOPERATIVE", "OUTOFORDER", "CHARGING"]
+
+
+def test_v201_evse_zero_is_the_whole_station(ocpp_server: ServerThread, two_evses: ChargePoint) -> None:
+    """2.0.1 has no connector 0; a station that reports evseId 0 is read the same way."""
+
+    def status201(evse_id: int, value: str) -> call201.StatusNotification:
+        return call201.StatusNotification(
+            timestamp="2026-03-02T10:00:00Z", connector_status=value, evse_id=evse_id, connector_id=evse_id and 1
+        )
+
+    cp = Connected(ocpp_server, "CP-1", "ocpp2.0.1")
+    try:
+        cp.call(status201(1, "Occupied"))
+        cp.call(status201(2, "Available"))
+        cp.call(status201(0, "Faulted"))
+        assert statuses() == {"EVSE-A": "OUTOFORDER", "EVSE-B": "OUTOFORDER"}
+        cp.call(status201(0, "Available"))
+        assert statuses() == {"EVSE-A": "CHARGING", "EVSE-B": "AVAILABLE"}
+    finally:
+        cp.close()
