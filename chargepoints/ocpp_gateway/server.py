@@ -1,7 +1,8 @@
 """The OCPP-J WebSocket server (issue 16): ws://host/ocpp/<charge_point_id>, subprotocols ocpp1.6 / ocpp2.0.1.
 
 Security profile 1 (OCPP 1.6 security whitepaper / 2.0.1 A00.FR.2xx): HTTP Basic auth, the password checked
-against ChargePoint.password_hash before the upgrade (unknown or wrong -> 401). One `ocpp` library
+against ChargePoint.password_hash before the upgrade (unknown or wrong -> 401); profile 2: the same over TLS
+(wss://, `serve(ssl=tls_context(certfile, keyfile))`). One `ocpp` library
 ChargePoint subclass per protocol; their handlers call `handlers` (Django ORM) through sync_to_async.
 """
 
