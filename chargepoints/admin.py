@@ -5,10 +5,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.http import HttpRequest, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+
+from ocpi_platform.admin_confirm import confirmed_action
 
 from .models import ChargePoint, ChargePointConnector, OcppMessage, OcppTransaction
 
@@ -27,6 +30,7 @@ class SetPasswordForm(forms.Form):
 class ChargePointAdmin(admin.ModelAdmin):
     list_display = (
         "identity",
+        "online",
         "connected",
         "protocol",
         "last_heartbeat_at",
@@ -43,6 +47,7 @@ class ChargePointAdmin(admin.ModelAdmin):
         "server_id",
         "connected_at",
         "last_heartbeat_at",
+        "last_seen_at",
         "vendor",
         "model",
         "serial",
@@ -53,13 +58,30 @@ class ChargePointAdmin(admin.ModelAdmin):
     inlines = [ChargePointConnectorInline]
     actions = ["set_password"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChargePoint]:
+        return super().get_queryset(request).with_online()  # type: ignore[attr-defined]
+
+    @admin.display(
+        description="Online",
+        boolean=True,
+        ordering="online",
+    )
+    def online(self, obj: ChargePoint) -> bool:
+        """Connected and heard from within OCPP_STALE_HEARTBEATS heartbeat intervals (computed at read time)."""
+        return bool(getattr(obj, "online", obj.is_online))
+
     @admin.display(description="Messages")
     def message_log(self, obj: ChargePoint) -> str:
         url = reverse("admin:chargepoints_ocppmessage_changelist") + f"?charge_point__id__exact={obj.pk}"
         return format_html('<a href="{}">log</a>', url)
 
-    @admin.action(description="Set the HTTP Basic password (one charge point)")
-    def set_password(self, request: HttpRequest, queryset):
+    @confirmed_action(
+        description="Set the HTTP Basic password (one charge point)",
+        permissions=["change"],
+        warning="The charge point's current connection stays up; its next connection needs the new password.",
+    )
+    def set_password(self, request: HttpRequest, queryset: QuerySet[ChargePoint]) -> HttpResponse | None:
+        """After the confirmation page (post=yes): the password form, then the new password (hashed)."""
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one charge point.", messages.ERROR)
             return None

@@ -27,7 +27,13 @@ from sessions.models import ChargingSession, SessionStatus
 from sessions.reservations import reservation_use
 from sessions.selectors import connector_for, evse_currency, evse_tariffs
 from sessions.serializers import to_stored_period
-from sessions.services import session_add_period, session_start, session_stop, session_update
+from sessions.services import (
+    session_add_period,
+    session_replace_periods,
+    session_start,
+    session_stop,
+    session_update,
+)
 from tariffs.engine import ChargingDataError, TariffError, price, select_tariff
 
 if TYPE_CHECKING:
@@ -162,13 +168,7 @@ def meter_values(
     energy = total - Decimal(session.kwh or 0)
     if energy < 0:
         raise GatewayEventError(f"meter went backwards: {total} kWh < {session.kwh} kWh")
-    hours = _hours(period_start, period_end)
-    power = Decimal(str(max_power_kw)) if max_power_kw is not None else (energy / hours if hours else Decimal(0))
-    dimensions = [
-        {"type": "ENERGY", "volume": energy},
-        {"type": "TIME", "volume": hours},
-        {"type": "MAX_POWER", "volume": power.quantize(ENERGY_QUANTUM)},
-    ]
+    dimensions = _dimensions(energy, period_start, period_end, max_power_kw)
     periods = [
         *(session.charging_periods or []),
         to_stored_period({"start_date_time": period_start, "dimensions": dimensions}),
@@ -179,6 +179,46 @@ def meter_values(
         start_date_time=period_start,
         dimensions=dimensions,
         kwh_total=total,
+        cost_excl_vat=cost_excl,
+        cost_incl_vat=cost_incl,
+    )
+
+
+def _dimensions(
+    energy: Decimal, start: datetime, end: datetime, max_power_kw: Decimal | float | int | str | None = None
+) -> list[dict[str, Any]]:
+    hours = _hours(start, end)
+    power = Decimal(str(max_power_kw)) if max_power_kw is not None else (energy / hours if hours else Decimal(0))
+    return [
+        {"type": "ENERGY", "volume": energy},
+        {"type": "TIME", "volume": hours},
+        {"type": "MAX_POWER", "volume": power.quantize(ENERGY_QUANTUM)},
+    ]
+
+
+@transaction.atomic
+def meter_values_replayed(
+    *, session: ChargingSession, started_at: datetime, readings: list[tuple[datetime, Decimal]]
+) -> ChargingSession:
+    """All meter readings of a running session again, in timestamp order: (time, cumulative kWh since the
+    start). For readings that arrived out of order (a charge point sending what it queued while offline after
+    newer ones): the charging periods are rebuilt, one per interval, and the session is PUT again."""
+    periods: list[dict[str, Any]] = []
+    previous_at, previous_kwh = started_at, Decimal(0)
+    for at, kwh in sorted(readings):
+        total = Decimal(str(kwh)).quantize(ENERGY_QUANTUM)
+        if at <= previous_at:
+            continue
+        if total < previous_kwh:
+            raise GatewayEventError(f"meter went backwards at {at}: {total} kWh < {previous_kwh} kWh")
+        dims = _dimensions(total - previous_kwh, previous_at, at)
+        periods.append(to_stored_period({"start_date_time": previous_at, "dimensions": dims}))
+        previous_at, previous_kwh = at, total
+    cost_excl, cost_incl = _running_cost(session, periods, previous_at)
+    return session_replace_periods(
+        session=session,
+        charging_periods=periods,
+        kwh_total=previous_kwh,
         cost_excl_vat=cost_excl,
         cost_incl_vat=cost_incl,
     )
@@ -260,6 +300,7 @@ __all__ = [
     "connector_max_power_w",
     "evse_status_changed",
     "meter_values",
+    "meter_values_replayed",
     "session_started",
     "session_stopped",
 ]

@@ -8,8 +8,34 @@ transaction to the OCPI session it created; OcppMessage logs every frame in both
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
+from django.db.models import Case, Q, Value, When
+from django.utils import timezone
+
+
+def heartbeat_interval() -> int:
+    """Seconds between Heartbeats asked of charge points in the BootNotification answer."""
+    return int(getattr(settings, "OCPP_HEARTBEAT_INTERVAL", 300))
+
+
+def stale_after() -> timedelta:
+    """A charge point silent for longer than OCPP_STALE_HEARTBEATS heartbeat intervals is shown disconnected,
+    whatever its `connected` flag says (a server that died without clearing it, a half-open TCP connection)."""
+    return timedelta(seconds=heartbeat_interval() * int(getattr(settings, "OCPP_STALE_HEARTBEATS", 3)))
+
+
+class ChargePointQuerySet(models.QuerySet["ChargePoint"]):
+    def with_online(self) -> ChargePointQuerySet:
+        """Annotate `online`: connected and heard from (any message) within stale_after()."""
+        fresh = Q(connected=True, last_seen_at__gte=timezone.now() - stale_after())
+        return self.annotate(online=Case(When(fresh, then=Value(True)), default=Value(False)))
+
+    def online(self) -> ChargePointQuerySet:
+        return self.filter(connected=True, last_seen_at__gte=timezone.now() - stale_after())
 
 
 class OcppProtocol(models.TextChoices):
@@ -25,17 +51,35 @@ class ChargePoint(models.Model):
     server_id = models.CharField(max_length=64, blank=True, help_text="The ocpp_server process holding the socket")
     connected_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last message from the charge point (written at most every 30 s)"
+    )
     vendor = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=50, blank=True)
     serial = models.CharField(max_length=50, blank=True)
     firmware_version = models.CharField(max_length=50, blank=True)
     last_boot_at = models.DateTimeField(null=True, blank=True)
+    station_status = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Last StatusNotification for the whole charge point (1.6 connectorId 0): Unavailable or Faulted "
+        "there overrides every EVSE's own status",
+    )
+
+    objects = ChargePointQuerySet.as_manager()
 
     class Meta:
         ordering = ["identity"]
 
     def __str__(self) -> str:
         return self.identity
+
+    @property
+    def is_online(self) -> bool:
+        """Connected and heard from within stale_after() (computed at read time: no periodic job)."""
+        return bool(
+            self.connected and self.last_seen_at is not None and timezone.now() - self.last_seen_at <= stale_after()
+        )
 
     def set_password(self, raw: str) -> None:
         self.password_hash = make_password(raw)
@@ -53,6 +97,9 @@ class ChargePointConnector(models.Model):
     evse = models.ForeignKey("locations.EVSE", on_delete=models.CASCADE, related_name="ocpp_connectors")
     connector = models.ForeignKey(
         "locations.Connector", on_delete=models.SET_NULL, null=True, blank=True, related_name="ocpp_connectors"
+    )
+    ocpp_status = models.CharField(
+        max_length=32, blank=True, help_text="Last OCPP status reported for this connector (StatusNotification)"
     )
     pending_start = models.JSONField(
         null=True,
@@ -85,6 +132,12 @@ class OcppTransaction(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     meter_start_wh = models.BigIntegerField(default=0)
     last_meter_at = models.DateTimeField(null=True, blank=True)
+    readings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Every energy reading applied: [timestamp, Wh] in timestamp order (late, out-of-order meter "
+        "values rebuild the session's charging periods from it)",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint("charge_point", "transaction_id", name="ocpptransaction_unique_id")]

@@ -11,6 +11,7 @@ any other change (status, end, final state) goes out at once with everything owe
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from collections.abc import Mapping
@@ -258,6 +259,45 @@ def session_add_period(
     _clean(session)
     session.save(update_fields=[*changed, "last_updated"])
     _push(session, {"fields": [*_spec_fields(changed), "last_updated"]})
+    return session
+
+
+@transaction.atomic
+def session_replace_periods(
+    *,
+    session: ChargingSession,
+    charging_periods: list[dict[str, Any]],
+    kwh_total: Decimal | float | int,
+    cost_excl_vat: Decimal | float | int | None = None,
+    cost_incl_vat: Decimal | float | int | None = None,
+) -> ChargingSession:
+    """Replace all ChargingPeriods of one of our running sessions (meter values that arrived late, out of
+    order: chargepoints rebuilds the periods in timestamp order). Pushed as a full PUT: a PATCH can only
+    append periods (sessions.md 3.2)."""
+    session = _lock_ours(session)
+    if session.is_final:
+        raise ValidationError(f"Session {session} is {session.status}: no further changes")
+    starts = [p["start_date_time"] for p in charging_periods]
+    if any(b <= a for a, b in itertools.pairwise(starts)):
+        raise ValidationError({"charging_periods": "must be in chronological order"})
+    session.charging_periods = [
+        to_stored_period(
+            {
+                "start_date_time": p["start_date_time"],
+                "dimensions": _validated(CdrDimensionSerializer, p["dimensions"], "dimensions", many=True),
+            }
+        )
+        for p in charging_periods
+    ]
+    session.kwh = _decimal(kwh_total, "kwh_total")  # type: ignore[assignment]
+    session.total_cost_excl_vat = _decimal(cost_excl_vat, "total_cost_excl_vat")
+    session.total_cost_incl_vat = _decimal(cost_incl_vat, "total_cost_incl_vat")
+    session.last_updated = _now()
+    _clean(session)
+    session.save(
+        update_fields=["charging_periods", "kwh", "total_cost_excl_vat", "total_cost_incl_vat", "last_updated"]
+    )
+    _push(session, {"full": True})
     return session
 
 

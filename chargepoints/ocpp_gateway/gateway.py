@@ -4,8 +4,8 @@ Select it with OCPI_GATEWAY = "chargepoints.ocpp_gateway.gateway.OcppGateway". C
 (1.6: RemoteStartTransaction/RemoteStopTransaction/UnlockConnector/ReserveNow/CancelReservation; 2.0.1:
 RequestStartTransaction/RequestStopTransaction/UnlockConnector/ReserveNow/CancelReservation); what the charge
 point does afterwards (StartTransaction, MeterValues, ...) comes back through the server's handlers. Charging
-profiles: SetChargingProfile/ClearChargingProfile with a TxProfile; the active profile (GetCompositeSchedule) is
-not read yet (REJECTED).
+profiles: SetChargingProfile/ClearChargingProfile with a TxProfile; the active profile is the charge point's
+GetCompositeSchedule answer.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from ocpi_platform.ocpi.envelope import format_datetime
+from ocpi_platform.ocpi.fields import parse_datetime
 from sessions.gateway import GatewayResult
 
 from ..models import ChargePointConnector, OcppProtocol, OcppTransaction
@@ -65,18 +67,37 @@ class OcppGateway:
     ) -> GatewayResult:
         if mapping is None:
             return GatewayResult("NOT_SUPPORTED", "no OCPP charge point serves this EVSE")
+        answer, failed = self._ask(mapping, action16, action201, timeout)
+        if failed is not None:
+            return failed
+        if answer is None or mapping is None:  # _ask returns one of the two
+            return GatewayResult("FAILED", "no answer")
         cp = mapping.charge_point
-        if not connected_server(cp.identity):
-            return GatewayResult("FAILED", f"charge point {cp.identity} is not connected")
-        action, payload = action201 if cp.protocol == OcppProtocol.V201 else action16
-        answer = call_charge_point(cp.identity, action, payload, timeout)
-        if answer is None:
-            return GatewayResult("TIMEOUT", f"{cp.identity} did not answer {action}")
-        if "error" in answer:
-            return GatewayResult("FAILED", f"{cp.identity}: {answer['error']}")
+        action = (action201 if cp.protocol == OcppProtocol.V201 else action16)[0]
         status = str(answer.get("status", ""))
         result = RESULTS.get(status, "REJECTED")  # the message goes to the eMSP: only for a refusal
         return GatewayResult(result, "" if result == "ACCEPTED" else f"{cp.identity} {action}: {status}")
+
+    def _ask(
+        self,
+        mapping: ChargePointConnector | None,
+        action16: tuple[str, dict[str, Any]],
+        action201: tuple[str, dict[str, Any]],
+        timeout: float,
+    ) -> tuple[dict[str, Any] | None, GatewayResult | None]:
+        """One CALL in the charge point's protocol: (its CALLRESULT's fields, None), or (None, the failure)."""
+        if mapping is None:
+            return None, GatewayResult("NOT_SUPPORTED", "no OCPP charge point serves this EVSE")
+        cp = mapping.charge_point
+        if not connected_server(cp.identity):
+            return None, GatewayResult("FAILED", f"charge point {cp.identity} is not connected")
+        action, payload = action201 if cp.protocol == OcppProtocol.V201 else action16
+        answer = call_charge_point(cp.identity, action, payload, timeout)
+        if answer is None:
+            return None, GatewayResult("TIMEOUT", f"{cp.identity} did not answer {action}")
+        if "error" in answer:
+            return None, GatewayResult("FAILED", f"{cp.identity}: {answer['error']}")
+        return answer, None
 
     def start_session(
         self,
@@ -217,7 +238,9 @@ class OcppGateway:
             "charging_rate_unit": charging_profile.get("charging_rate_unit", "W"),
             "charging_schedule_period": [
                 {"start_period": int(p["start_period"]), "limit": float(p["limit"])}
-                for p in charging_profile.get("charging_schedule_period") or []
+                for p in charging_profile.get("charging_profile_period")
+                or charging_profile.get("charging_schedule_period")
+                or []
             ]
             or [{"start_period": 0, "limit": 0.0}],
         }
@@ -263,5 +286,53 @@ class OcppGateway:
         return self._profile_result(outcome)
 
     def get_active_charging_profile(self, *, session: ChargingSession, duration: int, timeout: float) -> GatewayResult:
-        # GetCompositeSchedule -> ActiveChargingProfile is not mapped yet (issue 16 left).
-        return GatewayResult("REJECTED", "the active charging profile is not read from OCPP charge points yet")
+        """GetCompositeSchedule (1.6 K08 / 2.0.1 K08) for the transaction's connector over `duration` seconds;
+        the charge point's composite schedule becomes the OCPI ActiveChargingProfile (chargingprofiles.md 4.1)."""
+        tx = self._running(session)
+        if tx is None or tx.connector is None:
+            return GatewayResult("REJECTED", "no running OCPP transaction for this session")
+        n = tx.connector.ocpp_evse_id
+        answer, failed = self._ask(
+            tx.connector,
+            ("GetCompositeSchedule", {"connector_id": n, "duration": duration}),
+            ("GetCompositeSchedule", {"evse_id": n, "duration": duration}),
+            timeout,
+        )
+        if failed is not None:
+            return self._profile_result(failed)
+        if answer is None:
+            return GatewayResult("REJECTED", "no answer")
+        if answer.get("status") != "Accepted":
+            return GatewayResult("REJECTED", f"{tx.charge_point.identity} GetCompositeSchedule: {answer.get('status')}")
+        profile = active_profile(answer, duration)
+        if profile is None:
+            return GatewayResult("REJECTED", f"{tx.charge_point.identity} GetCompositeSchedule: no schedule")
+        return GatewayResult("ACCEPTED", data={"profile": profile})
+
+
+def active_profile(answer: dict[str, Any], duration: int) -> dict[str, Any] | None:
+    """A GetCompositeSchedule answer (1.6: schedule_start + charging_schedule; 2.0.1: schedule) as an OCPI
+    ActiveChargingProfile: start_date_time and a ChargingProfile with its periods (start_period, limit)."""
+    schedule = answer.get("schedule") or answer.get("charging_schedule")
+    if not schedule:
+        return None
+    start_text = answer.get("schedule_start") or schedule.get("schedule_start") or schedule.get("start_schedule")
+    try:
+        start = parse_datetime(start_text) if start_text else timezone.now()
+    except (TypeError, ValueError):
+        start = timezone.now()
+    periods = [
+        {"start_period": int(p["start_period"]), "limit": float(p["limit"])}
+        for p in schedule.get("charging_schedule_period") or []
+    ]
+    if not periods:
+        return None
+    profile: dict[str, Any] = {
+        "start_date_time": format_datetime(start),
+        "duration": int(schedule.get("duration") or duration),
+        "charging_rate_unit": schedule.get("charging_rate_unit") or "W",
+        "charging_profile_period": periods,
+    }
+    if schedule.get("min_charging_rate") is not None:
+        profile["min_charging_rate"] = float(schedule["min_charging_rate"])
+    return {"start_date_time": format_datetime(start), "charging_profile": profile}

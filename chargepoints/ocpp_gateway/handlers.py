@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from chargepoints import events
 from chargepoints.models import ChargePoint, ChargePointConnector, OcppMessage, OcppTransaction
 from partners.models import Partner
 from sessions.gateway import GatewayEventError
+from sessions.models import ChargingSession
 from tokens.authorization import token_authorize_at_charge_point
 from tokens.models import Token
 
@@ -59,8 +61,21 @@ def authenticate(identity: str, password: str | None) -> bool:
 def mark_connected(identity: str, *, protocol: str, server_id: str, connected: bool) -> None:
     fields: dict[str, Any] = {"connected": connected, "server_id": server_id if connected else ""}
     if connected:
-        fields |= {"protocol": protocol, "connected_at": timezone.now()}
+        now = timezone.now()
+        fields |= {"protocol": protocol, "connected_at": now, "last_seen_at": now}
     ChargePoint.objects.filter(identity=identity).update(**fields)
+
+
+def release_server(server_id: str) -> int:
+    """A server process starting: the charge points it held before (it, or a crashed process with the same
+    server id) are no longer connected to it. Returns how many were released."""
+    if not server_id:
+        return 0
+    return ChargePoint.objects.filter(server_id=server_id).update(connected=False, server_id="")
+
+
+def seen(identity: str) -> None:
+    ChargePoint.objects.filter(identity=identity).update(last_seen_at=timezone.now())
 
 
 def log_message(identity: str, raw: str, direction: str, action_hint: str = "") -> None:
@@ -119,14 +134,54 @@ def _connector(identity: str, evse_id: int, connector_id: int | None = None) -> 
     return qs.order_by("ocpp_connector_id").first()
 
 
+STATION_BLOCKING = {"Unavailable": "INOPERATIVE", "Faulted": "OUTOFORDER"}
+
+
 def status(identity: str, *, evse_id: int, connector_id: int | None, ocpp_status: str) -> str | None:
-    """StatusNotification -> events.evse_status_changed; returns the OCPI status applied (None: ignored)."""
+    """StatusNotification -> events.evse_status_changed; returns the OCPI status applied (None: ignored).
+
+    ConnectorId 0 (1.6; evseId 0 in 2.0.1) is the whole charge point: Unavailable / Faulted there makes every
+    EVSE it serves INOPERATIVE / OUTOFORDER (pushed), whatever their connectors say; any other status there
+    lifts it and every EVSE gets back the last status of its own connector (AVAILABLE if it never sent one).
+    A connector's own status is always remembered, and applied unless the whole charge point is blocked."""
+    if evse_id == 0:
+        return _station_status(identity, ocpp_status)
     ocpi = STATUS_MAP.get(ocpp_status)
     mapping = _connector(identity, evse_id, connector_id)
-    if ocpi is None or mapping is None:  # connectorId 0 (the whole charge point) or an unmapped connector
+    if ocpi is None or mapping is None:  # an unmapped connector, or a status OCPP does not define
+        return None
+    ChargePointConnector.objects.filter(pk=mapping.pk).update(ocpp_status=ocpp_status)
+    blocked = ChargePoint.objects.filter(identity=identity).values_list("station_status", flat=True).first()
+    if blocked in STATION_BLOCKING:
         return None
     events.evse_status_changed(evse=mapping.evse, status=ocpi)
     return ocpi
+
+
+def _station_status(identity: str, ocpp_status: str) -> str | None:
+    if ocpp_status not in STATUS_MAP:
+        return None
+    ChargePoint.objects.filter(identity=identity).update(station_status=ocpp_status)
+    mappings = list(
+        ChargePointConnector.objects.select_related("evse__location")
+        .filter(charge_point__identity=identity)
+        .order_by("evse_id", "ocpp_evse_id", "ocpp_connector_id")
+    )
+    by_evse: dict[int, list[ChargePointConnector]] = {}
+    for mapping in mappings:
+        by_evse.setdefault(mapping.evse_id, []).append(mapping)
+    blocking = STATION_BLOCKING.get(ocpp_status)
+    with transaction.atomic():
+        for group in by_evse.values():
+            if blocking:
+                target = blocking
+            else:  # the EVSE's own connectors: busy wins over available
+                own = [STATUS_MAP.get(m.ocpp_status, "AVAILABLE") for m in group]
+                target = next(
+                    (s for s in ("CHARGING", "RESERVED", "OUTOFORDER", "INOPERATIVE") if s in own), "AVAILABLE"
+                )
+            events.evse_status_changed(evse=group[0].evse, status=target)
+    return blocking or "RESTORED"
 
 
 @dataclass(frozen=True)
@@ -186,6 +241,9 @@ def transaction_start(
     """StartTransaction (1.6) / TransactionEvent Started (2.0.1): an OcppTransaction and, when the token is
     accepted, an OCPI session through events.session_started. Returns (transaction, authorization status)."""
     mapping = _connector(identity, evse_id, connector_id)
+    again = _repeated_start(identity, mapping, id_tag, parse_time(timestamp), transaction_id)
+    if again is not None:  # sent again after a reconnection (the answer was lost): the same transaction
+        return again, "Accepted" if again.session_id else "Invalid"
     remote = _pending_start(mapping, id_tag)
     auth = Authorization("Accepted") if remote else authorize(identity, id_tag, evse_id=evse_id)
     started_at = parse_time(timestamp)
@@ -228,6 +286,21 @@ def transaction_start(
     return tx, auth.status
 
 
+def _repeated_start(
+    identity: str,
+    mapping: ChargePointConnector | None,
+    id_tag: str,
+    started_at: datetime,
+    transaction_id: str | None,
+) -> OcppTransaction | None:
+    """The transaction a repeated start names: 2.0.1 by its transactionId, 1.6 (the charge point has no id
+    yet) by connector, idTag and start time."""
+    qs = OcppTransaction.objects.filter(charge_point__identity=identity)
+    if transaction_id is not None:
+        return qs.filter(transaction_id=transaction_id).first()
+    return qs.filter(connector=mapping, id_tag=id_tag[:36], started_at=started_at).first()
+
+
 def _pending_start(mapping: ChargePointConnector | None, id_tag: str) -> dict[str, Any] | None:
     """The remote start (OcppGateway.start_session) this StartTransaction answers: same token, sent within
     PENDING_START_SECONDS."""
@@ -246,9 +319,10 @@ def _find(identity: str, transaction_id: str) -> OcppTransaction | None:
     )
 
 
-def energy_wh(meter_values: list[dict[str, Any]]) -> tuple[datetime, int] | None:
-    """The last Energy.Active.Import.Register reading (Wh) of OCPP MeterValue objects (snake_case keys)."""
-    found = None
+def meter_readings(meter_values: list[dict[str, Any]]) -> list[tuple[datetime, int]]:
+    """Every Energy.Active.Import.Register reading (Wh) of OCPP MeterValue objects (snake_case keys): one per
+    MeterValue (its last such sampled value), in timestamp order."""
+    found: dict[datetime, int] = {}
     for mv in meter_values or []:
         for sv in mv.get("sampled_value", []):
             measurand = sv.get("measurand", ENERGY_REGISTER)
@@ -256,44 +330,103 @@ def energy_wh(meter_values: list[dict[str, Any]]) -> tuple[datetime, int] | None
                 continue
             unit = sv.get("unit") or (sv.get("unit_of_measure") or {}).get("unit", "Wh")
             value = Decimal(str(sv["value"])) * (1000 if unit == "kWh" else 1)
-            found = (parse_time(mv.get("timestamp")), int(value))
-    return found
+            found[parse_time(mv.get("timestamp"))] = int(value)
+    return sorted(found.items())
 
 
-def transaction_meter(identity: str, transaction_id: str, reading: tuple[datetime, int] | None) -> bool:
-    """MeterValues of a transaction -> events.meter_values (one ChargingPeriod per interval)."""
-    tx = _find(identity, transaction_id)
-    if tx is None or tx.session is None or reading is None:
+def energy_wh(meter_values: list[dict[str, Any]]) -> tuple[datetime, int] | None:
+    """The last Energy.Active.Import.Register reading (Wh) of OCPP MeterValue objects."""
+    readings = meter_readings(meter_values)
+    return readings[-1] if readings else None
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
+
+
+def transaction_meter(
+    identity: str, transaction_id: str, readings: list[tuple[datetime, int]] | tuple[datetime, int] | None
+) -> bool:
+    """Meter values of a transaction -> events.meter_values, one ChargingPeriod per interval between readings.
+
+    Readings are kept on the OcppTransaction. Newer than the last one applied: appended. Older (a charge point
+    sending what it queued while offline after newer values, or after a reconnection to another server
+    process): the session's periods are rebuilt from all readings in timestamp order
+    (events.meter_values_replayed). A repeated reading (same timestamp) is ignored. Returns whether anything
+    was applied."""
+    if readings is None:
         return False
-    at, wh = reading
-    start = tx.last_meter_at or tx.started_at
-    if at <= start:
-        return False
-    try:
-        events.meter_values(
-            session=tx.session,
-            period_start=start,
-            period_end=at,
-            kwh_total=Decimal(max(wh - tx.meter_start_wh, 0)) / 1000,
+    batch = [readings] if isinstance(readings, tuple) else list(readings)
+    with transaction.atomic():
+        tx = (
+            OcppTransaction.objects.select_for_update()
+            .filter(charge_point__identity=identity, transaction_id=str(transaction_id))
+            .first()
         )
-    except GatewayEventError as exc:
-        logger.warning("Charge point %s transaction %s: meter values ignored (%s)", identity, transaction_id, exc)
-        return False
-    OcppTransaction.objects.filter(pk=tx.pk).update(last_meter_at=at)
+        if tx is None or tx.session_id is None:
+            return False
+        session = ChargingSession.objects.get(pk=tx.session_id)
+        known = dict(tx.readings or [])
+        new = sorted((at, wh) for at, wh in batch if at > tx.started_at and _iso(at) not in known)
+        if not new:
+            return False
+        if session.is_final:
+            logger.warning(
+                "Charge point %s transaction %s: %d meter values after the session ended ignored",
+                identity,
+                transaction_id,
+                len(new),
+            )
+            return False
+        last = tx.last_meter_at or tx.started_at
+        known.update((_iso(at), wh) for at, wh in new)
+        try:
+            with transaction.atomic():
+                if new[0][0] > last:
+                    for at, wh in new:
+                        session = events.meter_values(
+                            session=session,
+                            period_start=last,
+                            period_end=at,
+                            kwh_total=Decimal(max(wh - tx.meter_start_wh, 0)) / 1000,
+                        )
+                        last = at
+                else:
+                    ordered = sorted((parse_time(at), wh) for at, wh in known.items())
+                    events.meter_values_replayed(
+                        session=session,
+                        started_at=tx.started_at,
+                        readings=[(at, Decimal(max(wh - tx.meter_start_wh, 0)) / 1000) for at, wh in ordered],
+                    )
+                    last = ordered[-1][0]
+        except (GatewayEventError, ValidationError) as exc:
+            logger.warning("Charge point %s transaction %s: meter values ignored (%s)", identity, transaction_id, exc)
+            return False
+        tx.readings = sorted([at, wh] for at, wh in known.items())
+        tx.last_meter_at = last
+        tx.save(update_fields=["readings", "last_meter_at"])
     return True
 
 
 def transaction_stop(
-    identity: str, transaction_id: str, *, timestamp: str | None, meter_stop_wh: int | None
+    identity: str,
+    transaction_id: str,
+    *,
+    timestamp: str | None,
+    meter_stop_wh: int | None,
+    readings: list[tuple[datetime, int]] | None = None,
 ) -> OcppTransaction | None:
-    """StopTransaction (1.6) / TransactionEvent Ended (2.0.1): last interval, then events.session_stopped
-    (the session COMPLETED, the EVSE AVAILABLE, the CDR issued)."""
+    """StopTransaction (1.6, with its transactionData) / TransactionEvent Ended (2.0.1): the last readings,
+    then events.session_stopped (the session COMPLETED, the EVSE AVAILABLE, the CDR issued)."""
     tx = _find(identity, transaction_id)
     if tx is None or tx.stopped_at is not None:
         return tx
     stopped_at = parse_time(timestamp)
+    final = list(readings or [])
     if meter_stop_wh is not None:
-        transaction_meter(identity, transaction_id, (stopped_at, meter_stop_wh))
+        final.append((stopped_at, meter_stop_wh))
+    if final:
+        transaction_meter(identity, transaction_id, final)
     OcppTransaction.objects.filter(pk=tx.pk).update(stopped_at=stopped_at)
     tx.refresh_from_db()
     if tx.session is not None:

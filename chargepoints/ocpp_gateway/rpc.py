@@ -59,6 +59,12 @@ class RpcOcppServer(OcppServer):
         self._calls: set[asyncio.Task[None]] = set()
         self._closed = False
 
+    async def release(self) -> None:
+        await super().release()
+        held = [cp for cp, sid in (await self.redis.hgetall(CONNECTED)).items() if sid == self.server_id]
+        if held:  # a crashed process with this server id left them registered
+            await self.redis.hdel(CONNECTED, *held)
+
     async def started(self) -> None:
         self._consumer = asyncio.create_task(self._consume())
 

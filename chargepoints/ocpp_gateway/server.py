@@ -1,7 +1,8 @@
 """The OCPP-J WebSocket server (issue 16): ws://host/ocpp/<charge_point_id>, subprotocols ocpp1.6 / ocpp2.0.1.
 
 Security profile 1 (OCPP 1.6 security whitepaper / 2.0.1 A00.FR.2xx): HTTP Basic auth, the password checked
-against ChargePoint.password_hash before the upgrade (unknown or wrong -> 401). One `ocpp` library
+against ChargePoint.password_hash before the upgrade (unknown or wrong -> 401); profile 2: the same over TLS
+(wss://, `serve(ssl=tls_context(certfile, keyfile))`). One `ocpp` library
 ChargePoint subclass per protocol; their handlers call `handlers` (Django ORM) through sync_to_async.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import ssl as ssl_module
+import time
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -25,12 +28,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..models import heartbeat_interval
 from . import handlers
 
 logger = logging.getLogger(__name__)
 
 PROTOCOLS = ["ocpp2.0.1", "ocpp1.6"]
-HEARTBEAT_INTERVAL = 300
 PATH_PREFIX = "/ocpp/"
 
 
@@ -56,13 +59,21 @@ def _now() -> str:
     return timezone.now().isoformat().replace("+00:00", "Z")
 
 
+SEEN_WRITE_SECONDS = 30  # last_seen_at is written at most this often per connection
+
+
 class LoggingMixin:
-    """Every frame in and out stored as an OcppMessage."""
+    """Every frame in and out stored as an OcppMessage; last_seen_at kept (throttled)."""
 
     id: str
     _pending_actions: dict[str, str]
+    _seen_written: float = 0.0
 
     async def route_message(self, raw_msg: str) -> None:
+        now = time.monotonic()
+        if now - self._seen_written >= SEEN_WRITE_SECONDS:
+            self._seen_written = now
+            await db(handlers.seen)(self.id)
         hint = ""
         try:
             import json
@@ -106,7 +117,7 @@ class OcppV16(LoggingMixin, ChargePoint16):
             serial=kw.get("charge_point_serial_number", ""),
             firmware=kw.get("firmware_version", ""),
         )
-        return result16.BootNotification(current_time=_now(), interval=HEARTBEAT_INTERVAL, status="Accepted")
+        return result16.BootNotification(current_time=_now(), interval=heartbeat_interval(), status="Accepted")
 
     @on("Heartbeat")
     async def on_heartbeat(self):
@@ -138,13 +149,19 @@ class OcppV16(LoggingMixin, ChargePoint16):
     @on("MeterValues")
     async def on_meter_values(self, connector_id: int, meter_value: list, **kw: Any):
         if kw.get("transaction_id") is not None:
-            reading = handlers.energy_wh(meter_value)
-            await db(handlers.transaction_meter)(self.id, str(kw["transaction_id"]), reading)
+            readings = handlers.meter_readings(meter_value)
+            await db(handlers.transaction_meter)(self.id, str(kw["transaction_id"]), readings)
         return result16.MeterValues()
 
     @on("StopTransaction")
     async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **kw: Any):
-        await db(handlers.transaction_stop)(self.id, str(transaction_id), timestamp=timestamp, meter_stop_wh=meter_stop)
+        await db(handlers.transaction_stop)(
+            self.id,
+            str(transaction_id),
+            timestamp=timestamp,
+            meter_stop_wh=meter_stop,
+            readings=handlers.meter_readings(kw.get("transaction_data") or []),
+        )
         return (
             result16.StopTransaction(id_tag_info={"status": "Accepted"})
             if kw.get("id_tag")
@@ -170,7 +187,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
             serial=charging_station.get("serial_number", ""),
             firmware=charging_station.get("firmware_version", ""),
         )
-        return result201.BootNotification(current_time=_now(), interval=HEARTBEAT_INTERVAL, status="Accepted")
+        return result201.BootNotification(current_time=_now(), interval=heartbeat_interval(), status="Accepted")
 
     @on("Heartbeat")
     async def on_heartbeat(self):
@@ -196,7 +213,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
         self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int, transaction_info: dict, **kw: Any
     ):
         tx_id = transaction_info["transaction_id"]
-        reading = handlers.energy_wh(kw.get("meter_value") or [])
+        readings = handlers.meter_readings(kw.get("meter_value") or [])
         if event_type == "Started":
             evse = kw.get("evse") or {}
             id_token = (kw.get("id_token") or {}).get("id_token", "")
@@ -206,16 +223,15 @@ class OcppV201(LoggingMixin, ChargePoint201):
                 connector_id=evse.get("connector_id"),
                 id_tag=id_token,
                 timestamp=timestamp,
-                meter_start_wh=reading[1] if reading else 0,
+                meter_start_wh=readings[0][1] if readings else 0,
                 transaction_id=tx_id,
             )
+            await db(handlers.transaction_meter)(self.id, tx_id, readings[1:])
             return result201.TransactionEvent(id_token_info={"status": status})
         if event_type == "Updated":
-            await db(handlers.transaction_meter)(self.id, tx_id, reading)
+            await db(handlers.transaction_meter)(self.id, tx_id, readings)
             return result201.TransactionEvent()
-        await db(handlers.transaction_stop)(
-            self.id, tx_id, timestamp=timestamp, meter_stop_wh=reading[1] if reading else None
-        )
+        await db(handlers.transaction_stop)(self.id, tx_id, timestamp=timestamp, meter_stop_wh=None, readings=readings)
         return result201.TransactionEvent()
 
 
@@ -277,6 +293,12 @@ class OcppServer:
                 await self.on_disconnect(identity)
             del previous
 
+    async def release(self) -> None:
+        """Before accepting connections: what a previous process with this server id held is disconnected."""
+        released = await db(handlers.release_server)(self.server_id)
+        if released:
+            logger.info("Server %s: %d charge points of a previous run marked disconnected", self.server_id, released)
+
     async def started(self) -> None:  # overridden by the RPC layer (rpc.RpcOcppServer)
         pass
 
@@ -289,11 +311,23 @@ class OcppServer:
     async def on_disconnect(self, identity: str) -> None:
         pass
 
-    async def serve(self, host: str, port: int) -> Server:
+    async def serve(self, host: str, port: int, *, ssl: ssl_module.SSLContext | None = None) -> Server:
+        """Listen on host:port: ws://, or wss:// with `ssl` (security profile 2: TLS + HTTP Basic)."""
+        await self.release()
         return await serve(
             self.handler,
             host,
             port,
             subprotocols=PROTOCOLS,  # type: ignore[arg-type]
             process_request=self.process_request,
+            ssl=ssl,
         )
+
+
+def tls_context(certfile: str, keyfile: str | None = None) -> ssl_module.SSLContext:
+    """The server side of security profile 2 (OCPP 1.6 security whitepaper / 2.0.1 A00.FR.3xx): TLS 1.2 or
+    newer with the CSMS certificate (PEM; the key may be in the certificate file)."""
+    context = ssl_module.SSLContext(ssl_module.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl_module.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile)
+    return context

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import ssl
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from chargepoints.ocpp_gateway.rpc import RpcOcppServer, redis_url
-from chargepoints.ocpp_gateway.server import OcppServer, close_db_connections
+from chargepoints.ocpp_gateway.server import OcppServer, close_db_connections, tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -20,17 +23,31 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=9000)
+        parser.add_argument("--certfile", default="", help="PEM certificate: serve wss:// (security profile 2)")
+        parser.add_argument("--keyfile", default="", help="PEM private key of --certfile (if not in it)")
+        parser.add_argument(
+            "--server-id",
+            default=os.environ.get("OCPP_SERVER_ID", ""),
+            help="Stable id of this process (default: OCPP_SERVER_ID, else <hostname>:<port>): at start, the "
+            "charge points a crashed process with the same id held are marked disconnected",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
-        asyncio.run(self._serve(host, port))
+    def handle(
+        self, *args: Any, host: str, port: int, server_id: str, certfile: str, keyfile: str, **options: Any
+    ) -> None:
+        if keyfile and not certfile:
+            raise CommandError("--keyfile needs --certfile")
+        context = tls_context(certfile, keyfile or None) if certfile else None
+        asyncio.run(self._serve(host, port, server_id or f"{socket.gethostname()}:{port}", context))
 
-    async def _serve(self, host: str, port: int) -> None:
+    async def _serve(self, host: str, port: int, server_id: str, context: ssl.SSLContext | None = None) -> None:
         if redis_url():  # outbound calls from Django/Celery through Redis (chargepoints.ocpp_gateway.rpc)
-            server: OcppServer = RpcOcppServer(redis_url=redis_url())
+            server: OcppServer = RpcOcppServer(redis_url=redis_url(), server_id=server_id)
         else:
-            server = OcppServer()
-        ws_server = await server.serve(host, port)
-        self.stdout.write(f"OCPP server {server.server_id} on ws://{host}:{port}/ocpp/<charge_point_id>")
+            server = OcppServer(server_id=server_id)
+        ws_server = await server.serve(host, port, ssl=context)
+        scheme = "wss" if context else "ws"
+        self.stdout.write(f"OCPP server {server.server_id} on {scheme}://{host}:{port}/ocpp/<charge_point_id>")
         await server.started()
         try:
             await ws_server.serve_forever()

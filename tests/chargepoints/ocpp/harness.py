@@ -18,12 +18,13 @@ PASSWORD = "cp-secret-123"
 
 
 class ServerThread:
-    def __init__(self, server: OcppServer | None = None) -> None:
+    def __init__(self, server: OcppServer | None = None, ssl: Any = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.ocpp = server or OcppServer(server_id="test-server")
-        self.server = self.run(self.ocpp.serve("127.0.0.1", 0))
+        self.scheme = "wss" if ssl else "ws"
+        self.server = self.run(self.ocpp.serve("127.0.0.1", 0, ssl=ssl))
         self.port = next(iter(self.server.sockets)).getsockname()[1]
         self.run(self.ocpp.started())
 
@@ -31,7 +32,7 @@ class ServerThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def url(self, identity: str) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp/{identity}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/ocpp/{identity}"
 
     def stop(self) -> None:
         async def close() -> None:
@@ -52,13 +53,24 @@ def basic(identity: str, password: str) -> dict[str, str]:
 class Connected:
     """An `ocpp` library client connected to the server; `call` runs one CALL from the test thread."""
 
-    def __init__(self, srv: ServerThread, identity: str, protocol: str, password: str = PASSWORD) -> None:
+    def __init__(
+        self,
+        srv: ServerThread,
+        identity: str,
+        protocol: str,
+        password: str = PASSWORD,
+        cls: type | None = None,
+        ssl: Any = None,
+    ) -> None:
         self.srv = srv
-        cls = Client16 if protocol == "ocpp1.6" else Client201
+        cls = cls or (Client16 if protocol == "ocpp1.6" else Client201)
 
         async def connect() -> Any:
             ws = await websockets.connect(
-                srv.url(identity), subprotocols=[protocol], additional_headers=basic(identity, password)
+                srv.url(identity),
+                subprotocols=[protocol],
+                additional_headers=basic(identity, password),
+                **({"ssl": ssl} if ssl is not None else {}),
             )
             client = cls(identity, ws)
             self.task = asyncio.ensure_future(client.start())

@@ -286,7 +286,7 @@ def test_v16_charging_profile_set_and_clear(rpc_server: Any, charge_point: Any, 
         ocpi_profile = {
             "charging_rate_unit": "W",
             "duration": 3600,
-            "charging_schedule_period": [{"start_period": 0, "limit": 11000}, {"start_period": 1800, "limit": 7400}],
+            "charging_profile_period": [{"start_period": 0, "limit": 11000}, {"start_period": 1800, "limit": 7400}],
         }
         outcome = OcppGateway().set_charging_profile(session=session, charging_profile=ocpi_profile, timeout=5)
         assert outcome.result == "ACCEPTED"

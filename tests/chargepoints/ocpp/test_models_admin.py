@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.urls import reverse
+from django.utils import timezone
 
 from chargepoints.models import ChargePoint, OcppMessage
 
@@ -33,11 +38,61 @@ def test_admin_lists_and_set_password_action(admin_client, django_assert_max_num
         response = admin_client.get(reverse("admin:chargepoints_ocppmessage_changelist"))
     assert response.status_code == 200 and b"Heartbeat" in response.content
 
-    cp = ChargePoint.objects.get(identity="CP-1")
+
+def test_set_password_asks_for_confirmation_then_the_password(admin_client: Any) -> None:
+    cp = ChargePoint.objects.create(identity="CP-1")
+    cp.set_password("old-pass-123")
+    cp.save()
     url = reverse("admin:chargepoints_chargepoint_changelist")
-    form = admin_client.post(url, {"action": "set_password", "_selected_action": [cp.pk]})
+    selected = {"action": "set_password", "_selected_action": [cp.pk]}
+
+    confirm = admin_client.post(url, selected)  # 1: the confirmation page, nothing changed
+    assert confirm.status_code == 200 and b"Are you sure?" in confirm.content
+    assert b'name="post" value="yes"' in confirm.content and b'name="password"' not in confirm.content
+    form = admin_client.post(url, {**selected, "post": "yes"})  # 2: the password form
     assert form.status_code == 200 and b'name="password"' in form.content
-    done = admin_client.post(url, {"action": "set_password", "_selected_action": [cp.pk], "password": "new-pass-123"})
+    assert b'name="post" value="yes"' in form.content
+    sneaky = admin_client.post(url, {**selected, "password": "new-pass-123"})  # no confirmation: not set
+    assert sneaky.status_code == 200 and b"Are you sure?" in sneaky.content
+    cp.refresh_from_db()
+    assert cp.check_password("old-pass-123")
+
+    done = admin_client.post(url, {**selected, "post": "yes", "password": "new-pass-123"})  # 3: set
     assert done.status_code == 302
     cp.refresh_from_db()
-    assert cp.check_password("new-pass-123")
+    assert cp.check_password("new-pass-123") and not cp.check_password("old-pass-123")
+
+
+def test_set_password_needs_the_change_permission(client: Any) -> None:
+    cp = ChargePoint.objects.create(identity="CP-1")
+    cp.set_password("old-pass-123")
+    cp.save()
+    viewer = User.objects.create_user("viewer", password="pw-viewer-1", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_chargepoint"))
+    client.force_login(viewer)
+    url = reverse("admin:chargepoints_chargepoint_changelist")
+    page = client.get(url)
+    assert page.status_code == 200 and b"set_password" not in page.content
+    response = client.post(
+        url, {"action": "set_password", "_selected_action": [cp.pk], "post": "yes", "password": "new-pass-123"}
+    )
+    assert response.status_code in (200, 302)
+    cp.refresh_from_db()
+    assert cp.check_password("old-pass-123")
+
+
+def test_online_is_connected_and_recently_heard_from(settings: Any, admin_client: Any) -> None:
+    """A charge point silent for more than OCPP_STALE_HEARTBEATS heartbeat intervals is shown offline even
+    when its `connected` flag was left set (computed at read time)."""
+    settings.OCPP_HEARTBEAT_INTERVAL, settings.OCPP_STALE_HEARTBEATS = 300, 3
+    now = timezone.now()
+    ChargePoint.objects.create(identity="CP-FRESH", connected=True, last_seen_at=now - timedelta(minutes=14))
+    ChargePoint.objects.create(identity="CP-STALE", connected=True, last_seen_at=now - timedelta(minutes=16))
+    ChargePoint.objects.create(identity="CP-NEVER", connected=True)
+    ChargePoint.objects.create(identity="CP-GONE", connected=False, last_seen_at=now)
+    online = {cp.identity: cp.online for cp in ChargePoint.objects.with_online()}
+    assert online == {"CP-FRESH": True, "CP-STALE": False, "CP-NEVER": False, "CP-GONE": False}
+    assert [cp.identity for cp in ChargePoint.objects.online()] == ["CP-FRESH"]
+    assert {cp.identity: cp.is_online for cp in ChargePoint.objects.all()} == online
+    page = admin_client.get(reverse("admin:chargepoints_chargepoint_changelist") + "?o=2")
+    assert page.status_code == 200
