@@ -56,11 +56,21 @@ class CountryField(forms.ChoiceField):
         return super().to_python(value).strip().upper()
 
 
+class EnumListField(forms.MultipleChoiceField):
+    """An OCPI enum list (facilities, capabilities, ...) as checkboxes, cleaned to the OCPI list of values in
+    the enum's order (the stored JSON does not depend on the order a client posted them in)."""
+
+    def __init__(self, *, enum: Any, **kwargs: Any) -> None:
+        super().__init__(choices=enum.choices, **kwargs)
+        self.enum_order = list(enum.values)
+
+    def clean(self, value: Any) -> list[str]:
+        chosen = set(super().clean(value))
+        return [choice for choice in self.enum_order if choice in chosen]
+
+
 def enum_choices_field(enum: Any, help_text: str) -> forms.MultipleChoiceField:
-    """An OCPI enum list (facilities, capabilities, ...) as checkboxes; stored as the OCPI list of values."""
-    return forms.MultipleChoiceField(
-        choices=enum.choices, required=False, widget=forms.CheckboxSelectMultiple, help_text=help_text
-    )
+    return EnumListField(enum=enum, required=False, widget=forms.CheckboxSelectMultiple, help_text=help_text)
 
 
 def _tariff_model() -> Any:
@@ -288,11 +298,8 @@ class NestedConnectorFormSet(ConnectorFormSetMixin, NestedInlineFormSet):
 
 class ConnectorForm(forms.ModelForm):
     terms_and_conditions = forms.URLField(max_length=255, required=False, assume_scheme="https")
-    capabilities = forms.MultipleChoiceField(
-        choices=ConnectorCapability.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="OCPI 2.3.0 ConnectorCapability (sent to 2.3.0 partners only)",
+    capabilities = enum_choices_field(
+        ConnectorCapability, "OCPI 2.3.0 ConnectorCapability (sent to 2.3.0 partners only)"
     )
     tariff_ids = forms.MultipleChoiceField(
         required=False,
@@ -309,7 +316,9 @@ class ConnectorForm(forms.ModelForm):
         choices = list(tariffs if tariffs is not None else tariff_choices(None))
         known = {value.upper() for value, _ in choices}
         stale = [t for t in (self.initial.get("tariff_ids") or []) if t.upper() not in known]
-        self.fields["tariff_ids"].choices = choices + [(t, f"{t} (no such tariff: untick it)") for t in stale]
+        cast(forms.MultipleChoiceField, self.fields["tariff_ids"]).choices = choices + [
+            (t, f"{t} (no such tariff: untick it)") for t in stale
+        ]
         if self.instance.pk:
             self.fields["ocpi_id"].disabled = True  # the spec's Connector.id never changes
 
@@ -458,7 +467,7 @@ class EvseInlineForm(forms.ModelForm):
             self.fields["uid"].disabled = True  # the spec's EVSE.uid never changes
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if bool(data.get("latitude")) != bool(data.get("longitude")):
             raise forms.ValidationError("Give both latitude and longitude, or neither.")
         return data
