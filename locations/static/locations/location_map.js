@@ -49,9 +49,12 @@
     var url = config.dataUrl;
     if (!first) {
       var b = map.getBounds();
-      var box = [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()].map(function (value) {
-        return Math.max(-180, Math.min(180, value)).toFixed(5);
-      });
+      function clamp(value, bound) { return Math.max(-bound, Math.min(bound, value)).toFixed(5); }
+      // Zoomed far out Leaflet's bounds pass the poles and the antimeridian: then ask for the whole world.
+      var wide = b.getEast() - b.getWest() >= 360;
+      function wrap(lng) { return ((((lng + 180) % 360) + 360) % 360 - 180).toFixed(5); }  // west > east: across
+      var box = [clamp(b.getSouth(), 90), wide ? "-180" : wrap(b.getWest()),
+        clamp(b.getNorth(), 90), wide ? "180" : wrap(b.getEast())];
       url += "?bbox=" + box.join(",");
     }
     fetch(url, { credentials: "same-origin" }).then(function (response) { return response.json(); }).then(function (data) {
