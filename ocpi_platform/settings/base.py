@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "nested_admin",  # Location > EVSEs > Connectors edited on one admin page (locations/admin.py)
     "rest_framework",
     "drf_spectacular",  # OpenAPI of the OCPI endpoints at /ocpi/schema/ (ocpi_platform/ocpi/openapi/)
     "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served from our static files (offline docs)

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from locations.constants import EVSEStatus
 from locations.models import EVSE, Connector, Location
 from partners.models import Party
+from tests.tariffs.factories import make_tariff
 
 from .factories import LocationFactory, location_with_evses
 
@@ -55,7 +56,7 @@ def _location_form(**changes: Any) -> dict[str, Any]:
         "time_zone": "Europe/Amsterdam",
         "directions": "[]",
         "parking_type": "",
-        "facilities": '["CAFE"]',
+        "facilities": ["CAFE"],
         "operator": '{"name": "Example CPO"}',
         "suboperator": "",
         "owner": "",
@@ -126,7 +127,7 @@ def test_location_admin_add_goes_through_service(staff, pushes):
         ({"longitude": "5.1"}, "Longitude must look like"),
         ({"time_zone": "Europe/Atlantis"}, "is not an IANA time zone name"),
         ({"country": "NL"}, "alpha-3"),
-        ({"facilities": '["SAUNA"]'}, "is not a valid choice"),
+        ({"facilities": ["SAUNA"]}, "SAUNA is not one of the available choices"),
         ({"operator": '{"website": "https://x.example"}'}, "name: This field is required."),
         ({"opening_times": '{"twentyfourseven": false}'}, "at least one entry"),
         ({"publish_allowed_to": '[{"group_id": "G"}]'}, "Only allowed when publish is off"),
@@ -162,7 +163,7 @@ def test_location_admin_change_and_inline_evse_status_use_services(staff, pushes
         postal_code=location.postal_code,
         latitude=location.latitude,
         longitude=location.longitude,
-        facilities="[]",
+        facilities=[],
         operator="",
         country="NLD",
     )
@@ -177,6 +178,10 @@ def test_location_admin_change_and_inline_evse_status_use_services(staff, pushes
             "evses-0-status": "OUTOFORDER",
             "evses-0-physical_reference": "",
             "evses-0-floor_level": "",
+            "evses-0-latitude": "",
+            "evses-0-longitude": "",
+            "evses-0-connectors-TOTAL_FORMS": "0",
+            "evses-0-connectors-INITIAL_FORMS": "0",
         }
     )
 
@@ -212,6 +217,7 @@ def test_location_admin_actions(staff, pushes):
 def test_evse_admin_status_action_and_add_with_connector(staff, pushes):
     location = location_with_evses(evses=1)
     evse = location.evses.get()
+    make_tariff("T1")
 
     staff.post(EVSES, {"action": "set_status_charging", "_selected_action": [evse.pk]})
     assert EVSE.objects.get().status == EVSEStatus.CHARGING
@@ -223,13 +229,12 @@ def test_evse_admin_status_action_and_add_with_connector(staff, pushes):
         "evse_id": "NL*EXA*E999",
         "status": "AVAILABLE",
         "status_schedule": "[]",
-        "capabilities": '["RFID_READER"]',
+        "capabilities": ["RFID_READER"],
         "floor_level": "",
         "latitude": "",
         "longitude": "",
         "physical_reference": "",
         "directions": "[]",
-        "parking_restrictions": "[]",
         "images": "[]",
         "connectors-TOTAL_FORMS": "1",
         "connectors-INITIAL_FORMS": "0",
@@ -242,7 +247,7 @@ def test_evse_admin_status_action_and_add_with_connector(staff, pushes):
         "connectors-0-max_voltage": "230",
         "connectors-0-max_amperage": "16",
         "connectors-0-max_electric_power": "",
-        "connectors-0-tariff_ids": '["T1"]',
+        "connectors-0-tariff_ids": ["T1"],
         "connectors-0-terms_and_conditions": "",
     }
     bad = staff.post(f"{EVSES}add/", base | {"evse_id": "garbage", "uid": evse.uid.lower()})

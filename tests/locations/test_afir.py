@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from locations.afir import afir_missing, afir_summary
 from locations.constants import EVSEStatus
 from locations.models import EVSE, Connector, Location
+from tests.tariffs.factories import make_tariff
 
 from .factories import ConnectorFactory, EvseFactory, LocationFactory
 from .test_admin import _location_form
@@ -230,19 +231,18 @@ def test_admin_rejects_invalid_parking_places(staff: Any, parking_places: str, m
 @pytest.mark.django_db
 def test_evse_admin_stores_parking_providers_and_connector_capabilities(staff: Any) -> None:
     location = _complete()
+    make_tariff("T1")
     form = {
         "location": str(location.pk),
         "uid": "NEW-1",
         "evse_id": "NL*EXA*E999",
         "status": "AVAILABLE",
         "status_schedule": "[]",
-        "capabilities": "[]",
         "floor_level": "",
         "latitude": "",
         "longitude": "",
         "physical_reference": "",
         "directions": "[]",
-        "parking_restrictions": "[]",
         "images": "[]",
         "parking": '[{"parking_id": "P1", "evse_position": "CENTER"}]',
         "accepted_service_providers": '["Roam Example"]',
@@ -257,7 +257,7 @@ def test_evse_admin_stores_parking_providers_and_connector_capabilities(staff: A
         "connectors-0-max_voltage": "920",
         "connectors-0-max_amperage": "300",
         "connectors-0-max_electric_power": "",
-        "connectors-0-tariff_ids": '["T1"]',
+        "connectors-0-tariff_ids": ["T1"],
         "connectors-0-terms_and_conditions": "",
         "connectors-0-capabilities": ["ISO_15118_2_PLUG_AND_CHARGE", "ISO_15118_20_PLUG_AND_CHARGE"],
     }
