@@ -194,6 +194,13 @@ class TariffElementInline(admin.StackedInline):
         text = restrictions_text(restrictions) or "none (always applies)"
         return f"{reservation}: {text}" if reservation else text
 
+    def has_view_permission(self, request: HttpRequest, obj: Tariff | None = None) -> bool:
+        """Elements are part of the tariff: whoever may view the tariff sees them (read-only without change)."""
+        opts = Tariff._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}") for action in ("view", "change")
+        ) or super().has_view_permission(request, obj)
+
     # The elements of a partner's tariff are as read-only as the tariff (obj is the parent tariff).
     def has_add_permission(self, request: HttpRequest, obj: Tariff | None = None) -> bool:
         return _editable(obj) and super().has_add_permission(request, obj)

@@ -76,7 +76,11 @@ def test_add_page_creates_a_tariff_through_the_service(admin_client: Any, outbox
     ("elements", "fields", "message"),
     [
         ([{"components": [{"type": "ENERGY", "price": "x", "step_size": 1}]}], {}, "Enter a number"),
-        ([{"components": [{"type": "ENERGY", "price": "0.3", "step_size": 0}]}], {}, "step_size"),
+        (
+            [{"components": [{"type": "ENERGY", "price": "0.3", "step_size": 0}]}],
+            {},
+            "Component 1, Step size: must be a positive integer",
+        ),
         ([{"components": [{"type": "ENERGY", "price": "-1", "step_size": 1}]}], {}, "greater than or equal to 0"),
         ([{"components": [{"type": "KWH", "price": "1", "step_size": 1}]}], {}, "Select a valid choice"),
         ([{"components": []}], {}, "Add at least one price component"),
@@ -85,12 +89,12 @@ def test_add_page_creates_a_tariff_through_the_service(admin_client: Any, outbox
         ([{"components": ENERGY, "restrictions": {"day_of_week": ["FUNDAY"]}}], {}, "day_of_week"),
         ([], {}, "at least one element"),
         ([{"components": ENERGY, "DELETE": True}], {}, "at least one element"),
-        ([{"components": ENERGY}], {"alt_texts": [{"language": "eng", "text": "x"}]}, "language"),
+        ([{"components": ENERGY}], {"alt_texts": [{"language": "eng", "text": "x"}]}, "Text 1, Language"),
         ([{"components": ENERGY}], {"energy_mix": {"is_green_energy": "maybe"}}, "is_green_energy"),
         (
             [{"components": ENERGY}],
             {"energy_mix": {"is_green_energy": "true", "energy_sources": [{"source": "SOLAR", "percentage": "120"}]}},
-            "percentage",
+            "Source 1, Percentage: Ensure this value is less than or equal to 100.",
         ),
         ([{"components": ENERGY}], {"currency": "eur"}, "ISO 4217"),
         ([{"components": ENERGY}], {"min_price_incl_vat": "1.00"}, "excl_vat is required"),
