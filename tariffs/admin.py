@@ -277,8 +277,7 @@ class TariffAdmin(admin.ModelAdmin):
     inlines = (TariffElementInline,)
     list_display = (
         "ocpi_id",
-        "country_code",
-        "party_id",
+        "party",
         "currency",
         "type",
         "price_summary",
@@ -291,6 +290,7 @@ class TariffAdmin(admin.ModelAdmin):
     list_select_related = ()  # no foreign keys on Tariff; elements are counted and prefetched in get_queryset
     readonly_fields = ("price_summary", "last_updated", "deleted_at")
     change_form_template = "admin/tariffs/tariff/change_form.html"
+
     fieldsets = (
         (None, {"fields": ("price_summary", "country_code", "party_id", "ocpi_id", "currency", "type")}),
         ("Texts", {"fields": ("tariff_alt_text", "tariff_alt_url")}),
@@ -330,6 +330,10 @@ class TariffAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, obj):
             return self.readonly_fieldsets
         return self.fieldsets
+
+    @admin.display(description="party", ordering="country_code")
+    def party(self, obj: Tariff) -> str:
+        return f"{obj.country_code}/{obj.party_id}"
 
     @admin.display(description="price summary")
     def price_summary(self, obj: Tariff) -> str:
