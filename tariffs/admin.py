@@ -194,22 +194,24 @@ class TariffElementInline(admin.StackedInline):
         text = restrictions_text(restrictions) or "none (always applies)"
         return f"{reservation}: {text}" if reservation else text
 
+    # Elements are part of the tariff (saved with it by the services): the Tariff permissions govern them, and the
+    # elements of a partner's tariff are as read-only as the tariff (obj is the parent tariff).
     def has_view_permission(self, request: HttpRequest, obj: Tariff | None = None) -> bool:
-        """Elements are part of the tariff: whoever may view the tariff sees them (read-only without change)."""
-        opts = Tariff._meta
-        return any(
-            request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}") for action in ("view", "change")
-        ) or super().has_view_permission(request, obj)
+        return _may(request, "view") or _may(request, "change")
 
-    # The elements of a partner's tariff are as read-only as the tariff (obj is the parent tariff).
     def has_add_permission(self, request: HttpRequest, obj: Tariff | None = None) -> bool:
-        return _editable(obj) and super().has_add_permission(request, obj)
+        return _editable(obj) and _may(request, "change" if obj is not None else "add")
 
     def has_change_permission(self, request: HttpRequest, obj: Tariff | None = None) -> bool:
-        return _editable(obj) and super().has_change_permission(request, obj)
+        return _editable(obj) and _may(request, "change" if obj is not None else "add")
 
     def has_delete_permission(self, request: HttpRequest, obj: Tariff | None = None) -> bool:
-        return _editable(obj) and super().has_delete_permission(request, obj)
+        return _editable(obj) and _may(request, "change" if obj is not None else "add")
+
+
+def _may(request: HttpRequest, action: str) -> bool:
+    """The staff user's Tariff permission for `action` (view, add, change)."""
+    return request.user.has_perm(f"tariffs.{action}_tariff")
 
 
 def _editable(tariff: Tariff | None) -> bool:

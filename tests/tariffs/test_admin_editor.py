@@ -417,3 +417,30 @@ def test_a_view_only_staff_user_sees_the_tariff_in_words(client: Any) -> None:
     assert "ENERGY 0.59 + 21% VAT, step 1" in page and "07:00-23:00" in page
     assert 'name="elements-0-price_components-0-price"' not in page  # no inputs
     assert response.context["preview"].total.excl_vat == Decimal("18.60")
+
+
+def test_a_staff_user_with_the_tariff_permissions_edits_the_elements(client: Any) -> None:
+    from django.contrib.auth.models import Permission, User
+
+    _, dc = _demo()
+    user = User.objects.create_user("editor", password="pw-editor-1", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_tariff", "change_tariff"]))
+    client.force_login(user)
+    data = form_data(
+        [{"components": [{"type": "TIME", "price": "2", "step_size": "60"}]}],
+        initial=[dc.elements.order_by("position").first()],
+    )
+    for key in ("country_code", "party_id", "ocpi_id"):
+        data.pop(key)
+    data["elements-TOTAL_FORMS"] = data["elements-INITIAL_FORMS"] = "3"
+    for index, element in enumerate(dc.elements.order_by("position")):
+        data[f"elements-{index}-id"] = str(element.pk)
+        if index:
+            data[f"elements-{index}-DELETE"] = "on"
+
+    response = client.post(change_url(dc), data)
+
+    assert response.status_code == 302, errors_of(response)
+    assert tariff_to_ocpi(tariff_get(pk=dc.pk))["elements"] == [
+        {"price_components": [{"type": "TIME", "price": 2, "step_size": 60}]}
+    ]
