@@ -331,6 +331,11 @@ class TariffAdmin(admin.ModelAdmin):
             return ((first[0], {"fields": fields}), *self.fieldsets[1:])
         if not self.has_change_permission(request, obj):
             return self.readonly_fieldsets
+        if obj.energy_mix:  # shown open when the tariff has one
+            return tuple(
+                (name, {"fields": ENERGY_MIX_FIELDS}) if name == "Energy mix" else (name, options)
+                for name, options in self.fieldsets
+            )
         return self.fieldsets
 
     @admin.display(description="party", ordering="country_code")

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -171,8 +171,8 @@ class RowsField(forms.Field):
         super().__init__(**kwargs)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RowsField:
-        result = super().__deepcopy__(memo)
-        result.columns = result.widget.columns
+        result = super().__deepcopy__(memo)  # type: ignore[misc]  # Field.__deepcopy__ is missing from the stubs
+        result.columns = cast(RowsWidget, result.widget).columns
         result.row_numbers = []
         return result
 
@@ -279,7 +279,9 @@ PRICE_COMPONENT_HELP = (
 # --- Element -----------------------------------------------------------------------------------
 
 
-_NUMBER = {"widget": forms.NumberInput(attrs={"step": "any", "style": "width: 7em"}), "required": False}
+def _number(label: str, help_text: str = "") -> forms.DecimalField:
+    widget = forms.NumberInput(attrs={"step": "any", "style": "width: 7em"})
+    return forms.DecimalField(label=label, help_text=help_text, required=False, widget=widget)
 
 
 class TariffElementForm(forms.ModelForm):
@@ -310,12 +312,12 @@ class TariffElementForm(forms.ModelForm):
     end_date = forms.CharField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Local date, exclusive"
     )
-    min_kwh = forms.DecimalField(label="Min kWh", help_text="Energy charged so far, inclusive", **_NUMBER)
-    max_kwh = forms.DecimalField(label="Max kWh", help_text="exclusive", **_NUMBER)
-    min_current = forms.DecimalField(label="Min current (A)", **_NUMBER)
-    max_current = forms.DecimalField(label="Max current (A)", **_NUMBER)
-    min_power = forms.DecimalField(label="Min power (kW)", **_NUMBER)
-    max_power = forms.DecimalField(label="Max power (kW)", **_NUMBER)
+    min_kwh = _number("Min kWh", "Energy charged so far, inclusive")
+    max_kwh = _number("Max kWh", "exclusive")
+    min_current = _number("Min current (A)")
+    max_current = _number("Max current (A)")
+    min_power = _number("Min power (kW)")
+    max_power = _number("Max power (kW)")
     min_duration = forms.IntegerField(
         label="Min duration (s)", required=False, help_text="Seconds since session start (1800 = 30 min)"
     )
@@ -393,7 +395,7 @@ class TariffElementForm(forms.ModelForm):
                 self.add_error(None, messages_of(detail))
 
 
-ELEMENT_FIELDSETS = (
+ELEMENT_FIELDSETS: Any = (
     (None, {"fields": ("order", "price_components")}),
     (
         "Restrictions (all must hold for the element to apply; empty: always applies)",
@@ -485,7 +487,7 @@ def energy_mix_initial(mix: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def energy_mix_value(form: forms.Form) -> dict[str, Any] | None:
+def energy_mix_value(form: forms.BaseForm) -> dict[str, Any] | None:
     """The EnergyMix built from the cleaned inputs, validated by the canonical serializer; errors on the inputs."""
     cleaned = form.cleaned_data
     green = cleaned.get("is_green_energy")

@@ -134,6 +134,10 @@ def test_add_tariff_through_the_form(admin_client: Any, outbox_calls: list) -> N
         "supplier_name": "Green Power",
     }
     assert [c["object_id"] for c in outbox_calls] == [tariff.pk]
+    # The change page shows the energy mix in its inputs (open, not collapsed).
+    page = admin_client.get(change_url(tariff)).content.decode()
+    assert '<option value="SOLAR" selected>' in page and 'name="energy_sources-1-percentage" value="40"' in page
+    assert '<option value="true" selected>Green energy</option>' in page
 
 
 def test_change_page_shows_the_stored_values_in_the_inputs(admin_client: Any) -> None:
