@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,16 +12,10 @@ from tariffs.models import Tariff
 from tariffs.selectors import tariff_get
 from tariffs.services import tariff_seed_demo
 
+from .admin_data import ADD, CHANGELIST, change_url, errors_of, form_data
 from .factories import make_tariff, our_cpo
 
 pytestmark = pytest.mark.django_db
-
-CHANGELIST = reverse("admin:tariffs_tariff_changelist")
-ADD = reverse("admin:tariffs_tariff_add")
-
-
-def change_url(tariff: Tariff) -> str:
-    return reverse("admin:tariffs_tariff_change", args=[tariff.pk])
 
 
 @pytest.fixture(autouse=True)
@@ -30,56 +23,8 @@ def _our_party() -> None:
     our_cpo("NL", "EXA")
 
 
-def form_data(elements: list[dict[str, Any]], *, initial: list[Tariff] | None = None, **fields: Any) -> dict[str, Any]:
-    """POST data of the add/change page: the Tariff form and the elements inline formset."""
-    data: dict[str, Any] = {
-        "country_code": "NL",
-        "party_id": "EXA",
-        "ocpi_id": "ADM-1",
-        "currency": "EUR",
-        "type": "",
-        "tariff_alt_text": "",
-        "tariff_alt_url": "",
-        "min_price_excl_vat": "",
-        "min_price_incl_vat": "",
-        "max_price_excl_vat": "",
-        "max_price_incl_vat": "",
-        "start_date_time_0": "",
-        "start_date_time_1": "",
-        "end_date_time_0": "",
-        "end_date_time_1": "",
-        "energy_mix": "",
-        "elements-TOTAL_FORMS": str(len(elements)),
-        "elements-INITIAL_FORMS": str(len(initial or [])),
-        "elements-MIN_NUM_FORMS": "0",
-        "elements-MAX_NUM_FORMS": "1000",
-    }
-    for index, element in enumerate(elements):
-        prefix = f"elements-{index}-"
-        data[prefix + "order"] = str(element.get("order", index))
-        data[prefix + "price_components"] = element["price_components"]
-        data[prefix + "restrictions"] = element.get("restrictions", "")
-        if initial and index < len(initial):
-            data[prefix + "id"] = str(initial[index].pk)
-        if element.get("DELETE"):
-            data[prefix + "DELETE"] = "on"
-    data.update(fields)
-    return data
-
-
-ENERGY = json.dumps([{"type": "ENERGY", "price": 0.3, "vat": 21, "step_size": 1}])
-TIME = json.dumps([{"type": "TIME", "price": 2, "step_size": 60}])
-
-
-def errors_of(response: Any) -> str:
-    """All form and inline errors of a re-displayed admin page."""
-    assert response.status_code == 200, response.status_code
-    context = response.context
-    parts = [str(context["adminform"].form.errors)]
-    for inline in context["inline_admin_formsets"]:
-        parts.append(str(inline.formset.errors))
-        parts.append(str(inline.formset.non_form_errors()))
-    return " ".join(parts)
+ENERGY = [{"type": "ENERGY", "price": "0.3", "vat": "21", "step_size": "1"}]
+TIME = [{"type": "TIME", "price": "2", "step_size": "60"}]
 
 
 def test_changelist_search_and_filters(admin_client: Any) -> None:
@@ -102,10 +47,10 @@ def test_add_page_creates_a_tariff_through_the_service(admin_client: Any, outbox
     assert admin_client.get(ADD).status_code == 200
     data = form_data(
         [
-            {"price_components": TIME, "restrictions": json.dumps({"max_power": 16}), "order": 1},
-            {"price_components": ENERGY, "order": 0},
+            {"components": TIME, "restrictions": {"max_power": "16"}, "order": 1},
+            {"components": ENERGY, "order": 0},
         ],
-        tariff_alt_text=json.dumps([{"language": "en", "text": "Hello"}]),
+        alt_texts=[{"language": "en", "text": "Hello"}],
         min_price_excl_vat="1.00",
         min_price_incl_vat="1.21",
         type="REGULAR",
@@ -130,34 +75,36 @@ def test_add_page_creates_a_tariff_through_the_service(admin_client: Any, outbox
 @pytest.mark.parametrize(
     ("elements", "fields", "message"),
     [
-        ([{"price_components": "[{"}], {}, "Enter a valid JSON"),
-        ([{"price_components": json.dumps([{"type": "ENERGY", "price": "0.3", "step_size": 1}])}], {}, "price"),
-        ([{"price_components": json.dumps([{"type": "ENERGY", "price": 0.3, "step_size": 0}])}], {}, "step_size"),
-        ([{"price_components": "[]"}], {}, "price_components"),
-        ([{"price_components": ENERGY, "restrictions": json.dumps({"start_time": "25:00"})}], {}, "start_time"),
+        ([{"components": [{"type": "ENERGY", "price": "x", "step_size": 1}]}], {}, "Enter a number"),
         (
-            [{"price_components": ENERGY, "restrictions": json.dumps({"reservation": "RESERVATION"})}],
+            [{"components": [{"type": "ENERGY", "price": "0.3", "step_size": 0}]}],
             {},
-            "FLAT and TIME",
+            "Component 1, Step size: must be a positive integer",
         ),
+        ([{"components": [{"type": "ENERGY", "price": "-1", "step_size": 1}]}], {}, "greater than or equal to 0"),
+        ([{"components": [{"type": "KWH", "price": "1", "step_size": 1}]}], {}, "Select a valid choice"),
+        ([{"components": []}], {}, "Add at least one price component"),
+        ([{"components": ENERGY, "restrictions": {"start_time": "25:00"}}], {}, "start_time"),
+        ([{"components": ENERGY, "restrictions": {"reservation": "RESERVATION"}}], {}, "FLAT and TIME"),
+        ([{"components": ENERGY, "restrictions": {"day_of_week": ["FUNDAY"]}}], {}, "day_of_week"),
         ([], {}, "at least one element"),
-        ([{"price_components": ENERGY, "DELETE": True}], {}, "at least one element"),
+        ([{"components": ENERGY, "DELETE": True}], {}, "at least one element"),
+        ([{"components": ENERGY}], {"alt_texts": [{"language": "eng", "text": "x"}]}, "Text 1, Language"),
+        ([{"components": ENERGY}], {"energy_mix": {"is_green_energy": "maybe"}}, "is_green_energy"),
         (
-            [{"price_components": ENERGY}],
-            {"tariff_alt_text": json.dumps([{"language": "eng", "text": "x"}])},
-            "language",
+            [{"components": ENERGY}],
+            {"energy_mix": {"is_green_energy": "true", "energy_sources": [{"source": "SOLAR", "percentage": "120"}]}},
+            "Source 1, Percentage: Ensure this value is less than or equal to 100.",
         ),
-        ([{"price_components": ENERGY}], {"tariff_alt_text": json.dumps({"language": "en"})}, "list"),
-        ([{"price_components": ENERGY}], {"energy_mix": json.dumps({"is_green_energy": 1})}, "is_green_energy"),
-        ([{"price_components": ENERGY}], {"currency": "eur"}, "ISO 4217"),
-        ([{"price_components": ENERGY}], {"min_price_incl_vat": "1.00"}, "excl_vat is required"),
-        ([{"price_components": ENERGY}], {"max_price_excl_vat": "-1"}, "greater than or equal to 0"),
+        ([{"components": ENERGY}], {"currency": "eur"}, "ISO 4217"),
+        ([{"components": ENERGY}], {"min_price_incl_vat": "1.00"}, "excl_vat is required"),
+        ([{"components": ENERGY}], {"max_price_excl_vat": "-1"}, "greater than or equal to 0"),
         (
-            [{"price_components": ENERGY}],
+            [{"components": ENERGY}],
             {"party_id": "CPX", "country_code": "BE"},
             "not one of our active CPO parties",
         ),
-        ([{"price_components": ENERGY}], {"ocpi_id": "AC-STD"}, "already exists"),
+        ([{"components": ENERGY}], {"ocpi_id": "AC-STD"}, "already exists"),
     ],
 )
 def test_add_page_shows_validation_errors_instead_of_failing(
@@ -179,7 +126,7 @@ def test_change_page_replaces_elements_and_bumps_last_updated(admin_client: Any,
     outbox_calls.clear()
 
     data = form_data(
-        [{"price_components": ENERGY, "DELETE": True}, {"price_components": TIME}],
+        [{"components": ENERGY, "DELETE": True}, {"components": TIME}],
         initial=[element],
         currency="CHF",
     )
@@ -232,7 +179,7 @@ def test_partner_tariffs_are_read_only(admin_client: Any) -> None:
     assert page.status_code == 200
     assert page.context["has_change_permission"] is False
     assert all(not inline.has_change_permission for inline in page.context["inline_admin_formsets"])
-    response = admin_client.post(change_url(theirs), form_data([{"price_components": TIME}], currency="CHF"))
+    response = admin_client.post(change_url(theirs), form_data([{"components": TIME}], currency="CHF"))
     assert response.status_code == 403
     assert Tariff.objects.get(pk=theirs.pk).currency == "EUR"
 
@@ -242,7 +189,7 @@ def test_add_page_stores_tax_included(admin_client: Any, tax_included: str) -> N
     """OCPI 2.3.0 tax_included is a choice in the admin; empty leaves it derived (tariffs/wire.py)."""
     assert 'name="tax_included"' in admin_client.get(ADD).content.decode()
 
-    response = admin_client.post(ADD, form_data([{"price_components": TIME}], tax_included=tax_included))
+    response = admin_client.post(ADD, form_data([{"components": TIME}], tax_included=tax_included))
 
     assert response.status_code == 302, errors_of(response)
     tariff = Tariff.objects.get(ocpi_id="ADM-1")
@@ -251,7 +198,7 @@ def test_add_page_stores_tax_included(admin_client: Any, tax_included: str) -> N
 
 
 def test_add_page_refuses_an_unknown_tax_included(admin_client: Any) -> None:
-    response = admin_client.post(ADD, form_data([{"price_components": TIME}], tax_included="MAYBE"))
+    response = admin_client.post(ADD, form_data([{"components": TIME}], tax_included="MAYBE"))
 
     assert "tax_included" in errors_of(response)
     assert not Tariff.objects.filter(ocpi_id="ADM-1").exists()
