@@ -24,20 +24,8 @@ import pytest
 # running event loop unless told it is safe (it is: the loop only drives the browser, never Django code).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# Headless, and no traffic of Chromium's own (updates, sync, field trials): this machine's network is closed,
-# and a browser test must not depend on the internet.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1400, "height": 900}
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+
 PASSWORD = "correct-horse-battery"
 
 
