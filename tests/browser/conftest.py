@@ -93,7 +93,7 @@ class Browsing:
 @pytest.fixture
 def browsing(browser: Any, live_server: Any) -> Iterator[Browsing]:
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # generous: CI machines are shared
     page = context.new_page()
     session = Browsing(page=page, base=live_server.url)
     page.on("request", lambda request: session.requests.append(request.url))

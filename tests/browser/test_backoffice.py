@@ -204,7 +204,7 @@ def test_dashboard_finance_export_and_reconciliation(browsing: Browsing, superus
 
 def test_swagger_ui_renders_from_local_files_only(browsing: Browsing, transactional_db: Any) -> None:
     browsing.goto("/ocpi/schema/docs/")
-    browsing.page.wait_for_selector(".swagger-ui .info .title")
+    browsing.page.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
     browsing.page.wait_for_selector(".swagger-ui .opblock")  # the operations, from our own schema
     browsing.page.wait_for_load_state("networkidle")
 
@@ -221,7 +221,7 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 def test_redoc_renders_from_local_files(browsing: Browsing, transactional_db: Any) -> None:
     browsing.goto("/ocpi/schema/redoc/")
-    browsing.page.wait_for_selector(".api-info h1")
+    browsing.page.wait_for_selector(".api-info h1", timeout=60_000)  # ReDoc lays out the whole schema first
     browsing.page.wait_for_load_state("networkidle")
 
     assert "OCPI" in browsing.text(".api-info h1")
