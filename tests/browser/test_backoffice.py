@@ -8,6 +8,7 @@ import io
 from typing import Any
 
 from cdrs.models import Cdr
+from cdrs.services import cdr_create_from_session
 from sessions.models import ChargingSession, CommandRequest
 from tests.browser.conftest import Browsing
 from tests.cdrs.factories import make_session, our_connector, our_parties, our_tariff
@@ -114,6 +115,30 @@ def test_blocking_a_token_happens_only_after_the_confirmation(browsing: Browsing
     assert token.valid is False
 
 
+def test_crediting_a_cdr_happens_only_after_the_confirmation(browsing: Browsing, superuser: Any) -> None:
+    our_parties()
+    our_tariff()
+    issued = cdr_create_from_session(session=make_session(our_connector(), ocpi_id="S-CREDIT", kwh="20"))
+    browsing.login("alice")
+    browsing.goto("/admin/cdrs/cdr/")
+    page = browsing.page
+
+    page.check(f"input[name=_selected_action][value='{issued.pk}']")
+    page.select_option("select[name=action]", "create_credit_cdr")
+    page.click("button[name=index]")
+
+    assert browsing.text("h1") == "Are you sure?"
+    assert "Create credit CDR (cancels the selected CDRs we issued)" in browsing.text("#content")
+    assert str(issued) in browsing.text("#content ul")
+    assert not Cdr.objects.filter(credit=True).exists()
+
+    page.click('input[type=submit][value="Yes, I\'m sure"]')
+
+    credit = Cdr.objects.get(credit=True)
+    assert credit.credit_reference_id == issued.ocpi_id
+    assert f"Credit CDR {credit} created for {issued}." in browsing.text(".messagelist")
+
+
 def test_a_view_only_user_cannot_block_tokens_or_send_commands(browsing: Browsing, viewer: Any) -> None:
     token = TokenFactory(ocpi_id="04KEEPME")
     browsing.login("victor")
@@ -136,6 +161,10 @@ def test_a_view_only_user_cannot_block_tokens_or_send_commands(browsing: Browsin
     page.goto(f"{browsing.base}{TOKENS}{token.pk}/change/")
     assert browsing.text("h1") == "View token"
     assert page.locator("input[name=_save]").count() == 0
+
+    browsing.goto("/admin/cdrs/cdr/")
+    offered = page.locator("#changelist-form select[name=action] option").all_inner_texts()
+    assert not [action for action in offered if "credit" in action.lower()]
 
     response = browsing.goto(COMMAND_ADD)
     assert response.status == 403
