@@ -65,6 +65,7 @@ class Browsing:
     page: Any
     base: str
     requests: list[str] = field(default_factory=list)
+    blocked: set[str] = field(default_factory=set)  # stopped by the page's Content-Security-Policy: never sent
 
     def goto(self, path: str) -> Any:
         return self.page.goto(self.base + path)
@@ -81,11 +82,12 @@ class Browsing:
         return self.page.inner_text(selector)
 
     def foreign_requests(self) -> list[str]:
-        """Requests to anywhere but the live server's own loopback host (data: and blob: URLs are local)."""
+        """Requests sent anywhere but the live server's own loopback host (data: and blob: URLs are local)."""
         return [
             url
             for url in self.requests
-            if not url.startswith(("data:", "blob:"))
+            if url not in self.blocked
+            and not url.startswith(("data:", "blob:"))
             and urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1")
         ]
 
@@ -97,6 +99,7 @@ def browsing(browser: Any, live_server: Any) -> Iterator[Browsing]:
     page = context.new_page()
     session = Browsing(page=page, base=live_server.url)
     page.on("request", lambda request: session.requests.append(request.url))
+    page.on("requestfailed", lambda request: request.failure == "csp" and session.blocked.add(request.url))
     yield session
     context.close()
 

@@ -243,8 +243,10 @@ def test_swagger_ui_renders_from_local_files_only(browsing: Browsing, transactio
     assert browsing.foreign_requests() == []
 
 
-# ReDoc's bundle shows the "API docs by Redocly" logo from its CDN (an <img> that hides itself when it cannot
-# load): the one request of the docs pages that leaves the machine. Everything that makes the page work is local.
+# ReDoc's bundle (redoc.standalone.js) shows the "API docs by Redocly" logo from its CDN: an <img> that hides itself
+# when it cannot load, the one request of the docs pages that leaves the machine. Everything that makes the page
+# work is local. A Content-Security-Policy `img-src 'self' data: blob:` in templates/drf_spectacular/redoc.html
+# stops it (the browser never sends it: not counted as foreign); then REDOC_LOGO can go.
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
