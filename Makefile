@@ -53,6 +53,24 @@ worker: venv
 beat: venv
 	$(BIN)/celery -A ocpi_platform beat --loglevel=INFO
 
+# Debian's chromium for the browser tests (tests/browser) and `make screenshots`; Playwright (a dev dependency)
+# drives it, its own browser download is not used. Needs root or sudo; .ci/run does the same.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: browser browser-test screenshots
+browser:
+	@test -x $(CHROMIUM) || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
+	@$(CHROMIUM) --version 2>/dev/null
+
+# The main back-office flows in the browser (also part of `make test`; skipped there without chromium).
+browser-test: venv browser
+	BROWSER_TESTS_REQUIRED=1 $(BIN)/pytest tests/browser $(PYTEST_ARGS)
+
+# PNGs (1400x900) of the main pages into docs/screenshots/, from the demo on a temporary SQLite database.
+screenshots: venv browser
+	$(BIN)/python tests/browser/screenshots.py
+
 .PHONY: ocpp-server
 ocpp-server: venv  ## OCPP 1.6J/2.0.1 WebSocket server for charge points (ws://OCPP_HOST:OCPP_PORT/ocpp/<id>)
 	$(BIN)/python manage.py ocpp_server --host $${OCPP_HOST:-127.0.0.1} --port $${OCPP_PORT:-9000}
