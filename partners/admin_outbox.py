@@ -6,9 +6,11 @@ in get_queryset and the `outbox_*` display helpers below (`OutboxPartnerColumns`
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import HttpRequest
@@ -106,11 +108,16 @@ class OutboxDeliveryAdmin(admin.ModelAdmin):
 
     @confirmed_action(description="Retry now (failed or dead-lettered)", permissions=["retry"])
     def action_retry(self, request: HttpRequest, queryset: QuerySet[OutboxDelivery]) -> None:
-        done = 0
+        retried = []
         for delivery in queryset.filter(state__in=[OutboxState.FAILED, OutboxState.DEAD]):
             outbox_retry(delivery=delivery)
-            done += 1
-        self.message_user(request, f"{done} deliveries queued again.", messages.SUCCESS)
+            retried.append(delivery.pk)
+        self.message_user(request, f"{len(retried)} deliveries queued again.", messages.SUCCESS)
+        if retried and settings.CELERY_TASK_ALWAYS_EAGER:
+            # No worker (`make run`): each retry was sent inline, within outbox_retry; say how it went.
+            states = Counter(OutboxDelivery.objects.filter(pk__in=retried).values_list("state", flat=True))
+            summary = ", ".join(f"{n} {OutboxState(state).label.lower()}" for state, n in sorted(states.items()))
+            self.message_user(request, f"Sent now: {summary}.", messages.INFO)
 
     @confirmed_action(description="Dead-letter (stop trying)", permissions=["retry"])
     def action_dead_letter(self, request: HttpRequest, queryset: QuerySet[OutboxDelivery]) -> None:

@@ -167,6 +167,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# `make run` without a worker and a beat: a thread of the runserver process runs CELERY_BEAT_SCHEDULE itself
+# (ocpi_platform/inprocess_beat.py). Off here (production runs celery beat); dev.py turns it on with eager tasks.
+OCPI_INPROCESS_BEAT = env.bool("OCPI_INPROCESS_BEAT", default=False)
 CELERY_BEAT_SCHEDULE = {
     "message-log-purge": {"task": "partners.tasks.message_log_purge", "schedule": 3600.0},
     "outbox-purge-finished": {"task": "partners.tasks.outbox_purge_finished", "schedule": 3600.0},
