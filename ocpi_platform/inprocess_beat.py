@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from celery.schedules import schedule as celery_schedule
 from django.conf import settings
@@ -81,16 +81,19 @@ def beat_tick(
     at its next interval, like the beat would). Each entry's own errors are logged, never raised.
     """
     now = time.monotonic() if now is None else now
-    schedule = settings.CELERY_BEAT_SCHEDULE if schedule is None else schedule
+    if schedule is None:
+        schedule = cast(Mapping[str, Mapping[str, Any]], settings.CELERY_BEAT_SCHEDULE)
     eager = bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
     results: dict[str, Any] = {}
     for name in due_entries(schedule, last_run, now):
-        entry = schedule[name]
-        task = entry["task"]
-        kwargs = {**entry.get("kwargs", {}), **(OVERRIDES_WHEN_EAGER.get(task, {}) if eager else {})}
+        entry: Mapping[str, Any] = schedule[name]
+        task = str(entry["task"])
+        extra: dict[str, Any] = dict(entry.get("kwargs") or {})
+        kwargs = {**extra, **(OVERRIDES_WHEN_EAGER.get(task, {}) if eager else {})}
+        args: tuple[Any, ...] = tuple(entry.get("args") or ())
         last_run[name] = now
         try:
-            outcome = run(task, *entry.get("args", ()), **kwargs)
+            outcome = run(task, *args, **kwargs)
             results[name] = outcome.result if hasattr(outcome, "result") else outcome
         except Exception as exc:  # one failing entry never stops the clock
             logger.exception("In-process beat: %s (%s) failed", name, task)

@@ -9,8 +9,9 @@ imports no app above partners (the layers contract in pyproject.toml).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, IntegerField, Model, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from .models import OutboxDelivery, OutboxState, OutboxSync, Partner, PartnerState
@@ -43,12 +44,9 @@ def _relation_count(accessor: str) -> Coalesce:
     """Scalar subquery: rows of the model behind Partner.<accessor> that point at the outer partner."""
     relation = next(r for r in Partner._meta.related_objects if r.get_accessor_name() == accessor)
     fk = relation.field.name
+    model = cast(type[Model], relation.related_model)
     rows = (
-        relation.related_model._base_manager.filter(**{fk: OuterRef("pk")})
-        .order_by()
-        .values(fk)
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
+        model._base_manager.filter(**{fk: OuterRef("pk")}).order_by().values(fk).annotate(n=Count("pk")).values("n")[:1]
     )
     return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
