@@ -271,3 +271,10 @@ def test_remove_refuses_a_partner_others_reference() -> None:
         partner_remove(partner=partner)
     assert Partner.objects.filter(pk=partner.pk).exists()
     assert Token.objects.filter(received_from=partner).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_add_page_renders_without_onboarding_figures() -> None:
+    page = _client(superuser=True).get(f"{PARTNERS}add/")
+    assert page.status_code == 200
+    assert 'id="sync-progress"' not in page.content.decode()
