@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -86,6 +86,31 @@ def _grouped(queryset: QuerySet, field: str, choices: Any) -> dict[str, int]:
     return {value: found.get(value, 0) for value in choices}
 
 
+def _active_sessions(evse_statuses: dict[str, int]) -> dict[str, Any]:
+    """ "Sessions active" split the way it compares with the EVSE statuses (issue 13): the sessions at our charge
+    points are the ones our EVSEs' CHARGING count is about; sessions of our drivers at partner CPOs run on
+    their EVSEs, which this platform does not count. One query.
+
+    The two figures of our side can still differ a little: an EVSE reports its status on its own (a car
+    plugged in but not yet authorized, or a session the charge point has not reported yet shows CHARGING with
+    no session; a session suspended by the car keeps the session ACTIVE)."""
+    active = ChargingSession.objects.filter(status=SessionStatus.ACTIVE).aggregate(
+        ours=Count("pk", filter=Q(received_from__isnull=True)),
+        roaming=Count("pk", filter=Q(received_from__isnull=False)),
+    )
+    sessions = "charging_sessions.chargingsession"
+    return {
+        "sessions_active": active["ours"] + active["roaming"],
+        "sessions_active_url": _changelist(sessions, status__exact=SessionStatus.ACTIVE),
+        "sessions_active_ours": active["ours"],
+        "sessions_active_ours_url": _changelist(sessions, status__exact=SessionStatus.ACTIVE, ownership="ours"),
+        "sessions_active_roaming": active["roaming"],
+        "sessions_active_roaming_url": _changelist(sessions, status__exact=SessionStatus.ACTIVE, ownership="received"),
+        "evses_charging": evse_statuses.get("CHARGING", 0),
+        "evses_charging_url": _changelist("locations.evse", status__exact="CHARGING", origin="ours"),
+    }
+
+
 def dashboard_figures(*, now: datetime | None = None) -> dict[str, Any]:
     """Every figure of the dashboard, with the admin list each one links to."""
     now = now or timezone.now()
@@ -120,8 +145,7 @@ def dashboard_figures(*, now: datetime | None = None) -> dict[str, Any]:
             ("Failed", outbox[OutboxState.FAILED], _changelist("partners.outboxdelivery", state__exact="FAILED")),
             ("Dead-lettered", outbox[OutboxState.DEAD], _changelist("partners.outboxdelivery", state__exact="DEAD")),
         ],
-        "sessions_active": ChargingSession.objects.filter(status=SessionStatus.ACTIVE).count(),
-        "sessions_active_url": _changelist("charging_sessions.chargingsession", status__exact=SessionStatus.ACTIVE),
+        **_active_sessions(evse_statuses),
         "cdrs_month": Cdr.objects.filter(end_date_time__gte=month_start).count(),
         "cdrs_month_url": _changelist("cdrs.cdr", end_date_time__gte=month_start.isoformat()),
         "evse_statuses": [

@@ -14,7 +14,8 @@ ADMIN_PREFIX = "/admin/"
 
 
 def staff_time_zone() -> ZoneInfo:
-    """The zone of settings.STAFF_TIME_ZONE (env STAFF_TIME_ZONE, default Europe/Amsterdam)."""
+    """The zone of settings.STAFF_TIME_ZONE (env STAFF_TIME_ZONE; default: the zone of the first OCPI party's
+    country, Europe/Amsterdam when it has several or is unknown: ocpi_platform/timezones.py)."""
     return ZoneInfo(settings.STAFF_TIME_ZONE)
 
 

@@ -12,15 +12,17 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.html import format_html
 
 from ocpi_platform.admin_confirm import confirmed_action
+from ocpi_platform.admin_format import money, truncated
 from partners.models import Party, Role
 
 from .models import Cdr, CdrQuerySet
+from .reconciliation import cdr_totals
 from .services import CdrError, cdr_credit
 from .views_finance import cdr_export_response
 
@@ -125,19 +127,19 @@ def _pretty(value: Any) -> str:
 
 @admin.register(Cdr)
 class CdrAdmin(admin.ModelAdmin):
+    # The key columns fit 1400 px (issue 13): cost, currency and partner always visible; location, token and
+    # the rest are on the CDR's page.
     list_display = (
-        "__str__",
-        "direction",
+        "cdr_id",
         "end_date_time",
-        "location_id",
-        "token_uid",
-        "total_energy",
-        "total_cost_excl_vat",
-        "total_cost_incl_vat",
+        "partner",
+        "direction",
+        "energy_kwh",
+        "cost_excl_vat",
+        "cost_incl_vat",
         "currency",
         "credit",
         "tariff_check_status",
-        "partner",
     )
     list_filter = (
         PartyFilter,
@@ -221,6 +223,10 @@ class CdrAdmin(admin.ModelAdmin):
 
     # --- Columns --------------------------------------------------------------------------------------
 
+    @admin.display(description="CDR", ordering="ocpi_id")
+    def cdr_id(self, obj: Cdr) -> str:
+        return truncated(str(obj), 28, keep_end=True)
+
     @admin.display(description="direction")
     def direction(self, obj: Cdr) -> str:
         return "received" if obj.is_received else "issued"
@@ -228,7 +234,19 @@ class CdrAdmin(admin.ModelAdmin):
     @admin.display(description="partner")
     def partner(self, obj: Cdr) -> str:
         partner = obj.received_from if obj.is_received else obj.token_owner_partner
-        return str(partner) if partner else "-"
+        return truncated(partner, 24) if partner else "-"
+
+    @admin.display(description="kWh", ordering="total_energy")
+    def energy_kwh(self, obj: Cdr) -> str:
+        return f"{obj.total_energy:.3f}"
+
+    @admin.display(description="cost excl. VAT", ordering="total_cost_excl_vat")
+    def cost_excl_vat(self, obj: Cdr) -> str:
+        return money(obj.total_cost_excl_vat)  # a credit CDR's cost is negative (cdrs.md 1.1)
+
+    @admin.display(description="cost incl. VAT", ordering="total_cost_incl_vat")
+    def cost_incl_vat(self, obj: Cdr) -> str:
+        return money(obj.total_cost_incl_vat)
 
     @admin.display(description="CdrToken")
     def cdr_token_pretty(self, obj: Cdr) -> str:
@@ -257,17 +275,8 @@ class CdrAdmin(admin.ModelAdmin):
         context = getattr(response, "context_data", None)
         changelist = context.get("cl") if context else None
         if context and changelist is not None:
-            context["cdr_totals"] = list(
-                changelist.queryset.order_by()
-                .values("currency")
-                .annotate(
-                    count=Count("id"),
-                    energy=Sum("total_energy"),
-                    cost_excl_vat=Sum("total_cost_excl_vat"),
-                    cost_incl_vat=Sum("total_cost_incl_vat"),
-                )
-                .order_by("currency")
-            )
+            # The same sums as the monthly reconciliation (credit CDRs count negative, their energy subtracted).
+            context["cdr_totals"] = cdr_totals(changelist.queryset)
         return response
 
     # --- Actions --------------------------------------------------------------------------------------

@@ -20,11 +20,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Case, CharField, Count, DecimalField, F, Q, Sum, Value, When
+from django.db.models import Case, CharField, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth, Upper
 
 from .exports import CdrExportFilters, ExportDirection, cdr_export_queryset, decimal_text
+from .models import Cdr
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -77,6 +79,49 @@ _MONEY: DecimalField = DecimalField(max_digits=30, decimal_places=6)
 _IS_CREDIT = Q(credit=True)
 
 
+def _net_sums() -> dict[str, Any]:
+    """The sums both the reconciliation and the CDR list totals show, so the two pages agree: every CDR counts,
+    credit CDRs with their negative cost and their energy subtracted; a missing incl. VAT cost counts 0."""
+    return {
+        "cdrs": Count("pk"),
+        "energy": Coalesce(
+            Sum(Case(When(_IS_CREDIT, then=-F("total_energy")), default=F("total_energy"))),
+            Value(ZERO),
+            output_field=_MONEY,
+        ),
+        "excl": Coalesce(Sum("total_cost_excl_vat"), Value(ZERO), output_field=_MONEY),
+        "incl": Coalesce(Sum("total_cost_incl_vat"), Value(ZERO), output_field=_MONEY),
+        "credits": Count("pk", filter=_IS_CREDIT),
+        "credits_excl": Coalesce(Sum("total_cost_excl_vat", filter=_IS_CREDIT), Value(ZERO), output_field=_MONEY),
+        "credits_incl": Coalesce(Sum("total_cost_incl_vat", filter=_IS_CREDIT), Value(ZERO), output_field=_MONEY),
+    }
+
+
+def cdr_totals(queryset: QuerySet[Cdr]) -> list[ReconciliationTotal]:
+    """Totals per currency of any CDR queryset (the admin list's filtered CDRs), by the reconciliation's rules:
+    for the same CDRs they equal reconciliation_totals(cdr_reconciliation(...)). One query."""
+    rows = (
+        queryset.order_by()
+        .annotate(r_currency=Upper("currency"))
+        .values("r_currency")
+        .annotate(**_net_sums())
+        .order_by("r_currency")
+    )
+    return [
+        ReconciliationTotal(
+            currency=row["r_currency"],
+            cdrs=row["cdrs"],
+            energy_kwh=row["energy"],
+            amount_excl_vat=row["excl"],
+            amount_incl_vat=row["incl"],
+            credits=row["credits"],
+            credits_excl_vat=row["credits_excl"],
+            credits_incl_vat=row["credits_incl"],
+        )
+        for row in rows
+    ]
+
+
 def cdr_reconciliation(*, filters: CdrExportFilters) -> list[ReconciliationRow]:
     """Rows per (month, direction, partner, currency) for the CDRs `filters` select; one SQL query."""
     issued = Q(received_from__isnull=True)
@@ -99,19 +144,7 @@ def cdr_reconciliation(*, filters: CdrExportFilters) -> list[ReconciliationRow]:
             r_currency=Upper("currency"),
         )
         .values("r_month", "r_direction", "r_partner_id", "r_partner", "r_currency")
-        .annotate(
-            cdrs=Count("pk"),
-            energy=Coalesce(
-                Sum(Case(When(_IS_CREDIT, then=-F("total_energy")), default=F("total_energy"))),
-                Value(ZERO),
-                output_field=_MONEY,
-            ),
-            excl=Coalesce(Sum("total_cost_excl_vat"), Value(ZERO), output_field=_MONEY),
-            incl=Coalesce(Sum("total_cost_incl_vat"), Value(ZERO), output_field=_MONEY),
-            credits=Count("pk", filter=_IS_CREDIT),
-            credits_excl=Coalesce(Sum("total_cost_excl_vat", filter=_IS_CREDIT), Value(ZERO), output_field=_MONEY),
-            credits_incl=Coalesce(Sum("total_cost_incl_vat", filter=_IS_CREDIT), Value(ZERO), output_field=_MONEY),
-        )
+        .annotate(**_net_sums())
         .order_by("r_month", "r_direction", F("r_partner").asc(nulls_last=True), "r_partner_id", "r_currency")
     )
     return [

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ocpi_platform.admin_confirm import confirmed_action
+from ocpi_platform.admin_format import truncated
 from ocpi_platform.ocpi.client import OcpiClientError
 from ocpi_platform.ocpi.exceptions import OcpiError
 from ocpi_platform.ocpi.versions import versions_url
@@ -25,6 +28,7 @@ from .admin_sync import PullStateAdmin
 from .models import (
     MessageLog,
     Ocpi211Role,
+    OutboxState,
     Partner,
     PartnerEndpoint,
     PartnerRole,
@@ -34,6 +38,7 @@ from .models import (
     PullState,
     VersionPin,
 )
+from .onboarding import REMOVABLE_STATES, partner_holdings, partner_sync_progress, partner_sync_totals
 from .outbox import partner_initial_sync, partner_list_with_outbox_counts
 from .selectors import partner_module_role_table
 
@@ -97,6 +102,15 @@ class RegisterForm(forms.Form):
     )
 
 
+class RetryRegistrationForm(forms.Form):
+    """A failed registration, tried again: token A was dropped with the failure, so staff give it again."""
+
+    versions_url = RegisterForm.base_fields["versions_url"]
+    token_a = RegisterForm.base_fields["token_a"]
+    version_pin = RegisterForm.base_fields["version_pin"]
+    ocpi211_role = RegisterForm.base_fields["ocpi211_role"]
+
+
 class InviteForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="How this partner is called in the back office")
     version_pin = RegisterForm.base_fields["version_pin"]
@@ -105,15 +119,15 @@ class InviteForm(forms.Form):
 
 @admin.register(Partner)
 class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
+    # The key columns fit 1400 px (issue 13); the message log link and the rest are on the partner's page.
     list_display = (
-        "name",
+        "partner_name",
         "connection_status",
         "version",
         "role_list",
         "outbox_pending",
         "outbox_failed_dead",
         "outbox_last_success",
-        "messages_link",
     )
     list_filter = ("state", "version", "token_encoding")
     search_fields = ("name", "versions_url", "roles__party_id")
@@ -126,6 +140,9 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         "last_error",
         "messages_link",
         "module_role_table",
+        "onboarding",
+        "sync_progress",
+        "holdings",
     )
     fields = (
         "name",
@@ -142,6 +159,9 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         "timeout_seconds",
         "rate_limit_per_second",
         "messages_link",
+        "onboarding",
+        "sync_progress",
+        "holdings",
         "module_role_table",
     )
     inlines = (PartnerRoleInline, PartnerEndpointInline, PartnerTokenInline)
@@ -167,9 +187,13 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         colour = {"connected": "#2e7d32", "error": "#c62828"}.get(status, "#757575")
         return format_html('<strong style="color:{}">{}</strong>', colour, status)
 
+    @admin.display(description="name", ordering="name")
+    def partner_name(self, obj: Partner) -> str:
+        return truncated(obj.name, 32)
+
     @admin.display(description="roles")
     def role_list(self, obj: Partner) -> str:
-        return ", ".join(f"{r.role} {r.country_code}/{r.party_id}" for r in obj.roles.all())
+        return truncated(", ".join(f"{r.role} {r.country_code}/{r.party_id}" for r in obj.roles.all()), 40)
 
     @admin.display(description="message log")
     def messages_link(self, obj: Partner) -> str:
@@ -194,12 +218,167 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
         )
         return format_html('<table class="module-role-table"><tr><th>module</th>{}</tr>{}</table>', head, body)
 
+    # --- Onboarding (issue 13): what we sent, what it holds, retry or remove a failed registration -----
+
+    @admin.display(description="registration")
+    def onboarding(self, obj: Partner) -> str:
+        if not obj.pk:
+            return "-"
+        if obj.state == PartnerState.REGISTERED:
+            since = timezone.localtime(obj.registered_at).strftime("%Y-%m-%d %H:%M") if obj.registered_at else "?"
+            return format_html("Connected since {} (OCPI {})", since, obj.version or "?")
+        links = []
+        if obj.state != PartnerState.REGISTERING:
+            retry = reverse("admin:partners_partner_retry_registration", args=[obj.pk])
+            links.append(
+                format_html('<a class="button" id="retry-registration" href="{}">Retry registration</a>', retry)
+            )
+        if obj.state in REMOVABLE_STATES:
+            remove = reverse("admin:partners_partner_remove", args=[obj.pk])
+            links.append(format_html('<a class="button" id="remove-partner" href="{}">Remove partner</a>', remove))
+        error = format_html('<p class="errornote">{}</p>', obj.last_error) if obj.last_error else ""
+        return format_html(
+            "<p>{}</p>{}<p>{}</p>", obj.get_state_display(), error, format_html_join(" ", "{}", ((a,) for a in links))
+        )
+
+    @admin.display(description="sent to it since registration")
+    def sync_progress(self, obj: Partner) -> str:
+        """Per module: deliveries queued / delivered / skipped / failed / pending, and the objects it holds."""
+        if not obj.pk:
+            return "-"
+        rows = partner_sync_progress(obj)
+        if not rows:
+            return "nothing sent yet" + (" (not connected)" if obj.state != PartnerState.REGISTERED else "")
+        outbox = reverse("admin:partners_outboxdelivery_changelist")
+
+        def link(module: str, state: str, count: int) -> str:
+            query = f"?partner__id__exact={obj.pk}" + (f"&module__exact={module}" if module != "all" else "")
+            query += f"&state__exact={state}" if state else ""
+            return format_html('<a href="{}{}">{}</a>', outbox, query, count) if count else "0"
+
+        body = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td></tr>",
+            (
+                (
+                    r.module,
+                    link(r.module, "", r.queued),
+                    link(r.module, OutboxState.DELIVERED, r.delivered),
+                    r.skipped,
+                    link(r.module, OutboxState.FAILED, r.failed),
+                    link(r.module, OutboxState.PENDING, r.pending),
+                    r.held,
+                    r.percent,
+                )
+                for r in [*rows, partner_sync_totals(rows)]
+            ),
+        )
+        return format_html(
+            '<table id="sync-progress"><tr><th>module</th><th>queued</th><th>delivered</th><th>skipped</th>'
+            "<th>failed / dead</th><th>pending</th><th>objects it holds</th><th>done</th></tr>{}</table>",
+            body,
+        )
+
+    @admin.display(description="what it holds with us")
+    def holdings(self, obj: Partner) -> str:
+        """Counts of the objects referencing the partner, each a link to the filtered admin list (one query)."""
+        if not obj.pk:
+            return "-"
+        rows = []
+        for accessor, label, count, model, param in partner_holdings(obj):
+            try:
+                url = reverse(f"admin:{model.replace('.', '_')}_changelist") + f"?{param}={obj.pk}"
+            except NoReverseMatch:
+                url = ""
+            cell = format_html('<a href="{}">{}</a>', url, count) if url else str(count)
+            rows.append((accessor, label, cell))
+        body = format_html_join("", '<tr id="holding-{}"><th>{}</th><td>{}</td></tr>', rows)
+        return format_html('<table id="holdings">{}</table>', body)
+
     def get_urls(self) -> list[Any]:
         extra = [
             path("register/", self.admin_site.admin_view(self.register_view), name="partners_partner_register"),
             path("invite/", self.admin_site.admin_view(self.invite_view), name="partners_partner_invite"),
+            path(
+                "<int:pk>/retry-registration/",
+                self.admin_site.admin_view(self.retry_registration_view),
+                name="partners_partner_retry_registration",
+            ),
+            path("<int:pk>/remove/", self.admin_site.admin_view(self.remove_view), name="partners_partner_remove"),
         ]
         return extra + super().get_urls()
+
+    def retry_registration_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Run the credentials handshake again for a partner whose registration failed; confirmed by posting
+        the form (token A is asked again: a failed handshake drops it)."""
+        partner = get_object_or_404(Partner, pk=pk)
+        if not self.has_change_permission(request, partner):
+            raise PermissionDenied
+        initial = {
+            "versions_url": partner.versions_url,
+            "version_pin": partner.version_pin,
+            "ocpi211_role": partner.ocpi211_role,
+        }
+        form = RetryRegistrationForm(request.POST or None, initial=initial)
+        if partner.state in (PartnerState.REGISTERED, PartnerState.REGISTERING):
+            form.add_error(None, f"{partner.name} is {partner.get_state_display().lower()}: nothing to retry.")
+        elif request.method == "POST" and form.is_valid():
+            try:
+                partner = services.partner_register(
+                    versions_url_=form.cleaned_data["versions_url"],
+                    token_a=form.cleaned_data["token_a"],
+                    name=partner.name,
+                    version_pin=form.cleaned_data["version_pin"],
+                    ocpi211_role=form.cleaned_data["ocpi211_role"],
+                )
+            except (OcpiClientError, OcpiError, ValueError) as exc:
+                form.add_error(None, f"Registration failed again: {exc}")
+            else:
+                self.message_user(
+                    request, f"Registered with {partner.name} (OCPI {partner.version}).", messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:partners_partner_change", args=[partner.pk]))
+        partner.refresh_from_db()
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "partner": partner,
+            "opts": self.model._meta,
+            "title": f"Retry registration with {partner.name}",
+        }
+        return TemplateResponse(request, "admin/partners/partner/retry_registration.html", context)
+
+    def remove_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Remove a partner whose registration failed: a confirmation page, then the partner and its
+        credentials (services.partner_remove); nothing else."""
+        partner = get_object_or_404(Partner, pk=pk)
+        if not self.has_delete_permission(request, partner):
+            raise PermissionDenied
+        refusal = ""
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            try:
+                services.partner_remove(partner=partner)
+            except services.PartnerNotRemovable as exc:
+                refusal = str(exc)
+            else:
+                self.message_user(request, f"Partner {partner.name} removed.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:partners_partner_changelist"))
+        else:
+            try:
+                services.partner_remove_check(partner=partner)
+            except services.PartnerNotRemovable as exc:
+                refusal = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "partner": partner,
+            "opts": self.model._meta,
+            "refusal": refusal,
+            "roles": partner.roles.count(),
+            "endpoints": partner.endpoints.count(),
+            "tokens": partner.tokens.count(),
+            "title": f"Remove {partner.name}?",
+        }
+        return TemplateResponse(request, "admin/partners/partner/remove.html", context)
 
     def register_view(self, request: HttpRequest) -> HttpResponse:
         """We start the credentials handshake with a partner (we are the Sender of the registration)."""
@@ -301,14 +480,15 @@ class PartnerAdmin(OutboxPartnerColumns, admin.ModelAdmin):
 
 @admin.register(MessageLog)
 class MessageLogAdmin(admin.ModelAdmin):
+    # Statuses before the (shortened) URL: they stay visible at 1400 px (issue 13); the full URL is the title.
     list_display = (
         "time",
         "direction",
-        "partner",
+        "partner_name",
         "method",
-        "short_url",
         "http_status",
         "ocpi_status",
+        "short_url",
         "duration_ms",
     )
     list_filter = ("direction", "method", "http_status", "ocpi_status", "partner")
@@ -323,9 +503,16 @@ class MessageLogAdmin(admin.ModelAdmin):
         """With seconds, in the staff time zone (issue 13): messages of one exchange are seconds apart."""
         return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M:%S %Z")
 
+    @admin.display(description="partner", ordering="partner__name")
+    def partner_name(self, obj: MessageLog) -> str:
+        return truncated(obj.partner, 24) if obj.partner else "-"
+
     @admin.display(description="URL")
     def short_url(self, obj: MessageLog) -> str:
-        return obj.url if len(obj.url) < 90 else obj.url[:87] + "..."
+        """The path (the host is the partner's or ours), its end kept: that is where the object ids are."""
+        parts = urlsplit(obj.url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "") if parts.netloc else obj.url
+        return truncated(path, 56, keep_end=True)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -6,9 +6,11 @@ in get_queryset and the `outbox_*` display helpers below (`OutboxPartnerColumns`
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import HttpRequest
@@ -16,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from ocpi_platform.admin_confirm import confirmed_action
+from ocpi_platform.admin_format import truncated
 
 from .models import OutboxDelivery, OutboxPartnerState, OutboxState, OutboxSync, Partner
 from .outbox import outbox_dead_letter, outbox_retry
@@ -60,17 +63,16 @@ class OutboxPartnerColumns:
 
 @admin.register(OutboxDelivery)
 class OutboxDeliveryAdmin(admin.ModelAdmin):
+    # The key columns fit 1400 px, the error included (issue 13); the last method and times are on the page.
     list_display = (
         "id",
-        "partner",
+        "partner_name",
         "module",
         "object_id",
         "state",
         "attempts",
         "next_attempt_at",
-        "action",
         "short_error",
-        "updated_at",
     )
     list_filter = ("state", "module", "partner")
     search_fields = ("=object_id",)
@@ -80,10 +82,13 @@ class OutboxDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in OutboxDelivery._meta.fields]
     actions = ["action_retry", "action_dead_letter"]
 
+    @admin.display(description="partner", ordering="partner__name")
+    def partner_name(self, obj: OutboxDelivery) -> str:
+        return truncated(obj.partner, 24)
+
     @admin.display(description="Error")
     def short_error(self, obj: OutboxDelivery) -> str:
-        text = obj.last_error or obj.note
-        return text if len(text) < 100 else text[:97] + "..."
+        return truncated(obj.last_error or obj.note, 64)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """Object ids (and delivery ids) are numbers: other terms match nothing instead of erroring."""
@@ -106,11 +111,16 @@ class OutboxDeliveryAdmin(admin.ModelAdmin):
 
     @confirmed_action(description="Retry now (failed or dead-lettered)", permissions=["retry"])
     def action_retry(self, request: HttpRequest, queryset: QuerySet[OutboxDelivery]) -> None:
-        done = 0
+        retried = []
         for delivery in queryset.filter(state__in=[OutboxState.FAILED, OutboxState.DEAD]):
             outbox_retry(delivery=delivery)
-            done += 1
-        self.message_user(request, f"{done} deliveries queued again.", messages.SUCCESS)
+            retried.append(delivery.pk)
+        self.message_user(request, f"{len(retried)} deliveries queued again.", messages.SUCCESS)
+        if retried and settings.CELERY_TASK_ALWAYS_EAGER:
+            # No worker (`make run`): each retry was sent inline, within outbox_retry; say how it went.
+            states = Counter(OutboxDelivery.objects.filter(pk__in=retried).values_list("state", flat=True))
+            summary = ", ".join(f"{n} {OutboxState(state).label.lower()}" for state, n in sorted(states.items()))
+            self.message_user(request, f"Sent now: {summary}.", messages.INFO)
 
     @confirmed_action(description="Dead-letter (stop trying)", permissions=["retry"])
     def action_dead_letter(self, request: HttpRequest, queryset: QuerySet[OutboxDelivery]) -> None:

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from ocpi_platform.admin_confirm import confirmed_action
+
 from .models import PullState
 from .tasks import partner_pull
 
@@ -81,10 +83,10 @@ class PullStateAdmin(admin.ModelAdmin):
         kind = "full" if full else "delta"
         self.message_user(request, f"Queued {len(rows)} {kind} pull(s).", messages.SUCCESS)
 
-    @admin.action(description="Pull now (full)", permissions=["change"])
+    @confirmed_action(description="Pull now (full)", permissions=["change"])
     def pull_now_full(self, request: HttpRequest, queryset: QuerySet[PullState]) -> None:
         self._queue(request, queryset, full=True)
 
-    @admin.action(description="Pull now (delta)", permissions=["change"])
+    @confirmed_action(description="Pull now (delta)", permissions=["change"])
     def pull_now_delta(self, request: HttpRequest, queryset: QuerySet[PullState]) -> None:
         self._queue(request, queryset, full=False)

@@ -35,6 +35,7 @@ from .models import (
     TokenEncoding,
     TokenKind,
 )
+from .onboarding import REMOVABLE_STATES, partner_blocking_relations
 from .outbox.initial_sync import INITIAL_SYNC_MODULES
 from .outbox.services import outbox_setting
 from .selectors import party_list_active
@@ -650,6 +651,38 @@ def _fail(partner: Partner, exc: Exception) -> None:
         state=PartnerState.ERROR, last_error=str(exc)[:2000], outbound_token=""
     )
     PartnerToken.objects.filter(partner=partner).delete()
+
+
+class PartnerNotRemovable(ValueError):
+    """The partner is connected, mid-handshake, or rows other than its registration reference it."""
+
+
+@transaction.atomic
+def partner_remove(*, partner: Partner) -> dict[str, int]:
+    """Remove a partner whose registration failed or never completed (issue 13): the partner, its roles and
+    endpoints, and the credentials tokens we issued for it; nothing else (its message log rows stay, without
+    the partner). Refuses a connected or registering partner (unregister first) and one that anything else
+    references (objects it sent, sessions, CDRs, outbox deliveries, pull state): PartnerNotRemovable.
+    Returns what was deleted, {model label: rows}."""
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    partner_remove_check(partner=partner)
+    pk = partner.pk
+    _, deleted = partner.delete()
+    logger.info("Partner %s (%s) removed: %s", pk, partner.name, deleted)
+    return deleted
+
+
+def partner_remove_check(*, partner: Partner) -> None:
+    """PartnerNotRemovable when partner_remove would refuse (for the confirmation page)."""
+    if partner.state not in REMOVABLE_STATES:
+        raise PartnerNotRemovable(
+            f"{partner.name} is {partner.get_state_display().lower()}: unregister it first (only a partner whose "
+            "registration failed or never completed can be removed)"
+        )
+    blocking = partner_blocking_relations(partner)
+    if blocking:
+        held = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in sorted(blocking.items()))
+        raise PartnerNotRemovable(f"{partner.name} is referenced by other records ({held}); it cannot be removed")
 
 
 def partner_status(partner: Partner) -> str:

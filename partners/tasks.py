@@ -50,9 +50,10 @@ def partner_initial_sync(*, partner_id: int, modules: list[str] | None = None) -
 
 
 @shared_task(ignore_result=True)
-def outbox_requeue_due() -> int:
-    """Beat: re-queue due deliveries whose task was lost (broker flushed, worker killed)."""
-    return outbox.outbox_requeue_due()
+def outbox_requeue_due(*, grace_seconds: float | None = None) -> int:
+    """Beat: re-queue due deliveries whose task was lost (broker flushed, worker killed); the in-process beat
+    of `make run` passes grace_seconds=0 (ocpi_platform/inprocess_beat.py)."""
+    return outbox.outbox_requeue_due(grace_seconds=grace_seconds)
 
 
 # --- Pull synchronisation (partners/sync.py) --------------------------------------------------------

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from ocpi_platform.admin_confirm import confirmed_action
+from ocpi_platform.admin_format import money, truncated
 from partners.models import Partner
 from partners.selectors import partner_list_with_endpoint
 
@@ -81,17 +82,16 @@ class PartyListFilter(admin.SimpleListFilter):
 
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(admin.ModelAdmin):
+    # The key columns fit 1400 px (issue 13); token, last update and the rest are on the session's page.
     list_display = (
-        "ocpi_id",
+        "session_id",
         "party",
         "status",
-        "location_id",
-        "evse_uid",
-        "token_uid",
-        "kwh",
+        "location_evse",
+        "energy_kwh",
+        "cost",
         "start_date_time",
         "end_date_time",
-        "last_updated",
         "source",
     )
     list_filter = (
@@ -132,13 +132,29 @@ class ChargingSessionAdmin(admin.ModelAdmin):
         "created_at",
     )
 
+    @admin.display(description="session", ordering="ocpi_id")
+    def session_id(self, obj: ChargingSession) -> str:
+        return truncated(obj.ocpi_id, 24, keep_end=True)
+
     @admin.display(description="party", ordering="country_code")
     def party(self, obj: ChargingSession) -> str:
         return f"{obj.country_code}/{obj.party_id}"
 
+    @admin.display(description="location / EVSE", ordering="location_id")
+    def location_evse(self, obj: ChargingSession) -> str:
+        return truncated(f"{obj.location_id} / {obj.evse_uid}", 32, keep_end=True)
+
+    @admin.display(description="kWh", ordering="kwh")
+    def energy_kwh(self, obj: ChargingSession) -> str:
+        return f"{obj.kwh:.3f}"
+
+    @admin.display(description="cost excl. VAT", ordering="total_cost_excl_vat")
+    def cost(self, obj: ChargingSession) -> str:
+        return money(obj.total_cost_excl_vat, obj.currency)
+
     @admin.display(description="source")
     def source(self, obj: ChargingSession) -> str:
-        return "ours" if obj.is_ours else str(obj.received_from)
+        return "ours" if obj.is_ours else truncated(obj.received_from, 24)
 
     @admin.display(description="CDR token")
     def cdr_token_display(self, obj: ChargingSession) -> str:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from ocpi_platform.timezones import staff_time_zone_default
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -95,8 +97,6 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-# Times on the staff pages (/admin/); stored values and the OCPI API stay UTC.
-STAFF_TIME_ZONE = env("STAFF_TIME_ZONE", default="Europe/Amsterdam")
 USE_I18N = True
 USE_TZ = True
 
@@ -168,6 +168,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# `make run` without a worker and a beat: a thread of the runserver process runs CELERY_BEAT_SCHEDULE itself
+# (ocpi_platform/inprocess_beat.py). Off here (production runs celery beat); dev.py turns it on with eager tasks.
+OCPI_INPROCESS_BEAT = env.bool("OCPI_INPROCESS_BEAT", default=False)
 CELERY_BEAT_SCHEDULE = {
     "message-log-purge": {"task": "partners.tasks.message_log_purge", "schedule": 3600.0},
     "outbox-purge-finished": {"task": "partners.tasks.outbox_purge_finished", "schedule": 3600.0},
@@ -192,6 +195,9 @@ CELERY_BEAT_SCHEDULE = {
 OCPI_BASE_URL = env("OCPI_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The parties this platform hosts, "ROLE:CC:PID:Name" separated by commas. Created on migrate.
 OCPI_PARTIES = env.list("OCPI_PARTIES", default=["CPO:NL:EXA:Example CPO", "EMSP:NL:EXA:Example eMSP"])
+# Times on the staff pages (/admin/); stored values and the OCPI API stay UTC. Default: the zone of the first
+# party's country (ocpi_platform/timezones.py), Europe/Amsterdam when that country has several zones or is unknown.
+STAFF_TIME_ZONE = env("STAFF_TIME_ZONE", default=staff_time_zone_default(OCPI_PARTIES))
 # Largest page a Sender list returns (announced in X-Limit); default page when no limit is asked.
 OCPI_PAGE_LIMIT_MAX = env.int("OCPI_PAGE_LIMIT_MAX", default=1000)
 OCPI_PAGE_LIMIT_DEFAULT = env.int("OCPI_PAGE_LIMIT_DEFAULT", default=100)

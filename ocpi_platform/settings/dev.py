@@ -23,3 +23,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# `make run` (eager tasks, no worker, no beat): the runserver process runs the beat schedule in a thread
+# (retries of failed pushes, expiries, periodic pulls); with a worker and a beat (REDIS_URL) it stays off.
+OCPI_INPROCESS_BEAT = env.bool("OCPI_INPROCESS_BEAT", default=CELERY_TASK_ALWAYS_EAGER)  # noqa: F405

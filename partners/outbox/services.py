@@ -614,14 +614,18 @@ def _on_error(delivery: OutboxDelivery, token: str, exc: Exception) -> str:
 # --- Beat and staff actions -----------------------------------------------------------------------
 
 
-def outbox_requeue_due() -> int:
+def outbox_requeue_due(*, grace_seconds: float | None = None) -> int:
     """Beat: queue a task for every due delivery whose task is missing (broker flushed, worker killed).
 
     A row counts as lost when it is due, not leased, and its last queued task should have run more than
-    OCPI_OUTBOX_REQUEUE_GRACE_SECONDS ago. Blocked partners are left alone (their probe wakes them).
+    `grace_seconds` (default OCPI_OUTBOX_REQUEUE_GRACE_SECONDS) ago. Blocked partners are left alone (their
+    probe wakes them). The in-process beat of `make run` passes 0: under eager Celery no task ever waits in a
+    broker (ocpi_platform/inprocess_beat.py).
     """
     now = _now()
-    grace = timedelta(seconds=outbox_setting("OCPI_OUTBOX_REQUEUE_GRACE_SECONDS"))
+    if grace_seconds is None:
+        grace_seconds = outbox_setting("OCPI_OUTBOX_REQUEUE_GRACE_SECONDS")
+    grace = timedelta(seconds=grace_seconds)
     due = (
         OutboxDelivery.objects.filter(state=OutboxState.PENDING, next_attempt_at__lte=now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))

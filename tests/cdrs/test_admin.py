@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cdrs.models import Cdr
+from cdrs.reconciliation import ReconciliationTotal
 from cdrs.services import cdr_create_from_session, cdr_receive
 from tests.cdrs.factories import example_cdr, make_session, our_connector, our_tariff
 from tests.cdrs.test_serializers import validated
@@ -41,13 +43,16 @@ def test_cdr_admin_changelist_shows_both_directions_and_totals(admin_client: Any
     assert str(ours) in rows(response) and str(theirs) in rows(response)
     totals = response.context_data["cdr_totals"]
     assert totals == [
-        {
-            "currency": "EUR",
-            "count": 2,
-            "energy": ours.total_energy + theirs.total_energy,
-            "cost_excl_vat": ours.total_cost_excl_vat + theirs.total_cost_excl_vat,
-            "cost_incl_vat": ours.total_cost_incl_vat + theirs.total_cost_incl_vat,
-        }
+        ReconciliationTotal(
+            currency="EUR",
+            cdrs=2,
+            energy_kwh=ours.total_energy + theirs.total_energy,
+            amount_excl_vat=ours.total_cost_excl_vat + theirs.total_cost_excl_vat,
+            amount_incl_vat=ours.total_cost_incl_vat + theirs.total_cost_incl_vat,
+            credits=0,
+            credits_excl_vat=Decimal(0),
+            credits_incl_vat=Decimal(0),
+        )
     ]
     assert 'id="cdr-totals"' in rows(response)
 
@@ -78,7 +83,7 @@ def test_cdr_admin_filters_and_search(
     assert response.status_code == 200
     shown = {cdr.pk for cdr in response.context_data["cl"].result_list}
     assert (ours.pk in shown, theirs.pk in shown) == (expect_ours, expect_theirs)
-    assert response.context_data["cdr_totals"] == [] or response.context_data["cdr_totals"][0]["count"] == len(shown)
+    assert response.context_data["cdr_totals"] == [] or response.context_data["cdr_totals"][0].cdrs == len(shown)
 
 
 def test_cdr_admin_search_by_session_id(admin_client: Any, cdrs: tuple[Cdr, Cdr]) -> None:

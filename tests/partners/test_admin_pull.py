@@ -30,9 +30,11 @@ def test_pull_state_admin_changelist_change_page_and_actions(
     change = client.get(f"/admin/partners/pullstate/{state.pk}/change/")
     with django_capture_on_commit_callbacks(execute=True):
         for action in ("pull_now_full", "pull_now_delta"):
-            response = client.post(
-                "/admin/partners/pullstate/", {"action": action, "_selected_action": [state.pk]}, follow=True
-            )
+            selected = {"action": action, "_selected_action": [state.pk]}
+            confirm = client.post("/admin/partners/pullstate/", selected)  # a confirmation page first (issue 13)
+            assert confirm.status_code == 200 and "Are you sure?" in confirm.content.decode()
+            assert "Queued" not in confirm.content.decode()  # nothing queued before the confirmation
+            response = client.post("/admin/partners/pullstate/", {**selected, "post": "yes"}, follow=True)
             assert "Queued 1" in response.content.decode()
 
     assert changelist.status_code == 200

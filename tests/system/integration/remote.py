@@ -58,6 +58,7 @@ class RemotePlatform:
             OCPI_BASE_URL=self.base,
             OCPI_PARTIES=self.parties,
             CELERY_TASK_ALWAYS_EAGER="1",
+            OCPI_INPROCESS_BEAT="0",  # no background beat thread: the tests drive every exchange themselves
             REDIS_URL="",
             DJANGO_DEBUG="0",
             DJANGO_LOG_LEVEL="WARNING",
