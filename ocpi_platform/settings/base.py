@@ -245,6 +245,25 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ocpi"}
     )
 }
+# --- Charge points --------------------------------------------------------------------------------
+# The gateway OCPI commands and charging profiles go through: the simulator (demo), or real OCPP charge points
+# through `manage.py ocpp_server` ("chargepoints.ocpp_gateway.gateway.OcppGateway").
+OCPI_GATEWAY = env("OCPI_GATEWAY", default="chargepoints.simulator.SimulatorGateway")
+# The Redis the OCPP server processes and Django/Celery exchange charge point calls through (default REDIS_URL).
+OCPP_REDIS_URL = env("OCPP_REDIS_URL", default="")
+# The Heartbeat interval given to charge points in BootNotification; one silent for OCPP_STALE_HEARTBEATS
+# intervals is shown offline.
+OCPP_HEARTBEAT_INTERVAL = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
+OCPP_STALE_HEARTBEATS = env.int("OCPP_STALE_HEARTBEATS", default=3)
+# Admin map of locations: the tile server (empty: no tiles, markers on a blank background), its attribution, and
+# the most markers one view loads.
+OCPI_MAP_TILE_URL = env("OCPI_MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+OCPI_MAP_TILE_ATTRIBUTION = env(
+    "OCPI_MAP_TILE_ATTRIBUTION",
+    default='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+)
+OCPI_MAP_MAX_LOCATIONS = env.int("OCPI_MAP_MAX_LOCATIONS", default=5000)
+
 # Hooks the generic OCPI layer calls into the partners app (the layer imports no app).
 OCPI_TOKEN_RESOLVER = "partners.selectors.partner_token_resolve"
 OCPI_MESSAGE_RECORDER = "partners.services.message_log_record"
