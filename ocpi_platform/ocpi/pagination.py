@@ -50,7 +50,7 @@ from .fields import parse_datetime
 MAX_INTEGER = 2**63 - 1
 CURSOR_PARAM = "cursor"
 _CURSOR_SALT = "ocpi.pagination.cursor.v1"
-_CURSOR_MAX_LENGTH = 2000
+_CURSOR_MAX_LENGTH = 1000  # ours are about 150 characters; a URL is at most 2048 (middleware)
 
 
 @dataclass(frozen=True)

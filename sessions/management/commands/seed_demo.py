@@ -5,7 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from sessions.demo import seed_demo
+from sessions.demo import BULK_THRESHOLD, seed_demo
 
 
 class Command(BaseCommand):
@@ -28,6 +28,8 @@ class Command(BaseCommand):
                     sys.stderr.write("\n")
                 sys.stderr.flush()
 
+        if options["locations"] > BULK_THRESHOLD:
+            sys.stderr.write("  (bulk insert, then ANALYZE of the location tables)\n")
         summary = seed_demo(locations=options["locations"], progress=progress)
         self.stdout.write(f"Our CPO:  {summary['cpo']}")
         self.stdout.write(f"Our eMSP: {summary['emsp']}")
