@@ -57,6 +57,15 @@ class PublishedRows(Sequence):
         self._queryset = queryset.order_by("last_updated", "pk")
         self._total: int | None = None
 
+    @property
+    def ordered_queryset(self) -> QuerySet[Location]:
+        """What the paginator counts, keys its cursor on and caches the total of."""
+        return self._queryset
+
+    def filter(self, *args: Any, **kwargs: Any) -> PublishedRows:
+        """The same rows narrowed (the paginator's keyset condition: rows after the cursor)."""
+        return PublishedRows(self._queryset.filter(*args, **kwargs))
+
     def __len__(self) -> int:
         if self._total is None:
             self._total = self._queryset.count()

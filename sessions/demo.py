@@ -17,6 +17,7 @@ from django.utils import timezone
 
 BULK_THRESHOLD = 200
 BATCH = 1000
+COPY_BATCH = 10000  # PostgreSQL: locations per COPY round
 
 CITIES = [
     ("Amsterdam", "1012 AB", "52.3728", "4.8936"),
@@ -131,13 +132,145 @@ def seed_locations(
             if progress:
                 progress(done, len(todo))
         return created
-    for start in range(0, len(todo), BATCH):
-        chunk = todo[start : start + BATCH]
-        _bulk_insert([_location_json(i, country_code=country_code, party_id=party_id, stamp=stamp) for i in chunk])
+    from django.db import connection
+
+    copy = connection.vendor == "postgresql"
+    batch = COPY_BATCH if copy else BATCH
+    for start in range(0, len(todo), batch):
+        chunk = todo[start : start + batch]
+        (_copy_insert if copy else _bulk_insert)(
+            [_location_json(i, country_code=country_code, party_id=party_id, stamp=stamp) for i in chunk]
+        )
         created += len(chunk)
         if progress:
             progress(created, len(todo))
+    if created:
+        analyze_location_tables()
     return created
+
+
+def analyze_location_tables() -> None:
+    """Fresh statistics after a bulk insert: the planner otherwise guesses (at 100,000 locations a page of 100
+    took 280 ms instead of 37 ms). PostgreSQL also gets VACUUM (the visibility map lets the Sender's count
+    and page-id queries be index-only scans) when not inside a transaction."""
+    from django.db import connection
+
+    from locations.models import EVSE, Connector, Location
+
+    tables = [model._meta.db_table for model in (Location, EVSE, Connector)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+            cursor.execute(f"{command} {', '.join(connection.ops.quote_name(t) for t in tables)}")
+        elif connection.vendor == "sqlite":
+            for table in tables:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
+
+def _copy_rows(cursor: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+    """COPY rows (attname -> value) into the model's table; fields not given get their model default.
+
+    bulk_create prepares every value through its field (about 10 s per 2,000 locations with their EVSEs and
+    connectors on a busy 2-core machine); COPY with plain values takes a fraction of that."""
+    import orjson
+    from django.db import models
+
+    fields = list(model._meta.concrete_fields)
+    json = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    template = []  # the row of defaults, JSON already encoded
+    for f in fields:
+        value = f.get_default()
+        template.append(orjson.dumps(value).decode() if f.attname in json and value is not None else value)
+    position = {f.attname: i for i, f in enumerate(fields)}
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    with cursor.copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            values = template.copy()
+            for name, value in row.items():
+                values[position[name]] = orjson.dumps(value).decode() if name in json else value
+            copy.write_row(values)
+
+
+@transaction.atomic
+def _copy_insert(items: list[dict[str, Any]]) -> None:
+    """PostgreSQL: the same rows as _bulk_insert, ids reserved from the sequences, written with COPY."""
+    from django.db import connection
+
+    from locations.models import EVSE, Connector, Location
+
+    def reserve(model: Any, count: int) -> range:
+        """`count` ids in one block: nextval, then the sequence moved past the block (a seed command, not
+        meant to run while other processes insert into the same table)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(seq, nextval(seq) + %s - 1) FROM (SELECT pg_get_serial_sequence(%s, 'id') seq) s",
+                [count, model._meta.db_table],
+            )
+            last = cursor.fetchone()[0]
+        return range(last - count + 1, last + 1)
+
+    location_ids = reserve(Location, len(items))
+    locations, evses, connectors = [], [], []
+    for location_id, item in zip(location_ids, items, strict=True):
+        locations.append(
+            {
+                "id": location_id,
+                "country_code": item["country_code"],
+                "party_id": item["party_id"],
+                "ocpi_id": item["id"],
+                "publish": True,
+                "name": item["name"],
+                "address": item["address"],
+                "city": item["city"],
+                "postal_code": item["postal_code"],
+                "country": item["country"],
+                "latitude": item["coordinates"]["latitude"],
+                "longitude": item["coordinates"]["longitude"],
+                "parking_type": item["parking_type"],
+                "time_zone": item["time_zone"],
+                "opening_times": item["opening_times"],
+                "last_updated": item["last_updated"],
+            }
+        )
+        for evse in item["evses"]:
+            evses.append(
+                {
+                    "location_id": location_id,
+                    "country_code": item["country_code"],
+                    "party_id": item["party_id"],
+                    "uid": evse["uid"],
+                    "evse_id": evse["evse_id"],
+                    "status": evse["status"],
+                    "capabilities": evse["capabilities"],
+                    "last_updated": evse["last_updated"],
+                    "_connectors": evse["connectors"],
+                }
+            )
+    for evse_id, evse in zip(reserve(EVSE, len(evses)), evses, strict=True):
+        evse["id"] = evse_id
+        for c in evse.pop("_connectors"):
+            connectors.append(
+                {
+                    "evse_id": evse_id,
+                    "ocpi_id": c["id"],
+                    "standard": c["standard"],
+                    "format": c["format"],
+                    "power_type": c["power_type"],
+                    "max_voltage": c["max_voltage"],
+                    "max_amperage": c["max_amperage"],
+                    "max_electric_power": c["max_electric_power"],
+                    "tariff_ids": c["tariff_ids"],
+                    "last_updated": c["last_updated"],
+                }
+            )
+    connector_ids = reserve(Connector, len(connectors))
+    for connector_id, connector in zip(connector_ids, connectors, strict=True):
+        connector["id"] = connector_id
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the driver's cursor (psycopg 3): COPY
+        _copy_rows(raw, Location, locations)
+        _copy_rows(raw, EVSE, evses)
+        _copy_rows(raw, Connector, connectors)
 
 
 @transaction.atomic

@@ -48,6 +48,14 @@ def make_registered_partner(
     return RegisteredPartner(partner=partner, token=token)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts with an empty default cache (cached X-Total-Count, rate-limit buckets)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def emsp_partner(db: Any) -> RegisteredPartner:
     """A partner eMSP platform (DE/EMP) registered with us."""

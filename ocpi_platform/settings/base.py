@@ -201,6 +201,9 @@ STAFF_TIME_ZONE = env("STAFF_TIME_ZONE", default=staff_time_zone_default(OCPI_PA
 # Largest page a Sender list returns (announced in X-Limit); default page when no limit is asked.
 OCPI_PAGE_LIMIT_MAX = env.int("OCPI_PAGE_LIMIT_MAX", default=1000)
 OCPI_PAGE_LIMIT_DEFAULT = env.int("OCPI_PAGE_LIMIT_DEFAULT", default=100)
+# X-Total-Count is counted exactly on a list's first page and cached per filter for this many seconds for the
+# later pages (ocpi_platform/ocpi/pagination.py); 0 counts on every page.
+OCPI_TOTAL_COUNT_TTL = env.int("OCPI_TOTAL_COUNT_TTL", default=30)
 # Outbound calls: refuse partner URLs that are not https or resolve to non-public addresses, except
 # for the networks listed here (dev/test: loopback). Never widen this in production without reason.
 OCPI_ALLOW_HTTP_URLS = env.bool("OCPI_ALLOW_HTTP_URLS", default=False)

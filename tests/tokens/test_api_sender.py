@@ -32,7 +32,9 @@ def tokens(our_emsp: Any, emsp_partner: Any) -> list[Any]:
 def _query(link: str) -> dict[str, list[str]]:
     target = link.split(";")[0].strip("<>")
     assert target.startswith("http://testserver/ocpi/emsp/2.2.1/tokens?")
-    return parse_qs(urlparse(target).query)
+    query = parse_qs(urlparse(target).query)
+    assert query.pop("cursor")[0]  # our keyset cursor, next to the spec's parameters
+    return query
 
 
 def test_sender_list_returns_only_our_tokens_in_ocpi_shape(client: Any, tokens: list[Any]) -> None:

@@ -130,7 +130,8 @@ The OCPI 2.2.1 interfaces of this platform, which is both a CPO and an eMSP.
   error status (2001 invalid or missing parameters, 2003 unknown location, 3xxx, ...): check `status_code`.
 * Authentication: `Authorization: Token <base64 of the credentials token>`.
 * Sender lists are paginated: `offset`, `limit`, `date_from`, `date_to` in, `X-Total-Count`, `X-Limit` and
-  (except on the last page) `Link: <next page>; rel="next"` out.
+  (except on the last page) `Link: <next page>; rel="next"` out. The Link URL adds an opaque `cursor` to the
+  spec's parameters: following it, a deep page costs as much as the first; `offset` alone keeps working.
 * `X-Request-ID` / `X-Correlation-ID` are echoed (generated when absent); functional modules accept the
   `OCPI-from-*` / `OCPI-to-*` routing headers and answer with them swapped.
 * Receiver URLs carry the owner's `country_code`/`party_id`, which must be a party the caller registered.

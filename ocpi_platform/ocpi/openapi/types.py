@@ -72,6 +72,16 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "Page size; values above our maximum (announced in X-Limit) are clamped",
         "schema": {"type": "integer", "minimum": 0},
     },
+    "cursor": {
+        "name": "cursor",
+        "in": "query",
+        "description": (
+            "Opaque position written by us into the Link next URL (keyset paging: a deep page costs as much as the "
+            "first); when present it decides the position and the date window instead of offset. One we did not "
+            "issue is status 2001"
+        ),
+        "schema": {"type": "string", "maxLength": 1000},
+    },
     "type": {
         "name": "type",
         "in": "query",
@@ -95,7 +105,7 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 # Sender lists: the pagination query parameters (transport.md 4.1).
-PAGE_QUERY = ("date_from", "date_to", "offset", "limit")
+PAGE_QUERY = ("date_from", "date_to", "offset", "limit", "cursor")
 
 # Request headers (transport.md 8 and 9) and the response headers every OCPI answer carries.
 ID_HEADERS = (REQUEST_ID, CORRELATION_ID)

@@ -1,11 +1,10 @@
 """A realistic, idempotent demo network for the company (see sessions/demo.py)."""
 
-import sys
 import time
 
 from django.core.management.base import BaseCommand
 
-from sessions.demo import seed_demo
+from sessions.demo import BULK_THRESHOLD, seed_demo
 
 
 class Command(BaseCommand):
@@ -23,11 +22,12 @@ class Command(BaseCommand):
             if done == total or now - last[0] > 0.5:
                 last[0] = now
                 rate = done / max(now - started, 1e-6)
-                sys.stderr.write(f"\r  locations {done:>7}/{total} ({100 * done // max(total, 1)}%, {rate:,.0f}/s)")
-                if done == total:
-                    sys.stderr.write("\n")
-                sys.stderr.flush()
+                line = f"\r  locations {done:>7}/{total} ({100 * done // max(total, 1)}%, {rate:,.0f}/s)"
+                self.stderr.write(line, ending="\n" if done == total else "")
+                self.stderr.flush()
 
+        if options["locations"] > BULK_THRESHOLD:
+            self.stderr.write("  (bulk insert, then ANALYZE of the location tables)")
         summary = seed_demo(locations=options["locations"], progress=progress)
         self.stdout.write(f"Our CPO:  {summary['cpo']}")
         self.stdout.write(f"Our eMSP: {summary['emsp']}")

@@ -137,7 +137,7 @@ def test_openapi_sender_lists_are_paginated(schema: dict[str, Any]) -> None:
     }
     for path, operation in lists:
         query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
-        assert set(query) == {"offset", "limit", "date_from", "date_to"}, path
+        assert set(query) == {"offset", "limit", "date_from", "date_to", "cursor"}, path
         assert query["limit"] == {"type": "integer", "minimum": 0}
         assert {"X-Total-Count", "X-Limit", "Link"} <= set(operation["responses"]["200"]["headers"]), path
         data = operation["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"][0]
