@@ -31,15 +31,19 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ImproperlyConfigured, ValidationError
-from django.db.models import F, Model, QuerySet
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models import F, Field, Model, QuerySet
+from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyped]  # Django 5.2: no stubs yet
+    Tuple,
+    TupleGreaterThan,
+    TupleLessThan,
+)
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -175,7 +179,8 @@ class _Keyset:
         if len(after) != len(self.fields):
             raise _bad(CURSOR_PARAM, "does not belong to this list")
         try:
-            values = [self.model._meta.get_field(name).to_python(v) for name, v in zip(self.fields, after, strict=True)]
+            fields = [cast(Field, self.model._meta.get_field(name)) for name in self.fields]
+            values = [field.to_python(v) for field, v in zip(fields, after, strict=True)]
         except (ValidationError, ValueError, TypeError):  # a signed cursor holds what we wrote: a changed schema
             raise _bad(CURSOR_PARAM, "does not belong to this list") from None
         if any(v is None for v in values):
@@ -186,9 +191,10 @@ class _Keyset:
 
 def _keyset_of(queryset: QuerySet) -> _Keyset | None:
     query = queryset.query
-    order = list(query.order_by) or (list(queryset.model._meta.ordering) if query.default_ordering else [])
-    if not order or query.extra_order_by or not all(isinstance(o, str) for o in order):
+    raw = list(query.order_by) or (list(queryset.model._meta.ordering) if query.default_ordering else [])
+    if not raw or query.extra_order_by or not all(isinstance(o, str) for o in raw):
         return None
+    order = [str(o) for o in raw]
     meta = queryset.model._meta
     fields: list[str] = []
     directions = set()
