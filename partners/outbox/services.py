@@ -107,8 +107,7 @@ def outbox_enqueue(
     due: list[int] = []
     opened: list[int] = []
     with transaction.atomic():
-        for partner_id in partner_ids:
-            delivery_id, schedule_now = _enqueue_one(partner_id, module, object_id, hint, now)
+        for delivery_id, schedule_now in _enqueue_many(partner_ids, module, object_id, hint, now):
             if schedule_now:
                 due.append(delivery_id)
             opened.append(delivery_id)
@@ -122,6 +121,75 @@ def outbox_enqueue(
         if spec.pace is not None:
             for delivery_id in opened:
                 _pace(spec.pace, delivery_id, now)
+
+
+def _enqueue_many(
+    partner_ids: list[int], module: str, object_id: int, hint: dict[str, Any], now: datetime
+) -> list[tuple[int, bool]]:
+    """`_enqueue_one` for every recipient of one change with a constant number of queries (a change of an EVSE
+    fans out to every partner with a Locations Receiver): the open rows are merged with one locking read and one
+    bulk update, the missing ones created with one insert (after one read of the failed or dead rows they take
+    over). A concurrent transaction that opened a row first makes the insert fail: then row by row, as before."""
+    rows = OutboxDelivery.objects.filter(module=module, object_id=object_id, partner_id__in=partner_ids)
+    # Locked in partner order, as the row-by-row path does: two transactions never wait for each other in a cycle.
+    open_rows = list(
+        rows.select_for_update()
+        .filter(state=OutboxState.PENDING)
+        .order_by("partner_id")
+        .only("pk", "partner_id", "hint", "revision", "next_attempt_at", "claimed_until")
+    )
+    results: list[tuple[int, bool]] = []
+    for row in open_rows:
+        row.hint = hint_merge(row.hint, hint)
+        row.revision += 1  # the row is locked: the same as F("revision") + 1
+        row.updated_at = now
+        # A row in backoff keeps its schedule; a row being sent is re-sent by its task (revision changed).
+        free = row.claimed_until is None or row.claimed_until <= now
+        results.append((row.pk, free and row.next_attempt_at <= now))
+    if open_rows:
+        OutboxDelivery.objects.bulk_update(open_rows, ["hint", "revision", "updated_at"])
+    have = {row.partner_id for row in open_rows}
+    missing = [pk for pk in partner_ids if pk not in have]
+    if not missing:
+        return results
+    stale: dict[int, list[OutboxDelivery]] = {}
+    for row in (
+        rows.select_for_update()
+        .filter(partner_id__in=missing, state__in=[OutboxState.FAILED, OutboxState.DEAD])
+        .order_by("partner_id", "pk")
+        .only("pk", "partner_id", "hint")
+    ):
+        stale.setdefault(row.partner_id, []).append(row)
+    new_rows = []
+    for partner_id in missing:
+        merged = hint
+        for row in stale.get(partner_id, []):
+            merged = hint_merge(row.hint, merged)
+        new_rows.append(
+            OutboxDelivery(
+                partner_id=partner_id,
+                module=module,
+                object_id=object_id,
+                hint=merged,
+                next_attempt_at=now,
+                queued_at=now,
+            )
+        )
+    try:
+        with transaction.atomic():
+            created = OutboxDelivery.objects.bulk_create(new_rows)
+    except IntegrityError:
+        return results + [_enqueue_one(partner_id, module, object_id, hint, now) for partner_id in missing]
+    superseded = []
+    for row in created:
+        for old in stale.get(row.partner_id, []):
+            old.state = OutboxState.SUPERSEDED
+            old.note = f"superseded by delivery {row.pk}"
+            old.updated_at = now
+            superseded.append(old)
+    if superseded:
+        OutboxDelivery.objects.bulk_update(superseded, ["state", "note", "updated_at"])
+    return results + [(row.pk, True) for row in created]
 
 
 def _enqueue_one(partner_id: int, module: str, object_id: int, hint: dict[str, Any], now: datetime) -> tuple[int, bool]:

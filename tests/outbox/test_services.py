@@ -692,3 +692,76 @@ def test_waiting_live_changes_go_before_an_initial_sync_backlog(receiver, runner
     assert runner.scheduled == [(live.pk, 0)]
     assert outbox_pump(partner_id=partner.pk) == 1
     assert runner.scheduled[-1] == (backlog.pk, 0)
+
+
+# --- Fan-out: one change to many partners costs a constant number of queries ---------------------------
+
+
+def _enqueue_queries(location: Location, hint: dict[str, Any]) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        outbox_enqueue(module="locations", object_id=location.pk, hint=hint)
+    return len(captured.captured_queries)
+
+
+def test_a_change_fans_out_to_many_partners_with_a_constant_number_of_queries(
+    receiver, runner, django_capture_on_commit_callbacks
+) -> None:
+    partner_for(receiver, name="P0", party=("DE", "P00"))
+    location = create_location(django_capture_on_commit_callbacks)
+    OutboxDelivery.objects.all().delete()
+    opening_few = _enqueue_queries(location, {"evse_uid": "EVSE1", "fields": ["status"]})
+    merging_few = _enqueue_queries(location, {"evse_uid": "EVSE1", "fields": ["status"]})
+    for n in range(1, 8):
+        partner_for(receiver, name=f"P{n}", party=("DE", f"P{n:02d}"))
+    OutboxDelivery.objects.all().delete()
+    assert _enqueue_queries(location, {"evse_uid": "EVSE1", "fields": ["status"]}) == opening_few
+    assert _enqueue_queries(location, {"evse_uid": "EVSE1", "fields": ["capabilities"]}) == merging_few
+    rows = OutboxDelivery.objects.filter(state=OutboxState.PENDING)
+    assert rows.count() == 8
+    assert {row.revision for row in rows} == {2}
+    assert all(row.hint == {"evse_uid": "EVSE1", "fields": ["capabilities", "status"]} for row in rows)
+
+
+def test_a_row_opened_concurrently_during_the_fan_out_is_merged_into(
+    receiver, runner, django_capture_on_commit_callbacks, mocker
+) -> None:
+    first = partner_for(receiver, name="P1", party=("DE", "P01"))
+    second = partner_for(receiver, name="P2", party=("DE", "P02"))
+    location = create_location(django_capture_on_commit_callbacks)
+    OutboxDelivery.objects.all().delete()
+    dead = OutboxDelivery.objects.create(
+        partner=second,
+        module="locations",
+        object_id=location.pk,
+        state=OutboxState.DEAD,
+        hint={"evse_uid": "EVSE1", "fields": ["capabilities"]},
+        next_attempt_at=runner.clock(),
+    )
+    from partners.outbox import services
+
+    real_merge = services.hint_merge
+
+    def another_change_commits_first(old: Any, new: Any) -> Any:
+        # Runs between the fan-out's locking read of open rows and its insert (merging the dead row's hint).
+        mocker.stopall()
+        OutboxDelivery.objects.create(
+            partner=first,
+            module="locations",
+            object_id=location.pk,
+            hint={"full": True},
+            next_attempt_at=runner.clock(),
+        )
+        return real_merge(old, new)
+
+    mocker.patch.object(services, "hint_merge", side_effect=another_change_commits_first)
+    outbox_enqueue(module="locations", object_id=location.pk, hint={"evse_uid": "EVSE1", "fields": ["status"]})
+
+    open_rows = {r.partner_id: r for r in OutboxDelivery.objects.filter(state=OutboxState.PENDING)}
+    assert set(open_rows) == {first.pk, second.pk}
+    assert open_rows[first.pk].hint == {"full": True} and open_rows[first.pk].revision == 2
+    assert open_rows[second.pk].hint == {"evse_uid": "EVSE1", "fields": ["capabilities", "status"]}
+    dead.refresh_from_db()
+    assert dead.state == OutboxState.SUPERSEDED and str(open_rows[second.pk].pk) in dead.note
