@@ -255,3 +255,54 @@ def test_redoc_renders_from_local_files(browsing: Browsing, transactional_db: An
     assert "OCPI" in browsing.text(".api-info h1")
     assert any("/static/drf_spectacular_sidecar/redoc/" in url for url in browsing.requests)
     assert browsing.foreign_requests() == []
+
+
+# The key columns of the busiest lists must be visible at 1400 px (issue 13): each column's header ends inside
+# the visible results area, with the sidebar open, and with long values in the rows.
+KEY_COLUMNS = {
+    "/admin/cdrs/cdr/": ["cost_excl_vat", "cost_incl_vat", "currency", "partner"],
+    "/admin/partners/outboxdelivery/": ["state", "short_error"],
+    "/admin/partners/messagelog/": ["http_status", "ocpi_status"],
+}
+COLUMN_OVERFLOW = """(names) => {
+    const area = document.querySelector('#changelist .results') || document.querySelector('#result_list');
+    const right = Math.min(area.getBoundingClientRect().right, window.innerWidth);
+    return names.filter((name) => {
+        const th = document.querySelector('#result_list thead th.column-' + name);
+        return !th || th.getBoundingClientRect().right > right + 1;
+    });
+}"""
+
+
+def test_key_list_columns_are_visible_at_1400_px(browsing: Browsing, superuser: Any) -> None:
+    from partners.models import MessageLog, OutboxDelivery, OutboxState, Partner, PartnerState
+
+    our_parties()
+    our_tariff()
+    partner = Partner.objects.create(
+        name="A partner platform with a rather long name", state=PartnerState.REGISTERED, version="2.2.1"
+    )
+    cdr = cdr_create_from_session(session=make_session(our_connector(), ocpi_id="S-WIDE", kwh="123.456"))
+    Cdr.objects.filter(pk=cdr.pk).update(token_owner_partner=partner)
+    OutboxDelivery.objects.create(
+        partner=partner,
+        module="locations",
+        object_id=1,
+        state=OutboxState.FAILED,
+        next_attempt_at=dt.datetime.now(dt.UTC),
+        last_error="HTTP 400 from https://partner.example/ocpi/2.2.1/locations/NL/EXA/LOC1: " + "x" * 400,
+    )
+    MessageLog.objects.create(
+        partner=partner,
+        direction="OUT",
+        method="PATCH",
+        url="https://partner.example/ocpi/emsp/2.2.1/locations/NL/EXA/" + "LOCATION-" * 12 + "/EVSE-1",
+        http_status=200,
+        ocpi_status=1000,
+        duration_ms=12,
+    )
+    browsing.login("alice")
+    for path, columns in KEY_COLUMNS.items():
+        browsing.goto(path)
+        assert browsing.page.locator("#result_list tbody tr").count() >= 1, path
+        assert browsing.page.evaluate(COLUMN_OVERFLOW, columns) == [], path
