@@ -168,6 +168,7 @@ def pages(paths: dict[str, str]) -> list[tuple[str, str]]:
         ("dashboard", "/admin/dashboard/"),
         ("locations", "/admin/locations/location/"),
         ("location", paths["location"]),
+        ("locations-map", "/admin/locations/location/map/"),
         ("tariffs", "/admin/tariffs/tariff/"),
         ("tariff", paths["tariff"]),
         ("sessions", "/admin/charging_sessions/chargingsession/"),
