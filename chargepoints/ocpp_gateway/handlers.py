@@ -525,7 +525,9 @@ def transaction_stop(
     if final:
         transaction_meter(identity, transaction_id, final)
     OcppTransaction.objects.filter(pk=tx.pk).update(stopped_at=stopped_at)
-    tx.refresh_from_db()
+    if final:  # transaction_meter changed its readings on its own copy
+        tx.refresh_from_db(fields=["readings", "last_meter_at"])
+    tx.stopped_at = stopped_at
     if tx.session is not None:
         events.session_stopped(session=tx.session, stopped_at=stopped_at)
     return tx
