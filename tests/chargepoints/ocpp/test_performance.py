@@ -4,6 +4,10 @@ Authorize reused by StartTransaction, shutdown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -272,3 +276,60 @@ def test_start_transaction_reuses_the_authorize_decision(
         assert decisions == [TOKEN_UID, TOKEN_UID]
     finally:
         cp.close()
+
+
+# --- shutdown --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_ocpp_server_command_stops_promptly_on_a_signal(charge_point: Any, settings: Any, signum: int) -> None:
+    """SIGTERM/SIGINT: sockets closed, the charge point marked disconnected, the buffered log written, the
+    database threads closed, within seconds, even with a database job still running."""
+    from chargepoints.management.commands.ocpp_server import Command
+
+    settings.OCPP_MESSAGE_LOG_FLUSH_SECONDS = 60
+    settings.REDIS_URL = settings.OCPP_REDIS_URL = ""  # the plain server (the RPC layer stops the same way)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario() -> tuple[float, bool]:
+        serving = asyncio.create_task(Command()._serve("127.0.0.1", port, "test-signal"))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            try:
+                ws = await websockets.connect(
+                    f"ws://127.0.0.1:{port}/ocpp/CP-1",
+                    subprotocols=["ocpp1.6"],
+                    additional_headers=basic("CP-1", PASSWORD),
+                )
+                break
+            except OSError:
+                continue
+        await ws.send('[2, "hb-1", "Heartbeat", {}]')
+        await ws.recv()
+        stuck = asyncio.ensure_future(server.db(time.sleep)(3))  # a slow query still running at the signal
+        os.kill(os.getpid(), signum)
+        started = time.monotonic()
+        await asyncio.wait_for(serving, 20)
+        elapsed = time.monotonic() - started
+        with contextlib.suppress(Exception):
+            await stuck
+        closed = ws.state.name == "CLOSED" or await _closed(ws)
+        return elapsed, closed
+
+    elapsed, closed = asyncio.run(scenario())
+    assert elapsed < 8
+    assert closed
+    charge_point.refresh_from_db()
+    assert not charge_point.connected
+    assert _log(charge_point) == [("IN", "CALL", "Heartbeat"), ("OUT", "CALLRESULT", "")]
+
+
+async def _closed(ws: Any) -> bool:
+    try:
+        await asyncio.wait_for(ws.recv(), 2)
+    except websockets.ConnectionClosed:
+        return True
+    return False
