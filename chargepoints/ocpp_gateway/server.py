@@ -428,6 +428,13 @@ class OcppV201(LoggingMixin, ChargePoint201):
 HANDLERS: dict[str, type[OcppV16] | type[OcppV201]] = {"ocpp1.6": OcppV16, "ocpp2.0.1": OcppV201}
 
 
+RETRY_AFTER_SECONDS = 10
+
+
+class AuthOverloaded(Exception):
+    """Too many password checks waiting: the handshake is answered 503 at once."""
+
+
 class OcppServer:
     """One server process: accepts charge points, keeps `connections` (identity -> handler) for the RPC."""
 
@@ -435,6 +442,7 @@ class OcppServer:
         self.server_id = server_id or uuid.uuid4().hex
         self.connections: dict[str, OcppV16 | OcppV201] = {}
         self.message_log = MessageLogWriter(flush_seconds=message_log_flush_seconds())
+        self._hashing = 0  # password checks waiting for or running in the hashing pool
 
     @staticmethod
     def identity_of(path: str) -> str | None:
@@ -456,22 +464,38 @@ class OcppServer:
                 password = None
             else:
                 password = password if user == identity else None
-        if not await self.authenticate(identity, password):
+        try:
+            accepted = await self.authenticate(identity, password)
+        except AuthOverloaded:
+            response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Busy, retry later\n")
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        if not accepted:
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
             return response
         return None
 
     async def authenticate(self, identity: str, password: str | None) -> bool:
-        """The hash is read in the database pool, checked from the cache or in the hashing pool."""
+        """The hash is read in the database pool, checked from the cache or in the hashing pool.
+
+        At most OCPP_AUTH_QUEUE checks wait for the hashing pool; beyond that AuthOverloaded (503 + Retry-After):
+        in a connect storm on a busy machine a long queue would make every handshake outlive its open_timeout
+        (each check done for a charge point that has given up), a short one keeps admitting some."""
         password_hash = await db(handlers.credentials)(identity)
         if password_hash is None or password is None:
             return False
         cache = handlers.credential_cache
         if cache.hit(identity, password_hash, password):
             return True
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(auth_pool(), cache.verify, identity, password_hash, password)
+        if self._hashing >= int(getattr(settings, "OCPP_AUTH_QUEUE", 8)):
+            raise AuthOverloaded
+        self._hashing += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(auth_pool(), cache.verify, identity, password_hash, password)
+        finally:
+            self._hashing -= 1
 
     async def handler(self, connection: ServerConnection) -> None:
         identity = self.identity_of(connection.request.path)  # type: ignore[union-attr]

@@ -333,3 +333,29 @@ async def _closed(ws: Any) -> bool:
     except websockets.ConnectionClosed:
         return True
     return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_too_many_password_checks_waiting_get_503_but_cached_charge_points_connect(
+    ocpp_server: Any, charge_point: Any, settings: Any
+) -> None:
+    handlers.credential_cache.clear()
+
+    async def attempt(password: str) -> Any:
+        try:
+            ws = await websockets.connect(
+                ocpp_server.url("CP-1"), subprotocols=["ocpp1.6"], additional_headers=basic("CP-1", password)
+            )
+        except websockets.InvalidStatus as exc:
+            return exc.response.status_code, exc.response.headers.get("Retry-After")
+        await ws.close()
+        return "accepted"
+
+    settings.OCPP_AUTH_QUEUE = 0  # the hashing pool is "full"
+    assert ocpp_server.run(attempt(PASSWORD)) == (503, "10")
+    settings.OCPP_AUTH_QUEUE = 8
+    assert ocpp_server.run(attempt(PASSWORD)) == "accepted"
+    settings.OCPP_AUTH_QUEUE = 0
+    assert ocpp_server.run(attempt(PASSWORD)) == "accepted"  # from the cache: no hashing needed
+    assert ocpp_server.run(attempt("wrong")) == (503, "10")  # never accepted without a check
+    handlers.credential_cache.clear()
