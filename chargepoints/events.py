@@ -20,7 +20,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from cdrs.services import CdrError, cdr_create_from_session
-from locations.selectors import evse_get, location_get
 from locations.services import evse_set_status
 from sessions.gateway import GatewayEventError
 from sessions.models import ChargingSession, SessionStatus
@@ -84,10 +83,20 @@ def _running_cost(
 
 
 def _evse_of(session: ChargingSession) -> EVSE | None:
-    location = location_get(
-        country_code=session.country_code, party_id=session.party_id, location_id=session.location_id
+    """The session's EVSE with its location, in one query (every meter value prices the session with it)."""
+    from locations.models import EVSE
+
+    return (
+        EVSE.objects.select_related("location")
+        .filter(
+            country_code=session.country_code.upper(),  # an EVSE's party is its location's (stored upper case)
+            party_id=session.party_id.upper(),
+            location__ocpi_id__iexact=session.location_id,
+            uid__iexact=session.evse_uid,
+        )
+        .order_by("location_id", "pk")
+        .first()
     )
-    return evse_get(location=location, evse_uid=session.evse_uid) if location else None
 
 
 def _hours(start: datetime, end: datetime) -> Decimal:

@@ -1,4 +1,5 @@
-"""Synchronous ORM work of the OCPP server (called through asgiref's sync_to_async, thread_sensitive=True).
+"""Synchronous ORM work of the OCPP server (run in its database thread pool, server.DbPool: several charge
+points' messages at once, one at a time per charge point).
 
 Everything a charge point reports ends in `chargepoints.events` (EVSE status, session started, meter values,
 session stopped), like the simulator's events; this module only translates OCPP identifiers and values.
@@ -6,14 +7,20 @@ session stopped), like the simulator's events; this module only translates OCPP 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from chargepoints import events
@@ -52,18 +59,77 @@ def parse_time(value: str | None) -> datetime:
 # --- connection ----------------------------------------------------------------------------------------
 
 
+class CredentialCache:
+    """Successful HTTP Basic checks, in process memory: identity -> (password_hash, HMAC of the password).
+
+    Checking a password with the production hasher costs ~0.5 s of CPU (PBKDF2); a charge point reconnecting
+    with the password that was right a moment ago is accepted on a keyed hash instead (HMAC-SHA256 with a
+    random per-process key, compared in constant time). An entry is valid only while the charge point's
+    password_hash is the one it was verified against (a password changed in the admin invalidates it); a
+    wrong password is never stored and does not evict the right one."""
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+        self._good: dict[str, tuple[str, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def _digest(self, password: str) -> bytes:
+        return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
+
+    def hit(self, identity: str, password_hash: str, password: str) -> bool:
+        entry = self._good.get(identity)
+        if entry is None or not password_hash:
+            return False
+        if entry[0] != password_hash:  # changed since: verify again
+            with self._lock:
+                if self._good.get(identity) == entry:
+                    del self._good[identity]
+            return False
+        return hmac.compare_digest(entry[1], self._digest(password))
+
+    def verify(self, identity: str, password_hash: str, password: str) -> bool:
+        """The password against the hash: from the cache, else with the hasher (a success is cached)."""
+        if self.hit(identity, password_hash, password):
+            return True
+        if not password_hash or not check_password(password, password_hash):
+            return False
+        with self._lock:
+            self._good[identity] = (password_hash, self._digest(password))
+        return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._good.clear()
+
+
+credential_cache = CredentialCache()
+
+
+def credentials(identity: str) -> str | None:
+    """The charge point's password hash (None: unknown identity)."""
+    return ChargePoint.objects.filter(identity=identity).values_list("password_hash", flat=True).first()
+
+
 def authenticate(identity: str, password: str | None) -> bool:
     """Security profile 1: HTTP Basic password checked against the charge point's hash."""
-    cp = ChargePoint.objects.filter(identity=identity).first()
-    return cp is not None and password is not None and cp.check_password(password)
+    password_hash = credentials(identity)
+    return (
+        password_hash is not None
+        and password is not None
+        and credential_cache.verify(identity, password_hash, password)
+    )
 
 
-def mark_connected(identity: str, *, protocol: str, server_id: str, connected: bool) -> None:
+def mark_connected(identity: str, *, protocol: str, server_id: str, connected: bool) -> int | None:
+    """Returns the charge point's pk (None: deleted since the handshake)."""
     fields: dict[str, Any] = {"connected": connected, "server_id": server_id if connected else ""}
     if connected:
         now = timezone.now()
         fields |= {"protocol": protocol, "connected_at": now, "last_seen_at": now}
-    ChargePoint.objects.filter(identity=identity).update(**fields)
+    pk = ChargePoint.objects.filter(identity=identity).values_list("pk", flat=True).first()
+    if pk is not None:
+        ChargePoint.objects.filter(pk=pk).update(**fields)
+    return pk
 
 
 def release_server(server_id: str) -> int:
@@ -78,10 +144,9 @@ def seen(identity: str) -> None:
     ChargePoint.objects.filter(identity=identity).update(last_seen_at=timezone.now())
 
 
-def log_message(identity: str, raw: str, direction: str, action_hint: str = "") -> None:
-    """Store one OCPP-J frame ([2, id, action, payload] / [3, id, payload] / [4, id, code, desc, details])."""
-    import json
-
+def message_row(charge_point_id: int, raw: str, direction: str, action_hint: str = "") -> OcppMessage:
+    """One OCPP-J frame ([2, id, action, payload] / [3, id, payload] / [4, id, code, desc, details]) as an
+    unsaved OcppMessage (no database access: built on the event loop, written in batches)."""
     try:
         frame = json.loads(raw)
         kind = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}[frame[0]]
@@ -94,17 +159,41 @@ def log_message(identity: str, raw: str, direction: str, action_hint: str = "") 
         action, payload = action_hint, frame[2] if len(frame) > 2 else {}
     else:
         action, payload = action_hint, {"error": frame[2:]}
-    cp_id = ChargePoint.objects.filter(identity=identity).values_list("pk", flat=True).first()
-    if cp_id is None:
-        return
-    OcppMessage.objects.create(
-        charge_point_id=cp_id,
+    return OcppMessage(
+        charge_point_id=charge_point_id,
         direction=direction,
         message_type=kind,
         action=action[:64],
         unique_id=unique_id[:64],
         payload=payload if isinstance(payload, dict) else {"value": payload},
     )
+
+
+def log_message(identity: str, raw: str, direction: str, action_hint: str = "") -> None:
+    """Store one OCPP-J frame now (the server batches them instead: server.MessageLogWriter)."""
+    cp_id = ChargePoint.objects.filter(identity=identity).values_list("pk", flat=True).first()
+    if cp_id is not None:
+        message_row(cp_id, raw, direction, action_hint).save()
+
+
+def write_messages(rows: list[OcppMessage]) -> int:
+    """One multi-row INSERT of log rows, in order; when the database refuses the batch (a charge point deleted
+    since), every row it accepts is written one by one and the rest dropped (logged). Returns rows written."""
+    try:
+        OcppMessage.objects.bulk_create(rows)
+        return len(rows)
+    except (IntegrityError, DataError):
+        pass
+    written = 0
+    for row in rows:
+        row.pk = None
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+            written += 1
+        except (IntegrityError, DataError):
+            logger.error("OCPP message log row dropped, the database refuses it: %s", row)
+    return written
 
 
 # --- core messages -------------------------------------------------------------------------------------
@@ -237,15 +326,23 @@ def transaction_start(
     timestamp: str | None,
     meter_start_wh: int,
     transaction_id: str | None = None,
+    authorization: Authorization | None = None,
 ) -> tuple[OcppTransaction, str]:
     """StartTransaction (1.6) / TransactionEvent Started (2.0.1): an OcppTransaction and, when the token is
-    accepted, an OCPI session through events.session_started. Returns (transaction, authorization status)."""
+    accepted, an OCPI session through events.session_started. Returns (transaction, authorization status).
+
+    `authorization`: the accepted Authorize of this idTag the connection just answered (not asked again)."""
     mapping = _connector(identity, evse_id, connector_id)
     again = _repeated_start(identity, mapping, id_tag, parse_time(timestamp), transaction_id)
     if again is not None:  # sent again after a reconnection (the answer was lost): the same transaction
         return again, "Accepted" if again.session_id else "Invalid"
     remote = _pending_start(mapping, id_tag)
-    auth = Authorization("Accepted") if remote else authorize(identity, id_tag, evse_id=evse_id)
+    if remote:
+        auth = Authorization("Accepted")
+    elif authorization is not None and authorization.status == "Accepted" and authorization.token is not None:
+        auth = authorization
+    else:
+        auth = authorize(identity, id_tag, evse_id=evse_id)
     started_at = parse_time(timestamp)
     with transaction.atomic():
         cp = ChargePoint.objects.get(identity=identity)
@@ -428,7 +525,9 @@ def transaction_stop(
     if final:
         transaction_meter(identity, transaction_id, final)
     OcppTransaction.objects.filter(pk=tx.pk).update(stopped_at=stopped_at)
-    tx.refresh_from_db()
+    if final:  # transaction_meter changed its readings on its own copy
+        tx.refresh_from_db(fields=["readings", "last_meter_at"])
+    tx.stopped_at = stopped_at
     if tx.session is not None:
         events.session_stopped(session=tx.session, stopped_at=stopped_at)
     return tx

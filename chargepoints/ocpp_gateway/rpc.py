@@ -81,6 +81,7 @@ class RpcOcppServer(OcppServer):
         if held:
             await self.redis.hdel(CONNECTED, *held)
         await self.redis.aclose()
+        await super().stopped()
 
     async def on_connect(self, identity: str) -> None:
         await self.redis.hset(CONNECTED, identity, self.server_id)

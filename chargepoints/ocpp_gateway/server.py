@@ -3,21 +3,33 @@
 Security profile 1 (OCPP 1.6 security whitepaper / 2.0.1 A00.FR.2xx): HTTP Basic auth, the password checked
 against ChargePoint.password_hash before the upgrade (unknown or wrong -> 401); profile 2: the same over TLS
 (wss://, `serve(ssl=tls_context(certfile, keyfile))`). One `ocpp` library
-ChargePoint subclass per protocol; their handlers call `handlers` (Django ORM) through sync_to_async.
+ChargePoint subclass per protocol; their handlers run `handlers` (Django ORM) in a bounded thread pool
+(OCPP_DB_THREADS): the event loop never waits on the database, hundreds of charge points are served at once,
+each one's messages one at a time and in order. Password checks (PBKDF2) run in their own small pool
+(OCPP_AUTH_THREADS) and successful ones are cached (handlers.CredentialCache); the message log is written in
+batches (MessageLogWriter, OCPP_MESSAGE_LOG_FLUSH_SECONDS).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import collections
+import contextlib
+import contextvars
+import json
 import logging
 import ssl as ssl_module
+import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import close_old_connections, connections
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
@@ -37,20 +49,88 @@ PROTOCOLS = ["ocpp2.0.1", "ocpp1.6"]
 PATH_PREFIX = "/ocpp/"
 
 
-def db(func):
-    """Run ORM code in asgiref's one sync thread; its connection is dropped when broken or past CONN_MAX_AGE
-    (the server lives long, like a web worker's request cycle would do)."""
+def db_threads() -> int:
+    """Threads running the handlers' ORM work (OCPP_DB_THREADS; default 8, 1 on SQLite: one writer at a time)."""
+    configured = getattr(settings, "OCPP_DB_THREADS", None)
+    if configured:
+        return max(1, int(configured))
+    return 1 if connections["default"].vendor == "sqlite" else 8
 
-    def run(*args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
-        return func(*args, **kwargs)
 
-    return sync_to_async(run, thread_sensitive=True)
+class DbPool:
+    """A bounded pool of threads for the ORM work of every connection (issue 16: hundreds of charge points).
+
+    Each thread keeps its own Django connection (dropped when broken or past CONN_MAX_AGE before each job, like
+    a web worker's request cycle). Messages of one charge point stay in order: the `ocpp` library handles one
+    message per connection at a time and every handler awaits its database work before answering."""
+
+    def __init__(self, threads: int, name: str = "ocpp-db") -> None:
+        self.threads = threads
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+
+    async def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def job() -> Any:
+            close_old_connections()
+            return func(*args, **kwargs)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, contextvars.copy_context().run, job)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close every thread's database connections, then end the threads (what is queued is dropped)."""
+        barrier = threading.Barrier(self.threads)
+
+        def close_mine() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout)  # one job per thread: each closes its own connections
+            connections.close_all()
+
+        loop = asyncio.get_running_loop()
+        jobs = [loop.run_in_executor(self.executor, close_mine) for _ in range(self.threads)]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), timeout + 1)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+_pool: DbPool | None = None
+_auth_pool: ThreadPoolExecutor | None = None
+
+
+def db_pool() -> DbPool:
+    global _pool
+    if _pool is None:
+        _pool = DbPool(db_threads())
+    return _pool
+
+
+def auth_pool() -> ThreadPoolExecutor:
+    """Password hashing (PBKDF2, ~0.5 s of CPU) off the event loop and off the database threads."""
+    global _auth_pool
+    if _auth_pool is None:
+        _auth_pool = ThreadPoolExecutor(
+            max_workers=max(1, int(getattr(settings, "OCPP_AUTH_THREADS", 2))), thread_name_prefix="ocpp-auth"
+        )
+    return _auth_pool
+
+
+def db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """`await db(handler)(*args)`: run ORM code in the database thread pool."""
+
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return await db_pool().run(func, *args, **kwargs)
+
+    return run
 
 
 async def close_db_connections() -> None:
-    """Close the sync thread's connections (shutdown, tests)."""
-    await sync_to_async(connections.close_all, thread_sensitive=True)()
+    """Close the pool threads' connections and end them (shutdown, tests); a later db() starts a new pool."""
+    global _pool, _auth_pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        await pool.close()
+    auth, _auth_pool = _auth_pool, None
+    if auth is not None:
+        auth.shutdown(wait=False, cancel_futures=True)
 
 
 def _now() -> str:
@@ -60,14 +140,113 @@ def _now() -> str:
 
 
 SEEN_WRITE_SECONDS = 30  # last_seen_at is written at most this often per connection
+AUTHORIZE_REUSE_SECONDS = 60  # an accepted Authorize answers the same idTag's StartTransaction this long
+
+
+class MessageLogWriter:
+    """OcppMessage rows written in batches: one multi-row INSERT every `flush_seconds` (or as soon as
+    `batch_rows` are waiting) instead of one INSERT per frame in the message's path.
+
+    Rows are written in the order they were recorded; a failed write is retried with the next batch (at most
+    `max_rows` wait; beyond that the oldest are dropped and the drop logged); close() writes what is left
+    (server shutdown) and from then on every row is written at once. flush_seconds = 0 writes each row before
+    the message is handled (the tests read the log right after a call). `created_at` is the time of the write
+    (at most flush_seconds late)."""
+
+    def __init__(self, *, flush_seconds: float, batch_rows: int = 500, max_rows: int = 50_000) -> None:
+        self.flush_seconds = flush_seconds
+        self.batch_rows = batch_rows
+        self.max_rows = max_rows
+        self.dropped = 0
+        self._rows: collections.deque[Any] = collections.deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one writer at a time: batches stay in order
+        self._closed = False
+
+    @property
+    def immediate(self) -> bool:
+        return self.flush_seconds <= 0 or self._closed
+
+    async def record(self, row: Any) -> None:
+        if self.immediate:
+            self._rows.append(row)
+            await self.flush()
+            return
+        if len(self._rows) >= self.max_rows:
+            self._rows.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.error("OCPP message log buffer full: %d rows dropped so far", self.dropped)
+        self._rows.append(row)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        if len(self._rows) >= self.batch_rows:
+            self._wake.set()
+
+    def pending(self) -> int:
+        return len(self._rows)
+
+    async def flush(self) -> int:
+        written = 0
+        async with self._lock:
+            while self._rows:
+                batch = [self._rows.popleft() for _ in range(min(self.batch_rows, len(self._rows)))]
+                try:
+                    written += await db(handlers.write_messages)(batch)
+                except Exception:
+                    logger.exception("Could not write %d OCPP message log rows; retrying later", len(batch))
+                    self._rows.extendleft(reversed(batch))
+                    while len(self._rows) > self.max_rows:
+                        self._rows.popleft()
+                        self.dropped += 1
+                    break
+        return written
+
+    async def _run(self) -> None:
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
+            self._wake.clear()
+            await self.flush()
+
+    async def close(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            self._wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush()
+
+
+def message_log_flush_seconds() -> float:
+    return float(getattr(settings, "OCPP_MESSAGE_LOG_FLUSH_SECONDS", 0.5))
 
 
 class LoggingMixin:
-    """Every frame in and out stored as an OcppMessage; last_seen_at kept (throttled)."""
+    """Every frame in and out stored as an OcppMessage (batched by the server's MessageLogWriter); last_seen_at
+    kept (throttled). `server` and `cp_pk` are set by OcppServer.handler."""
 
     id: str
     _pending_actions: dict[str, str]
     _seen_written: float = 0.0
+    server: OcppServer | None = None
+    cp_pk: int | None = None
+
+    def _init_state(self) -> None:
+        self._pending_actions = {}
+        self._authorized: dict[str, tuple[float, handlers.Authorization]] = {}
+
+    async def _log(self, raw: str, direction: str, hint: str = "") -> None:
+        if self.cp_pk is None:
+            await db(handlers.log_message)(self.id, raw, direction, hint)
+            return
+        row = handlers.message_row(self.cp_pk, raw, direction, hint)
+        if self.server is not None:
+            await self.server.message_log.record(row)
+        else:
+            await db(handlers.write_messages)([row])
 
     async def route_message(self, raw_msg: str) -> None:
         now = time.monotonic()
@@ -76,27 +255,36 @@ class LoggingMixin:
             await db(handlers.seen)(self.id)
         hint = ""
         try:
-            import json
-
             frame = json.loads(raw_msg)
             if frame[0] in (3, 4):
                 hint = self._pending_actions.pop(str(frame[1]), "")
         except (ValueError, IndexError, TypeError, KeyError):
             pass
-        await db(handlers.log_message)(self.id, raw_msg, "IN", hint)
+        await self._log(raw_msg, "IN", hint)
         await super().route_message(raw_msg)  # type: ignore[misc]
 
     async def _send(self, message: str) -> None:
-        import json
-
         try:
             frame = json.loads(message)
             if frame[0] == 2:
                 self._pending_actions[str(frame[1])] = frame[2]
         except (ValueError, IndexError, TypeError):
             pass
-        await db(handlers.log_message)(self.id, message, "OUT")
+        await self._log(message, "OUT")
         await super()._send(message)  # type: ignore[misc]
+
+    async def _authorize(self, id_tag: str) -> handlers.Authorization:
+        auth = await db(handlers.authorize)(self.id, id_tag)
+        if auth.status == "Accepted":
+            self._authorized[id_tag.upper()] = (time.monotonic(), auth)
+        return auth
+
+    def _recent_authorization(self, id_tag: str) -> handlers.Authorization | None:
+        """An accepted Authorize of this idTag on this connection within AUTHORIZE_REUSE_SECONDS (used once)."""
+        found = self._authorized.pop(id_tag.upper(), None)
+        if found is None or time.monotonic() - found[0] > AUTHORIZE_REUSE_SECONDS:
+            return None
+        return found[1]
 
 
 class OcppV16(LoggingMixin, ChargePoint16):
@@ -106,7 +294,7 @@ class OcppV16(LoggingMixin, ChargePoint16):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pending_actions = {}
+        self._init_state()
 
     @on("BootNotification")
     async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **kw: Any):
@@ -131,7 +319,7 @@ class OcppV16(LoggingMixin, ChargePoint16):
 
     @on("Authorize")
     async def on_authorize(self, id_tag: str):
-        auth = await db(handlers.authorize)(self.id, id_tag)
+        auth = await self._authorize(id_tag)
         return result16.Authorize(id_tag_info={"status": auth.status})
 
     @on("StartTransaction")
@@ -143,6 +331,7 @@ class OcppV16(LoggingMixin, ChargePoint16):
             id_tag=id_tag,
             timestamp=timestamp,
             meter_start_wh=meter_start,
+            authorization=self._recent_authorization(id_tag),
         )
         return result16.StartTransaction(transaction_id=int(tx.transaction_id), id_tag_info={"status": status})
 
@@ -176,7 +365,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pending_actions = {}
+        self._init_state()
 
     @on("BootNotification")
     async def on_boot(self, charging_station: dict, reason: str, **kw: Any):
@@ -201,7 +390,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
 
     @on("Authorize")
     async def on_authorize(self, id_token: dict, **kw: Any):
-        auth = await db(handlers.authorize)(self.id, id_token["id_token"])
+        auth = await self._authorize(id_token["id_token"])
         return result201.Authorize(id_token_info={"status": auth.status})
 
     @on("MeterValues")
@@ -225,6 +414,7 @@ class OcppV201(LoggingMixin, ChargePoint201):
                 timestamp=timestamp,
                 meter_start_wh=readings[0][1] if readings else 0,
                 transaction_id=tx_id,
+                authorization=self._recent_authorization(id_token) if id_token else None,
             )
             await db(handlers.transaction_meter)(self.id, tx_id, readings[1:])
             return result201.TransactionEvent(id_token_info={"status": status})
@@ -238,12 +428,21 @@ class OcppV201(LoggingMixin, ChargePoint201):
 HANDLERS: dict[str, type[OcppV16] | type[OcppV201]] = {"ocpp1.6": OcppV16, "ocpp2.0.1": OcppV201}
 
 
+RETRY_AFTER_SECONDS = 10
+
+
+class AuthOverloaded(Exception):
+    """Too many password checks waiting: the handshake is answered 503 at once."""
+
+
 class OcppServer:
     """One server process: accepts charge points, keeps `connections` (identity -> handler) for the RPC."""
 
     def __init__(self, *, server_id: str | None = None) -> None:
         self.server_id = server_id or uuid.uuid4().hex
         self.connections: dict[str, OcppV16 | OcppV201] = {}
+        self.message_log = MessageLogWriter(flush_seconds=message_log_flush_seconds())
+        self._hashing = 0  # password checks waiting for or running in the hashing pool
 
     @staticmethod
     def identity_of(path: str) -> str | None:
@@ -265,11 +464,38 @@ class OcppServer:
                 password = None
             else:
                 password = password if user == identity else None
-        if not await db(handlers.authenticate)(identity, password):
+        try:
+            accepted = await self.authenticate(identity, password)
+        except AuthOverloaded:
+            response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Busy, retry later\n")
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        if not accepted:
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
             return response
         return None
+
+    async def authenticate(self, identity: str, password: str | None) -> bool:
+        """The hash is read in the database pool, checked from the cache or in the hashing pool.
+
+        At most OCPP_AUTH_QUEUE checks wait for the hashing pool; beyond that AuthOverloaded (503 + Retry-After):
+        in a connect storm on a busy machine a long queue would make every handshake outlive its open_timeout
+        (each check done for a charge point that has given up), a short one keeps admitting some."""
+        password_hash = await db(handlers.credentials)(identity)
+        if password_hash is None or password is None:
+            return False
+        cache = handlers.credential_cache
+        if cache.hit(identity, password_hash, password):
+            return True
+        if self._hashing >= int(getattr(settings, "OCPP_AUTH_QUEUE", 8)):
+            raise AuthOverloaded
+        self._hashing += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(auth_pool(), cache.verify, identity, password_hash, password)
+        finally:
+            self._hashing -= 1
 
     async def handler(self, connection: ServerConnection) -> None:
         identity = self.identity_of(connection.request.path)  # type: ignore[union-attr]
@@ -278,9 +504,12 @@ class OcppServer:
             await connection.close(1002, "subprotocol ocpp1.6 or ocpp2.0.1 required")
             return
         cp = HANDLERS[protocol](identity, connection)
+        cp.server = self
         previous = self.connections.get(identity)
         self.connections[identity] = cp
-        await db(handlers.mark_connected)(identity, protocol=protocol, server_id=self.server_id, connected=True)
+        cp.cp_pk = await db(handlers.mark_connected)(
+            identity, protocol=protocol, server_id=self.server_id, connected=True
+        )
         await self.on_connect(identity)
         try:
             await cp.start()
@@ -303,7 +532,8 @@ class OcppServer:
         pass
 
     async def stopped(self) -> None:
-        pass
+        """Shutdown: the message log written (overridden by the RPC layer, which calls this too)."""
+        await self.message_log.close()
 
     async def on_connect(self, identity: str) -> None:
         pass
@@ -321,6 +551,7 @@ class OcppServer:
             subprotocols=PROTOCOLS,  # type: ignore[arg-type]
             process_request=self.process_request,
             ssl=ssl,
+            open_timeout=float(getattr(settings, "OCPP_OPEN_TIMEOUT", 30)),
         )
 
 

@@ -215,6 +215,15 @@ OCPI_MESSAGE_LOG_RETENTION_DAYS = env.int("OCPI_MESSAGE_LOG_RETENTION_DAYS", def
 # Inbound rows are written in batches by a thread of each web process at this interval (partners/message_log.py);
 # 0 writes each row within its request.
 OCPI_MESSAGE_LOG_FLUSH_SECONDS = env.float("OCPI_MESSAGE_LOG_FLUSH_SECONDS", default=0.2)
+# OCPP server (manage.py ocpp_server): threads running the handlers' database work (0: 8, 1 on SQLite); threads
+# checking HTTP Basic passwords and how many checks may wait for them (beyond: 503 + Retry-After); the message log
+# batch interval (0: each frame written before it is handled); seconds a charge point has to finish the WebSocket
+# opening handshake.
+OCPP_DB_THREADS = env.int("OCPP_DB_THREADS", default=0)
+OCPP_AUTH_THREADS = env.int("OCPP_AUTH_THREADS", default=2)
+OCPP_AUTH_QUEUE = env.int("OCPP_AUTH_QUEUE", default=8)
+OCPP_MESSAGE_LOG_FLUSH_SECONDS = env.float("OCPP_MESSAGE_LOG_FLUSH_SECONDS", default=0.5)
+OCPP_OPEN_TIMEOUT = env.float("OCPP_OPEN_TIMEOUT", default=30.0)
 # Hot-path statements (ocpi_platform/ocpi/sql.py) are prepared server-side on PostgreSQL; switch off behind a
 # pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
 OCPI_DB_PREPARED_STATEMENTS = env.bool("OCPI_DB_PREPARED_STATEMENTS", default=True)
@@ -277,5 +286,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # the `ocpp` library logs every frame at INFO: OcppMessage already keeps them (OCPP_LIBRARY_LOG_LEVEL)
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "ocpp": {"level": env("OCPP_LIBRARY_LOG_LEVEL", default="WARNING")},
+    },
 }

@@ -14,5 +14,6 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 # Each message log row is written within its request (tests read it right after); tests/partners/test_message_log.py
 # runs the batch writer itself.
 OCPI_MESSAGE_LOG_FLUSH_SECONDS = 0.0
+OCPP_MESSAGE_LOG_FLUSH_SECONDS = 0.0  # likewise the OCPP frames (tests/chargepoints/ocpp/test_performance.py batches)
 # Never a background beat thread in tests (tests/backoffice/test_inprocess_beat.py runs its tick directly).
 OCPI_INPROCESS_BEAT = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import ssl
 from typing import Any
@@ -15,6 +16,8 @@ from chargepoints.ocpp_gateway.rpc import RpcOcppServer, redis_url
 from chargepoints.ocpp_gateway.server import OcppServer, close_db_connections, tls_context
 
 logger = logging.getLogger(__name__)
+
+SHUTDOWN_SECONDS = 10.0  # per shutdown step (closing sockets, unregistering, writing the log, closing the pool)
 
 
 class Command(BaseCommand):
@@ -45,12 +48,39 @@ class Command(BaseCommand):
             server: OcppServer = RpcOcppServer(redis_url=redis_url(), server_id=server_id)
         else:
             server = OcppServer(server_id=server_id)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._on_signal, stop, signum)
         ws_server = await server.serve(host, port, ssl=context)
         scheme = "wss" if context else "ws"
         self.stdout.write(f"OCPP server {server.server_id} on {scheme}://{host}:{port}/ocpp/<charge_point_id>")
         await server.started()
         try:
-            await ws_server.serve_forever()
+            await stop.wait()
         finally:
-            await server.stopped()
-            await close_db_connections()
+            await self._shutdown(server, ws_server)
+
+    def _on_signal(self, stop: asyncio.Event, signum: int) -> None:
+        """First SIGINT/SIGTERM: stop gracefully (bounded by SHUTDOWN_SECONDS); a second one: exit at once."""
+        if stop.is_set():
+            logger.warning("Second %s: exiting now", signal.Signals(signum).name)
+            os._exit(1)
+        logger.info("%s: stopping the OCPP server", signal.Signals(signum).name)
+        stop.set()
+
+    async def _shutdown(self, server: OcppServer, ws_server: Any) -> None:
+        """Close the sockets (charge points reconnect elsewhere), unregister, write the message log, close the
+        database connections; each step bounded so that a connect storm or a stuck query cannot hang the exit."""
+        ws_server.close()  # refuses new connections and closes every open one (close handshake, 1001)
+        for step, timeout in (
+            (ws_server.wait_closed(), SHUTDOWN_SECONDS),
+            (server.stopped(), SHUTDOWN_SECONDS),
+            (close_db_connections(), SHUTDOWN_SECONDS),
+        ):
+            try:
+                await asyncio.wait_for(step, timeout)
+            except TimeoutError:
+                logger.warning("OCPP server shutdown: %s took longer than %s s, skipped", step, timeout)
+            except Exception:
+                logger.exception("OCPP server shutdown step failed")
