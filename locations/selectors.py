@@ -53,6 +53,8 @@ class PublishedRows(Sequence):
     the thousands of wide rows it skips.
     """
 
+    columns: tuple[str, ...] = LOCATION_COLUMNS
+
     def __init__(self, queryset: QuerySet[Location]) -> None:
         self._queryset = queryset.order_by("last_updated", "pk")
         self._total: int | None = None
@@ -64,7 +66,7 @@ class PublishedRows(Sequence):
 
     def filter(self, *args: Any, **kwargs: Any) -> PublishedRows:
         """The same rows narrowed (the paginator's keyset condition: rows after the cursor)."""
-        return PublishedRows(self._queryset.filter(*args, **kwargs))
+        return type(self)(self._queryset.filter(*args, **kwargs))
 
     def __len__(self) -> int:
         if self._total is None:
@@ -78,8 +80,15 @@ class PublishedRows(Sequence):
         return list(
             Location.objects.filter(pk__in=page_ids)
             .order_by("last_updated", "pk")
-            .values_list(*LOCATION_COLUMNS, named=True)
+            .values_list(*self.columns, named=True)
         )
+
+
+class PublishedDocuments(PublishedRows):
+    """As PublishedRows, a page row being (id, last_updated, the stored 2.2.1 document and the last_updated it
+    was built from; both None without a document): the same page query with the document table joined."""
+
+    columns = ("id", "last_updated", "document__body", "document__source_last_updated")
 
 
 def location_rows_published(
@@ -90,6 +99,15 @@ def location_rows_published(
     if party is not None:
         queryset = queryset.for_party(party.country_code, party.party_id)
     return PublishedRows(queryset.changed_between(date_from, date_to))
+
+
+def location_documents_published(
+    *, date_from: datetime | None = None, date_to: datetime | None = None, party: PartyRef | None = None
+) -> PublishedDocuments:
+    """The Sender list as document rows (PublishedDocuments), same filter and order as location_rows_published."""
+    return PublishedDocuments(
+        location_rows_published(date_from=date_from, date_to=date_to, party=party).ordered_queryset
+    )
 
 
 EvseRow = namedtuple("EvseRow", EVSE_COLUMNS)  # type: ignore[misc]  # fields: the one column list

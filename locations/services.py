@@ -33,6 +33,7 @@ from partners.receiving import (
 )
 
 from .constants import EVSEStatus
+from .documents import location_document_refresh, location_documents_invalidate
 from .models import EVSE, Connector, Location
 from .selectors import party_is_ours
 
@@ -50,6 +51,7 @@ def _push(location: Location, hint: dict[str, Any]) -> None:
     """Enqueue a push of `location` to the partners (outbox), inside the caller's transaction."""
     from partners.outbox import outbox_enqueue  # looked up per call: tests replace it
 
+    location_document_refresh(location)  # the Sender's ready JSON, in the same transaction as the push
     outbox_enqueue(module="locations", object_id=location.pk, hint=hint)
 
 
@@ -569,4 +571,5 @@ def location_expire_received(*, location: Location) -> int:
     push of the same or a newer state is applied. Returns the number of EVSEs changed."""
     if party_is_ours(country_code=location.country_code, party_id=location.party_id):
         raise ReceivedNotAllowedError(f"Location {location} belongs to one of our parties")
+    location_documents_invalidate([location.pk])  # a queryset update: no signal
     return location.evses.exclude(status=EVSEStatus.REMOVED).update(status=EVSEStatus.REMOVED)
