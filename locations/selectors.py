@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 
 from ocpi_platform.ocpi.headers import PartyRef
 from partners.models import Party, Role
@@ -85,10 +85,23 @@ class PublishedRows(Sequence):
 
 
 class PublishedDocuments(PublishedRows):
-    """As PublishedRows, a page row being (id, last_updated, the stored 2.2.1 document and the last_updated it
-    was built from; both None without a document): the same page query with the document table joined."""
+    """As PublishedRows, a page row being (id, last_updated, document_body: the stored 2.2.1 JSON or None, fresh:
+    whether it was built from the location's current last_updated): the same page query with the document table
+    joined, the freshness compared by the database (no second timestamp to parse per row)."""
 
-    columns = ("id", "last_updated", "document__body", "document__source_last_updated")
+    def __getitem__(self, index: Any) -> Any:
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        page_ids = self._queryset.values("pk")[index]
+        return list(
+            Location.objects.filter(pk__in=page_ids)
+            .annotate(
+                document_body=F("document__body"),
+                fresh=ExpressionWrapper(Q(document__source_last_updated=F("last_updated")), BooleanField()),
+            )
+            .order_by("last_updated", "pk")
+            .values_list("id", "last_updated", "document_body", "fresh", named=True)
+        )
 
 
 def location_rows_published(

@@ -45,13 +45,11 @@ def _documents_page(rows: Sequence[Any]) -> list[orjson.Fragment]:
     or one built from an older last_updated than the location's, is rebuilt now (two reads and a write).
 
     A location deleted since the page query is left out (as a page read a moment later would)."""
-    stale = [
-        row.id for row in rows if row.document__body is None or row.document__source_last_updated != row.last_updated
-    ]
+    stale = [row.id for row in rows if not row.fresh]  # fresh: NULL (None) without a document
     built = location_documents_build(stale) if stale else {}
     page = []
     for row in rows:
-        body = built.get(row.id) if row.id in stale else row.document__body
+        body = row.document_body if row.fresh else built.get(row.id)
         if body is not None:
             page.append(orjson.Fragment(body))
     return page
