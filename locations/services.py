@@ -8,7 +8,8 @@ changed, and a changed EVSE or Connector also moves its EVSE's and Location's `l
 partner parties (eMSP Receiver) the `last_updated` sent by the partner is stored, and a PUT/PATCH of an
 EVSE or Connector gives its parents that same value (locations.md 3.2, 3.3).
 
-Every change to one of our rows enqueues a push with `_push()` in the same transaction.
+Every change to one of our rows enqueues a push with `_push()` in the same transaction, which also rebuilds the
+location's stored 2.2.1 Sender document (locations/documents.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Only published locations of our own active CPO parties are served. Unpublished l
 are never served to partners for now: matching publish_allowed_to against the partner's tokens is out of
 scope. When the request carries OCPI-to-* headers that name one of our CPO parties, only that party's
 locations are served.
+
+The 2.2.1 list serves each location's stored JSON (locations/documents.py): a page is one query and a
+concatenation. 2.1.1 and 2.3.0 build the page's objects from rows and convert them (locations/wire.py).
 """
 
 from __future__ import annotations
