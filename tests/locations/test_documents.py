@@ -18,7 +18,7 @@ from locations.serializers import LOCATION_COLUMNS
 from ocpi_platform.ocpi.renderers import dumps
 from ocpi_platform.ocpi.wire import V221, WireContext, to_wire
 
-from .factories import OUR_CC, OUR_PID, ConnectorFactory, EvseFactory, location_with_evses
+from .factories import OUR_CC, OUR_PID, ConnectorFactory, EvseFactory, LocationFactory, location_with_evses
 from .ocpi_data import LOCATION_EXAMPLES, example, full_location
 
 URL = "/ocpi/cpo/2.2.1/locations"
@@ -239,3 +239,19 @@ def test_other_versions_keep_converting_objects(emsp_partner):
 
     assert v230.json()["data"][0]["help_phone"] == "+3120"
     assert "help_phone" not in v221.json()["data"][0]
+
+
+@pytest.mark.django_db
+def test_document_rows_read_last_updated_exactly():
+    """The page rows carry last_updated as text (parsed only for the cursor): the same instant, microseconds kept."""
+    from locations.selectors import location_documents_published
+
+    stamp = dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
+    location = location_with_evses(evses=0, last_updated=stamp)
+    LocationFactory(last_updated=stamp.replace(microsecond=0))
+
+    rows = location_documents_published()[0:2]
+
+    assert [row.last_updated for row in rows] == [stamp.replace(microsecond=0), stamp]
+    assert rows[1].id == location.pk
+    assert rows[1].fresh is None and rows[1].document_body is None  # no document yet
