@@ -11,7 +11,7 @@ class LocationsConfig(AppConfig):
         from partners.outbox import register_module
         from partners.pull_registry import register_pull
 
-        from . import pull, push, wire
+        from . import documents, pull, push, wire  # noqa: F401  # documents: its signal receivers
 
         wire.register_wire()  # converters for 2.1.1 and 2.3.0 partners (ocpi_platform/ocpi/wire.py)
 

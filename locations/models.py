@@ -331,3 +331,19 @@ class Connector(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ocpi_id} {self.standard}"
+
+
+class LocationDocument(models.Model):
+    """A location's OCPI 2.2.1 JSON as the CPO Sender serves it (with its EVSEs and connectors), kept ready so
+    that a Sender page is a concatenation (locations/documents.py).
+
+    Rebuilt by the location services in the transaction of every write of ours; deleted when a Location, EVSE or
+    Connector is saved or deleted outside them (signals). `source_last_updated` is the location's last_updated
+    it was built from: the Sender serves it only while that still equals the location's, else rebuilds it."""
+
+    location = models.OneToOneField(Location, on_delete=models.CASCADE, primary_key=True, related_name="document")
+    body = models.TextField(help_text="The Location object as served by the 2.2.1 Sender (JSON)")
+    source_last_updated = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"OCPI document of location {self.location_id}"

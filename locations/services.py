@@ -8,7 +8,8 @@ changed, and a changed EVSE or Connector also moves its EVSE's and Location's `l
 partner parties (eMSP Receiver) the `last_updated` sent by the partner is stored, and a PUT/PATCH of an
 EVSE or Connector gives its parents that same value (locations.md 3.2, 3.3).
 
-Every change to one of our rows enqueues a push with `_push()` in the same transaction.
+Every change to one of our rows enqueues a push with `_push()` in the same transaction, which also rebuilds the
+location's stored 2.2.1 Sender document (locations/documents.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from partners.receiving import (
 )
 
 from .constants import EVSEStatus
+from .documents import location_document_refresh, location_documents_invalidate
 from .models import EVSE, Connector, Location
 from .selectors import party_is_ours
 
@@ -50,6 +52,7 @@ def _push(location: Location, hint: dict[str, Any]) -> None:
     """Enqueue a push of `location` to the partners (outbox), inside the caller's transaction."""
     from partners.outbox import outbox_enqueue  # looked up per call: tests replace it
 
+    location_document_refresh(location)  # the Sender's ready JSON, in the same transaction as the push
     outbox_enqueue(module="locations", object_id=location.pk, hint=hint)
 
 
@@ -569,4 +572,5 @@ def location_expire_received(*, location: Location) -> int:
     push of the same or a newer state is applied. Returns the number of EVSEs changed."""
     if party_is_ours(country_code=location.country_code, party_id=location.party_id):
         raise ReceivedNotAllowedError(f"Location {location} belongs to one of our parties")
+    location_documents_invalidate([location.pk])  # a queryset update: no signal
     return location.evses.exclude(status=EVSEStatus.REMOVED).update(status=EVSEStatus.REMOVED)

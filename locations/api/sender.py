@@ -4,6 +4,9 @@ Only published locations of our own active CPO parties are served. Unpublished l
 are never served to partners for now: matching publish_allowed_to against the partner's tokens is out of
 scope. When the request carries OCPI-to-* headers that name one of our CPO parties, only that party's
 locations are served.
+
+The 2.2.1 list serves each location's stored JSON (locations/documents.py): a page is one query and a
+concatenation. 2.1.1 and 2.3.0 build the page's objects from rows and convert them (locations/wire.py).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,9 +23,17 @@ from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.openapi import Many, Op
 from ocpi_platform.ocpi.pagination import page_params, paginated_response
 from ocpi_platform.ocpi.views import SENDER, OcpiView, ocpi_response
+from ocpi_platform.ocpi.wire import INTERNAL_VERSION
 
+from ..documents import location_documents_build
 from ..models import EVSE, Location
-from ..selectors import location_children_rows, location_get_published, location_rows_published, our_cpo_party_get
+from ..selectors import (
+    location_children_rows,
+    location_documents_published,
+    location_get_published,
+    location_rows_published,
+    our_cpo_party_get,
+)
 from .serializers import connector_to_ocpi, evse_to_ocpi, location_rows_to_ocpi, location_to_ocpi
 
 
@@ -29,6 +41,21 @@ def _serialize_page(rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Two more queries per page (EVSEs, connectors), whatever the page size."""
     evses, connectors = location_children_rows(location_ids=[row.id for row in rows])
     return location_rows_to_ocpi(rows, evses, connectors)
+
+
+def _documents_page(rows: Sequence[Any]) -> list[orjson.Fragment]:
+    """The page's stored 2.2.1 documents as they are (the renderer copies them into the envelope); a missing one,
+    or one built from an older last_updated than the location's, is rebuilt now (two reads and a write).
+
+    A location deleted since the page query is left out (as a page read a moment later would)."""
+    stale = [row.id for row in rows if not row.fresh]  # fresh: NULL (None) without a document
+    built = location_documents_build(stale) if stale else {}
+    page = []
+    for row in rows:
+        body = row.document_body if row.fresh else built.get(row.id)
+        if body is not None:
+            page.append(orjson.Fragment(body))
+    return page
 
 
 _SERIALIZERS = "locations.api.serializers."  # OpenAPI: the views serialize through row functions
@@ -69,10 +96,11 @@ class LocationSenderListView(_LocationSenderView):
 
     def get(self, request: Request) -> Response:
         params = page_params(request)
-        queryset = location_rows_published(
-            date_from=params.date_from, date_to=params.date_to, party=self.addressed_party()
-        )
-        return paginated_response(request, queryset, _serialize_page, params)
+        window = {"date_from": params.date_from, "date_to": params.date_to, "party": self.addressed_party()}
+        if self.ocpi_version == INTERNAL_VERSION:  # 2.2.1: the stored documents, concatenated
+            return paginated_response(request, location_documents_published(**window), _documents_page, params)
+        # Other versions convert each object from 2.2.1 (locations/wire.py): built per page.
+        return paginated_response(request, location_rows_published(**window), _serialize_page, params)
 
 
 class LocationSenderObjectView(_LocationSenderView):
