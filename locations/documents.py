@@ -39,9 +39,8 @@ def location_document_body(data: dict[str, Any]) -> str:
 def location_documents_build(location_ids: Iterable[int]) -> dict[int, str]:
     """Build (or rebuild) the documents of these locations from their rows: two reads and one upsert whatever
     their number. Returns {location id: JSON text}; ids of locations that no longer exist are left out."""
-    from .api.serializers import location_rows_to_ocpi
     from .selectors import location_children_rows
-    from .serializers import LOCATION_COLUMNS
+    from .serializers import LOCATION_COLUMNS, location_rows_to_ocpi
 
     ids = list(dict.fromkeys(location_ids))
     if not ids:
