@@ -251,8 +251,9 @@ def seed(n: int) -> str:
 
 
 def set_password_hash(password: str, iterations: int) -> str:
-    """Every bench charge point's password_hash: Django's default hasher, or PBKDF2 with `iterations`."""
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher, make_password
+    """Every bench charge point's password_hash: as ChargePoint.set_password hashes it (production), or PBKDF2
+    with `iterations`."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher, identify_hasher
 
     from chargepoints.models import ChargePoint
 
@@ -261,8 +262,10 @@ def set_password_hash(password: str, iterations: int) -> str:
         encoded = hasher.encode(password, hasher.salt(), iterations)
         label = f"PBKDF2-SHA256 x {iterations} (measurement aid, not production)"
     else:
-        encoded = make_password(password)
-        label = f"Django's default ({get_hasher().algorithm}, production)"
+        probe = ChargePoint()
+        probe.set_password(password)
+        encoded = probe.password_hash
+        label = f"{identify_hasher(encoded).algorithm} (ChargePoint.set_password, production)"
     ChargePoint.objects.filter(identity__startswith="BENCH-CP-").update(password_hash=encoded)
     return label
 

@@ -23,7 +23,8 @@ class ChargePointConnectorInline(admin.TabularInline):
 
 
 class SetPasswordForm(forms.Form):
-    password = forms.CharField(widget=forms.PasswordInput, min_length=8, max_length=40)
+    # OCPP's AuthorizationKey / BasicAuthPassword: 16 to 40 characters; a random one is best.
+    password = forms.CharField(widget=forms.PasswordInput, min_length=16, max_length=40)
 
 
 @admin.register(ChargePoint)

@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
+from .hashers import ChargePointPasswordHasher
+
 
 def heartbeat_interval() -> int:
     """Seconds between Heartbeats asked of charge points in the BootNotification answer."""
@@ -82,7 +84,8 @@ class ChargePoint(models.Model):
         )
 
     def set_password(self, raw: str) -> None:
-        self.password_hash = make_password(raw)
+        """Hashed with chargepoints.hashers (PBKDF2 at a connection's cost, not a staff login's)."""
+        self.password_hash = make_password(raw, hasher=ChargePointPasswordHasher.algorithm)
 
     def check_password(self, raw: str) -> bool:
         return bool(self.password_hash) and check_password(raw, self.password_hash)

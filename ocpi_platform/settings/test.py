@@ -4,7 +4,7 @@ from .dev import *  # noqa: F403
 from .dev import env
 
 DEBUG = False
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "chargepoints.hashers.ChargePointPasswordHasher"]
 OCPI_BASE_URL = env("OCPI_BASE_URL", default="http://testserver").rstrip("/")
 OCPI_PARTIES = ["CPO:NL:EXA:Example CPO", "EMSP:NL:EXA:Example eMSP"]
 OCPI_HTTP_TIMEOUT_SECONDS = 5.0

@@ -25,6 +25,38 @@ def test_password_is_hashed_and_checked():
     assert not ChargePoint(identity="CP-2").check_password("")
 
 
+def test_password_uses_the_charge_point_hasher_and_old_hashes_still_verify(settings: Any) -> None:
+    """Salted PBKDF2 at a connection's cost (chargepoints/hashers.py), not a staff login's; a hash made by Django's
+    default hasher before keeps working."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher, identify_hasher
+
+    from ocpi_platform.settings import base
+
+    settings.PASSWORD_HASHERS = base.PASSWORD_HASHERS  # the production list (tests hash staff passwords with MD5)
+    cp = ChargePoint(identity="CP-1")
+    cp.set_password("a-machine-secret-0123")
+    algorithm, iterations, salt, _ = cp.password_hash.split("$")
+    assert (algorithm, int(iterations)) == ("pbkdf2_sha256_chargepoint", 20_000)
+    assert identify_hasher(cp.password_hash).algorithm == algorithm
+    again = ChargePoint(identity="CP-2")
+    again.set_password("a-machine-secret-0123")
+    assert again.password_hash.split("$")[2] != salt  # salted
+    old = PBKDF2PasswordHasher()
+    cp.password_hash = old.encode("a-machine-secret-0123", old.salt(), 1000)
+    assert cp.check_password("a-machine-secret-0123") and not cp.check_password("a-machine-secret-0124")
+
+
+def test_the_admin_refuses_a_password_shorter_than_16_characters(admin_client: Any) -> None:
+    cp = ChargePoint.objects.create(identity="CP-1")
+    url = reverse("admin:chargepoints_chargepoint_changelist")
+    response = admin_client.post(
+        url, {"action": "set_password", "_selected_action": [cp.pk], "post": "yes", "password": "short-pass-123"}
+    )
+    assert response.status_code == 200 and b"at least 16 characters" in response.content
+    cp.refresh_from_db()
+    assert cp.password_hash == ""
+
+
 def test_admin_lists_and_set_password_action(admin_client, django_assert_max_num_queries):
     for i in range(5):
         cp = ChargePoint.objects.create(identity=f"CP-{i}", connected=i % 2 == 0, firmware_version="1.2")
@@ -52,15 +84,15 @@ def test_set_password_asks_for_confirmation_then_the_password(admin_client: Any)
     form = admin_client.post(url, {**selected, "post": "yes"})  # 2: the password form
     assert form.status_code == 200 and b'name="password"' in form.content
     assert b'name="post" value="yes"' in form.content
-    sneaky = admin_client.post(url, {**selected, "password": "new-pass-123"})  # no confirmation: not set
+    sneaky = admin_client.post(url, {**selected, "password": "new-password-123456"})  # no confirmation: not set
     assert sneaky.status_code == 200 and b"Are you sure?" in sneaky.content
     cp.refresh_from_db()
     assert cp.check_password("old-pass-123")
 
-    done = admin_client.post(url, {**selected, "post": "yes", "password": "new-pass-123"})  # 3: set
+    done = admin_client.post(url, {**selected, "post": "yes", "password": "new-password-123456"})  # 3: set
     assert done.status_code == 302
     cp.refresh_from_db()
-    assert cp.check_password("new-pass-123") and not cp.check_password("old-pass-123")
+    assert cp.check_password("new-password-123456") and not cp.check_password("old-pass-123")
 
 
 def test_set_password_needs_the_change_permission(client: Any) -> None:
@@ -74,7 +106,7 @@ def test_set_password_needs_the_change_permission(client: Any) -> None:
     page = client.get(url)
     assert page.status_code == 200 and b"set_password" not in page.content
     response = client.post(
-        url, {"action": "set_password", "_selected_action": [cp.pk], "post": "yes", "password": "new-pass-123"}
+        url, {"action": "set_password", "_selected_action": [cp.pk], "post": "yes", "password": "new-password-123456"}
     )
     assert response.status_code in (200, 302)
     cp.refresh_from_db()
