@@ -20,10 +20,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-# Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls from a thread with a
-# running event loop unless told it is safe (it is: the loop only drives the browser, never Django code).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
 PASSWORD = "correct-horse-battery"
@@ -43,8 +39,12 @@ def _missing_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the browser tests, closed after the last of them: Playwright's sync API keeps an event
+    loop running in the test thread while it is open, and later tests (asyncio.run in the OCPP tests) must not
+    find one. Django refuses ORM calls from a thread with a running event loop unless told it is safe (it is here:
+    the loop only drives the browser, never Django code), so DJANGO_ALLOW_ASYNC_UNSAFE is set for that time only."""
     reason = _missing_reason()
     if reason:
         if browser_tests_required():
@@ -52,10 +52,18 @@ def browser() -> Iterator[Any]:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 @dataclass
