@@ -12,10 +12,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ocpi_platform.admin_format import cents
 from tariffs.engine import ChargingDataError, Price, PricedResult, TariffError, price, simple_session, tariff_is_active
 from tariffs.summary import format_price
-
-CENT = Decimal("0.01")
 
 _CATEGORY_LABELS = (
     ("fixed", "total_fixed_cost", "Session fees (FLAT)"),
@@ -25,11 +24,6 @@ _CATEGORY_LABELS = (
     ("reservation", "total_reservation_cost", "Reservation"),
 )
 _UNITS = {"ENERGY": "kWh", "TIME": "h", "PARKING_TIME": "h", "FLAT": "session"}
-
-
-def cents(value: Decimal | None) -> Decimal | None:
-    """Money as shown: rounded half-up to cents."""
-    return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
