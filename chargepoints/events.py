@@ -247,6 +247,7 @@ def session_stopped(
     create_cdr: bool = True,
     readings: list[tuple[datetime, Decimal]] | None = None,
     readings_since: datetime | None = None,
+    release_evse: bool = True,
 ) -> tuple[ChargingSession, Any]:
     """StopTransaction at `stopped_at` (charging ends); the EV leaves at `ended_at` (default: at once).
 
@@ -257,14 +258,18 @@ def session_stopped(
     the EVSE becomes AVAILABLE and the CDR is issued (cdrs.services.cdr_create_from_session, which pushes it).
     Returns (session, cdr); cdr is None when it could not be issued (logged: the session stays COMPLETED and staff
     can issue it later) or with create_cdr=False (then `session_cdr`).
+
+    Three transactions (one when called inside the caller's): the session (its rows only, the expensive part:
+    pricing, the push), then the EVSE (`evse_released`: the location locked first, held only for the EVSE's
+    own write; release_evse=False leaves it to the caller), then the CDR. So stops of several EVSEs of one
+    location queue on the location only for the short EVSE write, and no transaction that holds a session
+    ever waits for a location (starts lock the location first, then the session).
     """
     ended_at = ended_at or stopped_at
     if ended_at < stopped_at:
         raise GatewayEventError("ended_at must not be before stopped_at")
-    with transaction.atomic():
-        evse = _evse_of(session)
-        if evse is not None:
-            location_lock(evse.location)  # first: see the module docstring
+    evse = _evse_of(session)
+    with transaction.atomic():  # the session's rows only: the location is not locked while pricing
         session = ChargingSession.objects.get(pk=session.pk)
         if session.is_final:
             raise GatewayEventError(f"Session {session.ocpi_id} is already {session.status}")
@@ -294,11 +299,23 @@ def session_stopped(
             cost_excl_vat=cost_excl,
             cost_incl_vat=cost_incl,
         )
-        if evse is not None and not _other_active(session):
-            evse_status_changed(evse=evse, status="AVAILABLE")
+    if release_evse:
+        evse_released(session, evse=evse)
     cdr = session_cdr(session) if create_cdr else None
     logger.info("Session %s stopped (%s kWh), CDR %s", session.ocpi_id, session.kwh, getattr(cdr, "ocpi_id", None))
     return session, cdr
+
+
+def evse_released(session: ChargingSession, *, evse: EVSE | None = None) -> None:
+    """A session of this EVSE ended: the EVSE becomes AVAILABLE unless another session is active on it (one
+    transaction: the location locked first)."""
+    evse = evse or _evse_of(session)
+    if evse is None:
+        return
+    with transaction.atomic():
+        location_lock(evse.location)  # first: see the module docstring
+        if not _other_active(session):
+            evse_status_changed(evse=evse, status="AVAILABLE")
 
 
 def _other_active(session: ChargingSession) -> bool:
@@ -325,6 +342,7 @@ __all__ = [
     "GatewayEventError",
     "connector_for",
     "connector_max_power_w",
+    "evse_released",
     "evse_status_changed",
     "meter_values",
     "meter_values_replayed",

@@ -569,8 +569,8 @@ def transaction_stop(
     readings: list[tuple[datetime, int]] | None = None,
 ) -> OcppTransaction | None:
     """StopTransaction (1.6, with its transactionData) / TransactionEvent Ended (2.0.1): the last readings and
-    events.session_stopped (the session COMPLETED with them, the EVSE AVAILABLE) in one transaction and one
-    session push, then the CDR.
+    the stop in one session write and one push (events.session_stopped), then the EVSE AVAILABLE
+    (events.evse_released), then the CDR; each step its own transaction, retried on a deadlock.
 
     Readings newer than the last one applied go into the stop's own write (events.session_stopped(readings=...));
     older ones (queued while offline) rebuild the periods first (transaction_meter), as MeterValues would."""
@@ -581,15 +581,8 @@ def transaction_stop(
     final = list(readings or [])
     if meter_stop_wh is not None:
         final.append((stopped_at, meter_stop_wh))
-    location_id = (
-        ChargePointConnector.objects.filter(pk=tx.connector_id).values_list("evse__location_id", flat=True).first()
-        if tx.connector_id
-        else None
-    )
 
     def stop(first: bool) -> OcppTransaction | None:
-        if location_id is not None:  # the location first: locations.services lock order
-            locations_lock([location_id])
         locked = (
             OcppTransaction.objects.select_for_update(of=("self",)).select_related("session").filter(pk=tx.pk).first()
         )
@@ -606,9 +599,12 @@ def transaction_stop(
         )
         return locked
 
+    # Three transactions, as events.session_stopped: the transaction and its session (no location lock held while
+    # pricing), the EVSE (the location locked first, briefly), the CDR.
     stopped = atomic_retrying(stop, f"{identity} StopTransaction")
     if stopped is not None and stopped.session is not None and stopped.session.is_final:
         session = stopped.session
+        atomic_retrying(lambda first: events.evse_released(session), f"{identity} StopTransaction EVSE")
         atomic_retrying(lambda first: events.session_cdr(session), f"{identity} StopTransaction CDR")
     return stopped
 
@@ -629,14 +625,21 @@ def _stop_session(identity: str, tx: OcppTransaction, stopped_at: datetime, fina
     try:
         with transaction.atomic():
             tx.session, _ = events.session_stopped(
-                session=session, stopped_at=stopped_at, create_cdr=False, readings=kwh, readings_since=last
+                session=session,
+                stopped_at=stopped_at,
+                create_cdr=False,
+                release_evse=False,
+                readings=kwh,
+                readings_since=last,
             )
     except (GatewayEventError, ValidationError) as exc:  # e.g. a meter that went backwards: stop without them
         logger.warning(
             "Charge point %s transaction %s: final meter values ignored (%s)", identity, tx.transaction_id, exc
         )
         new = []
-        tx.session, _ = events.session_stopped(session=session, stopped_at=stopped_at, create_cdr=False)
+        tx.session, _ = events.session_stopped(
+            session=session, stopped_at=stopped_at, create_cdr=False, release_evse=False
+        )
     if new:
         known.update((_iso(at), wh) for at, wh in new)
         tx.readings = sorted([at, wh] for at, wh in known.items())

@@ -154,8 +154,9 @@ def test_concurrent_chargers_of_one_location_never_deadlock(
 
 # Statements (BEGIN, SAVEPOINT and COMMIT included) of one StopTransaction with its final meter value, the CDR
 # issued and pushed. Before issue 16's fix: 94 (the final meter value and the stop were two session writes, each
-# enqueuing a push; the stop and the CDR in separate transactions from the meter value).
-STOP_QUERIES = 76
+# enqueuing a push). Now one session write and push, in three short transactions (the session; the EVSE with the
+# location locked; the CDR).
+STOP_QUERIES = 79
 
 
 @pytest.mark.django_db(transaction=True)
