@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -180,3 +180,61 @@ def test_stop_transaction_query_count(chargers: list[tuple[str, str]]) -> None:
     assert session.kwh == Decimal("1.5")
     assert Cdr.objects.filter(charging_session=session).count() == 1
     assert len(queries) <= STOP_QUERIES, "\n".join(q["sql"][:200] for q in queries.captured_queries)
+
+
+# --- the safety net --------------------------------------------------------------------------------------
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def _operational(sqlstate: str) -> OperationalError:
+    exc = OperationalError(f"sqlstate {sqlstate}")
+    exc.__cause__ = _PgError(sqlstate)  # as Django wraps psycopg's errors
+    return exc
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])  # deadlock_detected, serialization_failure
+def test_a_transaction_lost_to_a_deadlock_is_run_again(sqlstate: str, caplog: pytest.LogCaptureFixture) -> None:
+    attempts: list[bool] = []
+
+    def work(first: bool) -> str:
+        attempts.append(first)
+        ChargePoint.objects.create(identity=f"CP-TRY-{len(attempts)}")
+        if len(attempts) < 3:
+            raise _operational(sqlstate)
+        return "done"
+
+    assert handlers.atomic_retrying(work, "test") == "done"
+    assert attempts == [True, False, False]
+    assert list(ChargePoint.objects.filter(identity__startswith="CP-TRY-").values_list("identity", flat=True)) == [
+        "CP-TRY-3"  # the failed attempts were rolled back
+    ]
+    assert sum("retrying" in r.getMessage() for r in caplog.records) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_safety_net_gives_up_and_retries_nothing_else() -> None:
+    attempts: list[bool] = []
+
+    def deadlocked(first: bool) -> None:
+        attempts.append(first)
+        raise _operational("40P01")
+
+    with pytest.raises(OperationalError):
+        handlers.atomic_retrying(deadlocked, "test")
+    assert len(attempts) == 1 + handlers.DB_RETRIES
+
+    attempts.clear()
+
+    def broken(first: bool) -> None:
+        attempts.append(first)
+        raise _operational("08006")  # connection failure: not a lock conflict
+
+    with pytest.raises(OperationalError):
+        handlers.atomic_retrying(broken, "test")
+    assert attempts == [True]
