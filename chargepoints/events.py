@@ -5,6 +5,11 @@ The one entry point for events coming IN from a charge point gateway (the simula
 (MeterValues: one interval = one ChargingPeriod), `session_stopped` (StopTransaction, then unplug).
 Every change goes through the locations/sessions/cdrs services, which push to partners through the outbox
 in the same transaction. Call these outside any HTTP request to a partner (no HTTP happens here).
+
+Lock order: a session starting or stopping changes its EVSE and so its location; the location row is locked first
+(locations.services.location_lock), before the session and the EVSE, like every other write of a location
+(see locations/services.py). Concurrent starts, stops and status changes of EVSEs of one location then queue on
+the location instead of deadlocking in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cdrs.services import CdrError, cdr_create_from_session
-from locations.services import evse_set_status
+from locations.services import evse_set_status, location_lock
 from sessions.gateway import GatewayEventError
 from sessions.models import ChargingSession, SessionStatus
 from sessions.reservations import reservation_use
@@ -63,10 +68,11 @@ def _tariff_for(session: ChargingSession, evse: EVSE, connector: Connector) -> M
 
 
 def _running_cost(
-    session: ChargingSession, periods: list[dict[str, Any]], until: datetime
+    session: ChargingSession, periods: list[dict[str, Any]], until: datetime, evse: EVSE | None = None
 ) -> tuple[Decimal | None, Decimal | None]:
-    """total_cost so far with the session's tariff (None, None when unpriced or not priceable)."""
-    evse = _evse_of(session)
+    """total_cost so far with the session's tariff (None, None when unpriced or not priceable). `evse`: the
+    session's EVSE with its location, when the caller has read it already."""
+    evse = evse or _evse_of(session)
     if evse is None or not periods:
         return None, None
     try:
@@ -129,8 +135,8 @@ def session_started(
     "if the reservation leads to charging with the same token"), otherwise a new ACTIVE session is created.
     """
     started_at = started_at or timezone.now()
+    location = location_lock(evse.location)  # first: see the module docstring
     connector = connector_for(evse, connector_id)
-    location = evse.location
     session = reservation_use(
         evse=evse,
         connector_id=connector.ocpi_id,
@@ -239,49 +245,77 @@ def session_stopped(
     stopped_at: datetime,
     ended_at: datetime | None = None,
     create_cdr: bool = True,
+    readings: list[tuple[datetime, Decimal]] | None = None,
+    readings_since: datetime | None = None,
+    release_evse: bool = True,
 ) -> tuple[ChargingSession, Any]:
     """StopTransaction at `stopped_at` (charging ends); the EV leaves at `ended_at` (default: at once).
 
-    Idle time between them is a PARKING_TIME period. The session is COMPLETED at ended_at, the EVSE becomes
-    AVAILABLE and the CDR is issued (cdrs.services.cdr_create_from_session, which pushes it). Returns
-    (session, cdr); cdr is None when it could not be issued (logged: the session stays COMPLETED and staff can
-    issue it later).
+    `readings`: the last meter values, (time, cumulative kWh since the start), newer than `readings_since` (the
+    end of the session's last charging period; default its start): one ChargingPeriod per interval, as
+    meter_values would add them, but written with the stop (one session write, one push). Idle time between
+    stopped_at and ended_at is a PARKING_TIME period. The session is COMPLETED at ended_at with its running cost,
+    the EVSE becomes AVAILABLE and the CDR is issued (cdrs.services.cdr_create_from_session, which pushes it).
+    Returns (session, cdr); cdr is None when it could not be issued (logged: the session stays COMPLETED and staff
+    can issue it later) or with create_cdr=False (then `session_cdr`).
+
+    Three transactions (one when called inside the caller's): the session (its rows only, the expensive part:
+    pricing, the push), then the EVSE (`evse_released`: the location locked first, held only for the EVSE's
+    own write; release_evse=False leaves it to the caller), then the CDR. So stops of several EVSEs of one
+    location queue on the location only for the short EVSE write, and no transaction that holds a session
+    ever waits for a location (starts lock the location first, then the session).
     """
     ended_at = ended_at or stopped_at
     if ended_at < stopped_at:
         raise GatewayEventError("ended_at must not be before stopped_at")
-    with transaction.atomic():
+    evse = _evse_of(session)
+    with transaction.atomic():  # the session's rows only: the location is not locked while pricing
         session = ChargingSession.objects.get(pk=session.pk)
         if session.is_final:
             raise GatewayEventError(f"Session {session.ocpi_id} is already {session.status}")
+        new: list[dict[str, Any]] = []
+        kwh = Decimal(session.kwh or 0)
+        previous_at = readings_since or session.start_date_time
+        for at, total in sorted(readings or []):
+            total = Decimal(str(total)).quantize(ENERGY_QUANTUM)
+            if at <= previous_at:
+                continue
+            if total < kwh:
+                raise GatewayEventError(f"meter went backwards: {total} kWh < {kwh} kWh")
+            new.append({"start_date_time": previous_at, "dimensions": _dimensions(total - kwh, previous_at, at)})
+            previous_at, kwh = at, total
         if ended_at > stopped_at:
             parking = [{"type": "PARKING_TIME", "volume": _hours(stopped_at, ended_at)}]
-            periods = [
-                *(session.charging_periods or []),
-                to_stored_period({"start_date_time": stopped_at, "dimensions": parking}),
-            ]
-            cost_excl, cost_incl = _running_cost(session, periods, ended_at)
-            session = session_add_period(
-                session=session,
-                start_date_time=stopped_at,
-                dimensions=parking,
-                kwh_total=session.kwh,
-                cost_excl_vat=cost_excl,
-                cost_incl_vat=cost_incl,
-            )
-        elif session.charging_periods:
-            cost_excl, cost_incl = _running_cost(session, list(session.charging_periods), ended_at)
-            if cost_excl is not None and cost_excl != session.total_cost_excl_vat:
-                session = session_update(session=session, total_cost_excl_vat=cost_excl, total_cost_incl_vat=cost_incl)
+            new.append({"start_date_time": stopped_at, "dimensions": parking})
+        periods = [*(session.charging_periods or []), *(to_stored_period(p) for p in new)]
+        cost_excl, cost_incl = _running_cost(session, periods, ended_at, evse=evse) if periods else (None, None)
         if session.status != SessionStatus.ACTIVE:
             session = session_update(session=session, status=SessionStatus.ACTIVE)
-        session = session_stop(session=session, end_date_time=ended_at)
-        evse = _evse_of(session)
-        if evse is not None and not _other_active(session):
-            evse_status_changed(evse=evse, status="AVAILABLE")
-    cdr = _create_cdr(session) if create_cdr else None
+        session = session_stop(
+            session=session,
+            end_date_time=ended_at,
+            charging_periods=new,
+            kwh_total=kwh,
+            cost_excl_vat=cost_excl,
+            cost_incl_vat=cost_incl,
+        )
+    if release_evse:
+        evse_released(session, evse=evse)
+    cdr = session_cdr(session) if create_cdr else None
     logger.info("Session %s stopped (%s kWh), CDR %s", session.ocpi_id, session.kwh, getattr(cdr, "ocpi_id", None))
     return session, cdr
+
+
+def evse_released(session: ChargingSession, *, evse: EVSE | None = None) -> None:
+    """A session of this EVSE ended: the EVSE becomes AVAILABLE unless another session is active on it (one
+    transaction: the location locked first)."""
+    evse = evse or _evse_of(session)
+    if evse is None:
+        return
+    with transaction.atomic():
+        location_lock(evse.location)  # first: see the module docstring
+        if not _other_active(session):
+            evse_status_changed(evse=evse, status="AVAILABLE")
 
 
 def _other_active(session: ChargingSession) -> bool:
@@ -295,7 +329,8 @@ def _other_active(session: ChargingSession) -> bool:
     )
 
 
-def _create_cdr(session: ChargingSession) -> Any:
+def session_cdr(session: ChargingSession) -> Any:
+    """Issue the CDR of a stopped session (None, logged, when it cannot be issued)."""
     try:
         return cdr_create_from_session(session=session)
     except (CdrError, ValidationError) as exc:
@@ -307,9 +342,11 @@ __all__ = [
     "GatewayEventError",
     "connector_for",
     "connector_max_power_w",
+    "evse_released",
     "evse_status_changed",
     "meter_values",
     "meter_values_replayed",
+    "session_cdr",
     "session_started",
     "session_stopped",
 ]

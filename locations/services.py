@@ -10,11 +10,20 @@ EVSE or Connector gives its parents that same value (locations.md 3.2, 3.3).
 
 Every change to one of our rows enqueues a push with `_push()` in the same transaction, which also rebuilds the
 location's stored 2.2.1 Sender document (locations/documents.py).
+
+Lock order (issue 16, PostgreSQL deadlocks of the OCPP server): every write of an existing Location or of one of
+its EVSEs or Connectors first locks the Location row (`location_lock`, SELECT ... FOR UPDATE), before any other
+row: the EVSE, the Sender document, the location's outbox row. Concurrent writes to EVSEs of one location (status
+changes, sessions starting and stopping) then queue on that one row instead of taking the EVSE, the document and
+the location in different orders. Callers that change sessions or other rows of a location in the same
+transaction (chargepoints.events) take the location lock first too; several locations are locked in pk order
+(`locations_lock`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -54,6 +63,24 @@ def _push(location: Location, hint: dict[str, Any]) -> None:
 
     location_document_refresh(location)  # the Sender's ready JSON, in the same transaction as the push
     outbox_enqueue(module="locations", object_id=location.pk, hint=hint)
+
+
+def locations_lock(location_ids: Iterable[int]) -> None:
+    """Lock these Location rows (SELECT ... FOR UPDATE, in pk order) until the end of the caller's transaction:
+    the first lock of every write that touches a location, its EVSEs, connectors or sessions (see the module
+    docstring). Inside transaction.atomic only."""
+    ids = sorted(set(location_ids))
+    if ids:
+        list(Location.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+
+def location_lock(location: Location) -> Location:
+    """Lock one location's row (see locations_lock) and refresh its last_updated from it (a concurrent write may
+    have moved it since `location` was read). Returns `location`."""
+    stamp = Location.objects.select_for_update().filter(pk=location.pk).values_list("last_updated", flat=True).first()
+    if stamp is not None:
+        location.last_updated = stamp
+    return location
 
 
 def _spec_fields(names: list[str]) -> list[str]:
@@ -203,9 +230,12 @@ def location_put(*, data: dict[str, Any]) -> tuple[Location, bool]:
     """
     country_code, party_id = data["country_code"].upper(), data["party_id"].upper()
     ours = party_is_ours(country_code=country_code, party_id=party_id)
-    location = Location.objects.filter(
-        country_code=country_code, party_id=party_id, ocpi_id__iexact=data["ocpi_id"]
-    ).first()
+    location = (
+        Location.objects.select_for_update()
+        .filter(country_code=country_code, party_id=party_id, ocpi_id__iexact=data["ocpi_id"])
+        .order_by("pk")
+        .first()
+    )
     created = location is None
     if location is None:
         location = Location(country_code=country_code, party_id=party_id, ocpi_id=data["ocpi_id"])
@@ -270,6 +300,7 @@ def location_create(*, data: dict[str, Any]) -> Location:
 @transaction.atomic
 def location_update(*, location: Location, data: dict[str, Any]) -> Location:
     """PATCH semantics: only the keys present in `data` change. An `evses` list replaces the EVSE list."""
+    location_lock(location)
     ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
     changed = _apply(location, data, LOCATION_FIELDS, replace=False)
     if not ours and data.get("last_updated") and data["last_updated"] != location.last_updated:
@@ -301,6 +332,7 @@ def location_publish(*, location: Location, publish: bool = True) -> Location:
 @transaction.atomic
 def location_push_now(*, location: Location) -> None:
     """Staff asked to resend a location to every partner: enqueue a full push, change nothing."""
+    location_lock(location)
     if party_is_ours(country_code=location.country_code, party_id=location.party_id):
         _push(location, {"full": True})
 
@@ -311,6 +343,7 @@ def location_push_now(*, location: Location) -> None:
 @transaction.atomic
 def evse_put(*, location: Location, data: dict[str, Any]) -> tuple[EVSE, bool]:
     """Create or replace one EVSE of `location` (and its connectors when `connectors` is given)."""
+    location_lock(location)
     ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
     existing = location.evses.filter(uid__iexact=data["uid"]).first()
     evse, changed = _evse_write(location, data, ours=ours, evse=existing, replace=True)
@@ -324,7 +357,7 @@ def evse_put(*, location: Location, data: dict[str, Any]) -> tuple[EVSE, bool]:
 @transaction.atomic
 def evse_update(*, evse: EVSE, data: dict[str, Any]) -> EVSE:
     """PATCH an EVSE: only the keys present change; a `connectors` list replaces the connectors."""
-    location = evse.location
+    location = location_lock(evse.location)
     ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
     evse, changed = _evse_write(location, data, ours=ours, evse=evse, replace=False)
     if changed:
@@ -352,7 +385,7 @@ def evse_set_status(*, evse: EVSE, status: str, last_updated: datetime | None = 
 @transaction.atomic
 def connector_put(*, evse: EVSE, data: dict[str, Any]) -> tuple[Connector, bool]:
     """Create or replace one connector of `evse`."""
-    location = evse.location
+    location = location_lock(evse.location)
     ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
     existing = evse.connectors.filter(ocpi_id__iexact=data["ocpi_id"]).first()
     connector, changed = _connector_write(evse, data, ours=ours, connector=existing, replace=True)
@@ -368,7 +401,7 @@ def connector_put(*, evse: EVSE, data: dict[str, Any]) -> tuple[Connector, bool]
 def connector_update(*, connector: Connector, data: dict[str, Any]) -> Connector:
     """PATCH a connector (e.g. tariff_ids); parents' last_updated follow."""
     evse = connector.evse
-    location = evse.location
+    location = location_lock(evse.location)
     ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
     connector, changed = _connector_write(evse, data, ours=ours, connector=connector, replace=False)
     if changed:
@@ -572,5 +605,6 @@ def location_expire_received(*, location: Location) -> int:
     push of the same or a newer state is applied. Returns the number of EVSEs changed."""
     if party_is_ours(country_code=location.country_code, party_id=location.party_id):
         raise ReceivedNotAllowedError(f"Location {location} belongs to one of our parties")
+    location_lock(location)
     location_documents_invalidate([location.pk])  # a queryset update: no signal
     return location.evses.exclude(status=EVSEStatus.REMOVED).update(status=EVSEStatus.REMOVED)

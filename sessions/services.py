@@ -216,6 +216,39 @@ def session_start(
     return session
 
 
+def _add_periods(
+    session: ChargingSession,
+    periods: list[dict[str, Any]],
+    kwh_total: Decimal | float | int | None,
+    cost_excl_vat: Decimal | float | int | None,
+    cost_incl_vat: Decimal | float | int | None,
+) -> list[str]:
+    """Append ChargingPeriods (chronological, after the last one) to a locked session of ours and set kwh (total
+    so far; None keeps it) and the running cost (None keeps it). Returns the model fields changed (unsaved)."""
+    stored = list(session.charging_periods or [])
+    changed = []
+    for period in periods:
+        dims = _validated(CdrDimensionSerializer, period["dimensions"], "dimensions", many=True)
+        if not dims:
+            raise ValidationError({"dimensions": "a charging period needs at least one dimension"})
+        if stored and period["start_date_time"] <= parse_datetime(stored[-1]["start_date_time"]):
+            raise ValidationError({"start_date_time": "must be after the start of the previous charging period"})
+        stored.append(to_stored_period({**period, "dimensions": dims}))
+    if periods:
+        session.charging_periods = stored
+        changed.append("charging_periods")
+    kwh = _decimal(kwh_total, "kwh_total")
+    if kwh is not None and kwh != session.kwh:
+        session.kwh = kwh
+        changed.append("kwh")
+    for field, value in (("total_cost_excl_vat", cost_excl_vat), ("total_cost_incl_vat", cost_incl_vat)):
+        amount = _decimal(value, field)
+        if amount is not None and amount != getattr(session, field):
+            setattr(session, field, amount)
+            changed.append(field)
+    return changed
+
+
 @transaction.atomic
 def session_add_period(
     *,
@@ -235,26 +268,10 @@ def session_add_period(
     session = _lock_ours(session)
     if session.is_final:
         raise ValidationError(f"Session {session} is {session.status}: no further changes")
-    dims = _validated(CdrDimensionSerializer, dimensions, "dimensions", many=True)
-    if not dims:
-        raise ValidationError({"dimensions": "a charging period needs at least one dimension"})
-    periods = list(session.charging_periods or [])
-    if periods and start_date_time <= parse_datetime(periods[-1]["start_date_time"]):
-        raise ValidationError({"start_date_time": "must be after the start of the previous charging period"})
-    period: dict[str, Any] = {"start_date_time": start_date_time, "dimensions": dims}
+    period: dict[str, Any] = {"start_date_time": start_date_time, "dimensions": dimensions}
     if tariff_id:
         period["tariff_id"] = tariff_id
-    session.charging_periods = [*periods, to_stored_period(period)]
-    changed = ["charging_periods"]
-    kwh = _decimal(kwh_total, "kwh_total")
-    if kwh != session.kwh:
-        session.kwh = kwh  # type: ignore[assignment]  # kwh_total is required: never None here
-        changed.append("kwh")
-    for field, value in (("total_cost_excl_vat", cost_excl_vat), ("total_cost_incl_vat", cost_incl_vat)):
-        amount = _decimal(value, field)
-        if amount is not None and amount != getattr(session, field):
-            setattr(session, field, amount)
-            changed.append(field)
+    changed = _add_periods(session, [period], kwh_total, cost_excl_vat, cost_incl_vat)
     session.last_updated = _now()
     _clean(session)
     session.save(update_fields=[*changed, "last_updated"])
@@ -303,10 +320,19 @@ def session_replace_periods(
 
 @transaction.atomic
 def session_stop(
-    *, session: ChargingSession, end_date_time: datetime, status: str = SessionStatus.COMPLETED
+    *,
+    session: ChargingSession,
+    end_date_time: datetime,
+    status: str = SessionStatus.COMPLETED,
+    charging_periods: list[dict[str, Any]] | None = None,
+    kwh_total: Decimal | float | int | None = None,
+    cost_excl_vat: Decimal | float | int | None = None,
+    cost_incl_vat: Decimal | float | int | None = None,
 ) -> ChargingSession:
     """End one of our sessions (COMPLETED, or INVALID: not billed). Always pushed at once (never paced).
 
+    The last meter values may come with it: `charging_periods` appended (as session_add_period), `kwh_total` and
+    the costs set (None keeps them), in the same write and the same push as the end.
     Stopping again with the same status and end time is a no-op (a repeated StopTransaction).
     """
     if status not in FINAL_STATUSES:
@@ -316,12 +342,13 @@ def session_stop(
         if session.status == status and session.end_date_time == end_date_time:
             return session
         raise ValidationError(f"Session {session} is already {session.status}")
+    changed = _add_periods(session, list(charging_periods or []), kwh_total, cost_excl_vat, cost_incl_vat)
     session.end_date_time = end_date_time
     session.status = status
     session.last_updated = _now()
     _clean(session)
-    session.save(update_fields=["end_date_time", "status", "last_updated"])
-    _push(session, {"fields": ["end_date_time", "status", "last_updated"]})
+    session.save(update_fields=[*changed, "end_date_time", "status", "last_updated"])
+    _push(session, {"fields": [*_spec_fields(changed), "end_date_time", "status", "last_updated"]})
     return session
 
 

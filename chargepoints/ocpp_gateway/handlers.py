@@ -11,20 +11,24 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from chargepoints import events
 from chargepoints.models import ChargePoint, ChargePointConnector, OcppMessage, OcppTransaction
+from locations.services import locations_lock
 from partners.models import Partner
 from sessions.gateway import GatewayEventError
 from sessions.models import ChargingSession
@@ -54,6 +58,39 @@ def parse_time(value: str | None) -> datetime:
     if not value:
         return timezone.now()
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+T = TypeVar("T")
+# PostgreSQL SQLSTATEs of a transaction that lost a lock conflict: deadlock_detected, serialization_failure.
+LOCK_CONFLICTS = {"40P01": "deadlock", "40001": "serialization failure"}
+DB_RETRIES = 2
+
+
+def _lock_conflict(exc: OperationalError) -> str | None:
+    return LOCK_CONFLICTS.get(getattr(exc.__cause__, "sqlstate", None) or "")
+
+
+def atomic_retrying(func: Callable[[bool], T], what: str) -> T:
+    """`func(first_attempt)` in one transaction; when PostgreSQL aborts it for a deadlock or a serialization
+    failure it runs again (at most DB_RETRIES more times, after a short random pause) instead of the charge
+    point getting a CallError. A safety net only: the lock order (every write of a location's EVSEs and sessions
+    locks the location first, locations.services) is what prevents deadlocks. `first_attempt` False: re-read
+    what the failed attempt may have changed in memory. Inside an outer transaction there is no retry (that
+    transaction is aborted: the outermost caller decides)."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            return func(True)
+    for attempt in range(DB_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return func(attempt == 0)
+        except OperationalError as exc:
+            conflict = _lock_conflict(exc)
+            if conflict is None or attempt == DB_RETRIES:
+                raise
+            logger.warning("%s: %s, rolled back; retrying (%d of %d)", what, conflict, attempt + 1, DB_RETRIES)
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # --- connection ----------------------------------------------------------------------------------------
@@ -234,28 +271,36 @@ def status(identity: str, *, evse_id: int, connector_id: int | None, ocpp_status
     lifts it and every EVSE gets back the last status of its own connector (AVAILABLE if it never sent one).
     A connector's own status is always remembered, and applied unless the whole charge point is blocked."""
     if evse_id == 0:
-        return _station_status(identity, ocpp_status)
+        return atomic_retrying(lambda first: _station_status(identity, ocpp_status), f"{identity} StatusNotification")
     ocpi = STATUS_MAP.get(ocpp_status)
-    mapping = _connector(identity, evse_id, connector_id)
-    if ocpi is None or mapping is None:  # an unmapped connector, or a status OCPP does not define
+    if ocpi is None:  # a status OCPP does not define
         return None
-    ChargePointConnector.objects.filter(pk=mapping.pk).update(ocpp_status=ocpp_status)
-    blocked = ChargePoint.objects.filter(identity=identity).values_list("station_status", flat=True).first()
-    if blocked in STATION_BLOCKING:
-        return None
-    events.evse_status_changed(evse=mapping.evse, status=ocpi)
-    return ocpi
+
+    def apply(first: bool) -> str | None:
+        mapping = _connector(identity, evse_id, connector_id)
+        if mapping is None:  # an unmapped connector
+            return None
+        blocked = ChargePoint.objects.filter(identity=identity).values_list("station_status", flat=True).first()
+        applied = None
+        if blocked not in STATION_BLOCKING:  # the EVSE (and so its location, locked first) before anything else
+            events.evse_status_changed(evse=mapping.evse, status=ocpi)
+            applied = ocpi
+        ChargePointConnector.objects.filter(pk=mapping.pk).update(ocpp_status=ocpp_status)
+        return applied
+
+    return atomic_retrying(apply, f"{identity} StatusNotification")
 
 
 def _station_status(identity: str, ocpp_status: str) -> str | None:
     if ocpp_status not in STATUS_MAP:
         return None
-    ChargePoint.objects.filter(identity=identity).update(station_status=ocpp_status)
     mappings = list(
         ChargePointConnector.objects.select_related("evse__location")
         .filter(charge_point__identity=identity)
         .order_by("evse_id", "ocpp_evse_id", "ocpp_connector_id")
     )
+    locations_lock(m.evse.location_id for m in mappings)  # first, in pk order: locations.services lock order
+    ChargePoint.objects.filter(identity=identity).update(station_status=ocpp_status)
     by_evse: dict[int, list[ChargePointConnector]] = {}
     for mapping in mappings:
         by_evse.setdefault(mapping.evse_id, []).append(mapping)
@@ -344,12 +389,16 @@ def transaction_start(
     else:
         auth = authorize(identity, id_tag, evse_id=evse_id)
     started_at = parse_time(timestamp)
-    with transaction.atomic():
+
+    def record(first: bool) -> OcppTransaction:
+        current = mapping if first or mapping is None else _connector(identity, evse_id, connector_id)
+        if current is not None:  # the location first: locations.services lock order
+            locations_lock([current.evse.location_id])
         cp = ChargePoint.objects.get(identity=identity)
         tx = OcppTransaction.objects.create(
             charge_point=cp,
             transaction_id=transaction_id or f"pending-{timezone.now().timestamp()}",
-            connector=mapping,
+            connector=current,
             id_tag=id_tag[:36],
             started_at=started_at,
             meter_start_wh=meter_start_wh,
@@ -357,22 +406,22 @@ def transaction_start(
         )
         if transaction_id is None:  # 1.6: the Central System chooses an integer transactionId
             tx.transaction_id = str(tx.pk)
-        if remote is not None and mapping is not None:  # our START_SESSION (commands.md 6.3): COMMAND
+        if remote is not None and current is not None:  # our START_SESSION (commands.md 6.3): COMMAND
             owner_id = remote.get("token_owner_partner_id")
             tx.session = events.session_started(
-                evse=mapping.evse,
-                connector_id=mapping.connector.ocpi_id if mapping.connector else None,
+                evse=current.evse,
+                connector_id=current.connector.ocpi_id if current.connector else None,
                 cdr_token=remote["cdr_token"],
                 auth_method="COMMAND",
                 started_at=started_at,
                 authorization_reference=remote.get("authorization_reference"),
                 token_owner_partner=Partner.objects.filter(pk=owner_id).first() if owner_id else None,
             )
-            ChargePointConnector.objects.filter(pk=mapping.pk).update(pending_start=None)
-        elif auth.status == "Accepted" and mapping is not None and auth.token is not None:
+            ChargePointConnector.objects.filter(pk=current.pk).update(pending_start=None)
+        elif auth.status == "Accepted" and current is not None and auth.token is not None:
             tx.session = events.session_started(
-                evse=mapping.evse,
-                connector_id=mapping.connector.ocpi_id if mapping.connector else None,
+                evse=current.evse,
+                connector_id=current.connector.ocpi_id if current.connector else None,
                 cdr_token=_cdr_token(auth.token),
                 auth_method="AUTH_REQUEST" if auth.authorization_reference else "WHITELIST",
                 started_at=started_at,
@@ -380,7 +429,9 @@ def transaction_start(
                 token_owner_partner=auth.owner,
             )
         tx.save()
-    return tx, auth.status
+        return tx
+
+    return atomic_retrying(record, f"{identity} StartTransaction"), auth.status
 
 
 def _repeated_start(
@@ -454,6 +505,10 @@ def transaction_meter(
     if readings is None:
         return False
     batch = [readings] if isinstance(readings, tuple) else list(readings)
+    return atomic_retrying(lambda first: _apply_meter(identity, transaction_id, batch), f"{identity} MeterValues")
+
+
+def _apply_meter(identity: str, transaction_id: str, batch: list[tuple[datetime, int]]) -> bool:
     with transaction.atomic():
         tx = (
             OcppTransaction.objects.select_for_update()
@@ -513,8 +568,12 @@ def transaction_stop(
     meter_stop_wh: int | None,
     readings: list[tuple[datetime, int]] | None = None,
 ) -> OcppTransaction | None:
-    """StopTransaction (1.6, with its transactionData) / TransactionEvent Ended (2.0.1): the last readings,
-    then events.session_stopped (the session COMPLETED, the EVSE AVAILABLE, the CDR issued)."""
+    """StopTransaction (1.6, with its transactionData) / TransactionEvent Ended (2.0.1): the last readings and
+    the stop in one session write and one push (events.session_stopped), then the EVSE AVAILABLE
+    (events.evse_released), then the CDR; each step its own transaction, retried on a deadlock.
+
+    Readings newer than the last one applied go into the stop's own write (events.session_stopped(readings=...));
+    older ones (queued while offline) rebuild the periods first (transaction_meter), as MeterValues would."""
     tx = _find(identity, transaction_id)
     if tx is None or tx.stopped_at is not None:
         return tx
@@ -522,12 +581,66 @@ def transaction_stop(
     final = list(readings or [])
     if meter_stop_wh is not None:
         final.append((stopped_at, meter_stop_wh))
-    if final:
-        transaction_meter(identity, transaction_id, final)
-    OcppTransaction.objects.filter(pk=tx.pk).update(stopped_at=stopped_at)
-    if final:  # transaction_meter changed its readings on its own copy
+
+    def stop(first: bool) -> OcppTransaction | None:
+        locked = (
+            OcppTransaction.objects.select_for_update(of=("self",)).select_related("session").filter(pk=tx.pk).first()
+        )
+        if locked is None or locked.stopped_at is not None:
+            return locked
+        if locked.session is not None and not locked.session.is_final:
+            _stop_session(identity, locked, stopped_at, final)
+        elif final:
+            _apply_meter(identity, transaction_id, final)  # only remembered on the transaction
+            locked.refresh_from_db(fields=["readings", "last_meter_at"])
+        locked.stopped_at = stopped_at
+        OcppTransaction.objects.filter(pk=locked.pk).update(
+            stopped_at=stopped_at, readings=locked.readings, last_meter_at=locked.last_meter_at
+        )
+        return locked
+
+    # Three transactions, as events.session_stopped: the transaction and its session (no location lock held while
+    # pricing), the EVSE (the location locked first, briefly), the CDR.
+    stopped = atomic_retrying(stop, f"{identity} StopTransaction")
+    if stopped is not None and stopped.session is not None and stopped.session.is_final:
+        session = stopped.session
+        atomic_retrying(lambda first: events.evse_released(session), f"{identity} StopTransaction EVSE")
+        atomic_retrying(lambda first: events.session_cdr(session), f"{identity} StopTransaction CDR")
+    return stopped
+
+
+def _stop_session(identity: str, tx: OcppTransaction, stopped_at: datetime, final: list[tuple[datetime, int]]) -> None:
+    """The session of a locked transaction stopped with its final readings (tx's readings updated in memory)."""
+    session = tx.session
+    assert session is not None
+    known = dict(tx.readings or [])
+    last = tx.last_meter_at or tx.started_at
+    new = sorted((at, wh) for at, wh in final if at > tx.started_at and _iso(at) not in known)
+    if new and new[0][0] <= last:  # older than what was applied: rebuild the periods in order first
+        _apply_meter(identity, tx.transaction_id, new)
         tx.refresh_from_db(fields=["readings", "last_meter_at"])
-    tx.stopped_at = stopped_at
-    if tx.session is not None:
-        events.session_stopped(session=tx.session, stopped_at=stopped_at)
-    return tx
+        session = ChargingSession.objects.get(pk=session.pk)
+        new = []
+    kwh = [(at, Decimal(max(wh - tx.meter_start_wh, 0)) / 1000) for at, wh in new]
+    try:
+        with transaction.atomic():
+            tx.session, _ = events.session_stopped(
+                session=session,
+                stopped_at=stopped_at,
+                create_cdr=False,
+                release_evse=False,
+                readings=kwh,
+                readings_since=last,
+            )
+    except (GatewayEventError, ValidationError) as exc:  # e.g. a meter that went backwards: stop without them
+        logger.warning(
+            "Charge point %s transaction %s: final meter values ignored (%s)", identity, tx.transaction_id, exc
+        )
+        new = []
+        tx.session, _ = events.session_stopped(
+            session=session, stopped_at=stopped_at, create_cdr=False, release_evse=False
+        )
+    if new:
+        known.update((_iso(at), wh) for at, wh in new)
+        tx.readings = sorted([at, wh] for at, wh in known.items())
+        tx.last_meter_at = new[-1][0]
