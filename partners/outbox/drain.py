@@ -369,8 +369,10 @@ def _send_batch(
     report["failed"] += len(sent_ids) - len(done)
     if any(result.sent for _, result in done):
         s._partner_answered(partner, pstate)  # closes the circuit (and wakes the rows that waited for it)
-    elif probing:
-        OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=s._now())  # let another one probe
+    elif probing and done:
+        # The probe was skipped (nothing sent): let another one probe. A probe that failed has set the next probe
+        # time itself (_on_transient), and the other outcomes released the probe in _send.
+        OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=s._now())
     _finish_batch(token, done)
     report["finished"] += len(done)
     _release(token, [r.pk for r in rows if r.pk not in sent_ids])

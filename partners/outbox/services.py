@@ -17,6 +17,7 @@ Guarantees (ARCHITECTURE.md "Outbox", STYLE.md 4):
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -143,18 +144,20 @@ def _enqueue_many(
         rows.select_for_update()
         .filter(state=OutboxState.PENDING)
         .order_by("partner_id")
-        .only("pk", "partner_id", "hint", "revision", "next_attempt_at", "claimed_until")
+        .only("pk", "partner_id", "hint", "next_attempt_at", "claimed_until")
     )
     results: list[tuple[int, int, bool]] = []
+    # Rows whose merged hint is the same (usually all of them: every partner got the same changes) are updated
+    # by one plain UPDATE each, cheaper to build and run than bulk_update's CASE per row.
+    by_hint: dict[str, tuple[dict[str, Any], list[int]]] = {}
     for row in open_rows:
-        row.hint = hint_merge(row.hint, hint)
-        row.revision += 1  # the row is locked: the same as F("revision") + 1
-        row.updated_at = now
+        merged = hint_merge(row.hint, hint)
+        by_hint.setdefault(json.dumps(merged, sort_keys=True), (merged, []))[1].append(row.pk)
         # A row in backoff keeps its schedule; a row being sent is re-sent by its task (revision changed).
         free = row.claimed_until is None or row.claimed_until <= now
         results.append((row.pk, row.partner_id, free and row.next_attempt_at <= now))
-    if open_rows:
-        OutboxDelivery.objects.bulk_update(open_rows, ["hint", "revision", "updated_at"])
+    for merged, ids in by_hint.values():
+        OutboxDelivery.objects.filter(pk__in=ids).update(hint=merged, revision=F("revision") + 1, updated_at=now)
     have = {row.partner_id for row in open_rows}
     missing = [pk for pk in partner_ids if pk not in have]
     if not missing:

@@ -171,6 +171,13 @@ def test_partner_down_then_up_gets_everything_in_order(receiver, clock, drains, 
     assert partner.outbox_deliveries.filter(state=OutboxState.PENDING, claim_token="").count() == 3
     # While blocked, a drain sends nothing.
     assert outbox_drain(partner_id=partner.pk)["outcome"] == "blocked"
+    # After the block one delivery probes; it fails: the partner is blocked again (the probe keeps the block).
+    clock.to(pstate.blocked_until + timedelta(milliseconds=1))
+    report = outbox_drain(partner_id=partner.pk)
+    assert report["outcome"] == "stopped" and report["sent"] == 1 and report["batches"] == 1
+    pstate.refresh_from_db()
+    assert pstate.consecutive_failures == 2 and pstate.blocked_until > clock.now
+    assert outbox_drain(partner_id=partner.pk)["outcome"] == "blocked"
     receiver.up()
     clock.to(pstate.blocked_until + timedelta(seconds=400))
     for location in locations:  # still changing while the partner was away
