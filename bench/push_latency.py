@@ -7,7 +7,8 @@ Needs PostgreSQL and Redis (the defaults above; the database is created and migr
 own rows are replaced at each run; the Redis db is flushed). It seeds `--locations` x `--evses-per-location` of
 our EVSEs, starts `--partners` OCPI Locations Receivers on loopback (one subprocess, one port each, answering
 at once and recording every EVSE status they receive with its arrival time), registers them as eMSP partners,
-starts a real worker (`celery -A ocpi_platform worker`, prefork) and lets the outbox send every location once
+starts a real worker (`celery -A ocpi_platform worker`, prefork; the outbox sends through one drain task per
+partner, partners/outbox/drain.py) and lets the outbox send every location once
 (warm-up: the partners then hold them, so the changes go out as PATCHes, as in steady state). Then it changes a
 random EVSE's status `--rate` times per minute for `--minutes` through the same service the admin, OCPP and the
 simulator use (`locations.services.evse_set_status`, one transaction each), recording the commit time.
@@ -17,7 +18,8 @@ change's (the outbox coalesces: a burst of changes of one location goes out as o
 state, so a change may arrive inside a later one). Printed: per-change latency from commit to arrival at each
 partner (p50/p95/p99/max), changes not delivered, order (no partner ever receives an older state of an EVSE after
 a newer one), final state (every partner's last status of every EVSE equals ours), requests sent and how many
-changes each carried, throughput, and the worker's CPU per request.
+changes each carried, throughput, the worker's CPU per request, the generator's CPU per change (the write
+path: evse_set_status with its outbox fan-out, in this process) and the receivers' CPU per request.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ STATUSES = ["AVAILABLE", "CHARGING", "BLOCKED", "RESERVED"]
 def _receiver_main(ports: list[int]) -> None:
     """One ThreadingHTTPServer per port; GET /dump returns what that port received."""
 
-    def make_handler(records: list[tuple[str, str, str, float]], lock: threading.Lock) -> type:
+    def make_handler(records: list[tuple[str, str, str, float]], lock: threading.Lock, requests: list[int]) -> type:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
@@ -80,6 +82,10 @@ def _receiver_main(ports: list[int]) -> None:
                     with lock:
                         self._answer(records)
                     return
+                if self.path == "/requests":
+                    with lock:
+                        self._answer(requests[0])
+                    return
                 self._ok()
 
             def _body(self) -> Any:
@@ -100,6 +106,7 @@ def _receiver_main(ports: list[int]) -> None:
                     got.append((tail[3], body["last_updated"], body["status"], arrived))
                 with lock:
                     records.extend(got)
+                    requests[0] += 1
                 self._ok()
 
             do_PUT = _receive  # noqa: N815
@@ -110,7 +117,7 @@ def _receiver_main(ports: list[int]) -> None:
     servers = []
     for port in ports:
         records: list[tuple[str, str, str, float]] = []
-        server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(records, threading.Lock()))
+        server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(records, threading.Lock(), [0]))
         server.daemon_threads = True
         servers.append(server)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -319,6 +326,17 @@ def _start_worker(concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _requests(port: int) -> int:
+    import requests
+
+    return int(requests.get(f"http://127.0.0.1:{port}/requests", timeout=30).json())
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _group_cpu_seconds(pgid: int) -> float:
     """utime + stime of every live process of the process group (the worker and its pool)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -388,6 +406,8 @@ def main() -> None:
         warm = _wait_drained("warm-up", args.drain_timeout)
         print(f"  warm-up done in {warm:.1f} s", flush=True)
         baseline = {port: len(_dump(port)) for port in ports}
+        requests0 = sum(_requests(port) for port in ports)
+        receivers_cpu0 = _process_cpu_seconds(receivers.pid)
 
         evses = {e.uid: e for e in EVSE.objects.filter(uid__in=uids)}
         status = {uid: e.status for uid, e in evses.items()}
@@ -395,6 +415,7 @@ def main() -> None:
         total = int(args.rate * args.minutes)
         interval = 60.0 / args.rate
         cpu0 = _group_cpu_seconds(worker.pid)
+        generator_cpu0 = time.process_time()
         rng = random.Random(1)
         start = time.monotonic()
         late = 0.0
@@ -418,8 +439,11 @@ def main() -> None:
                 print(f"  {i + 1}/{total} changes, {_open_deliveries()} deliveries open", flush=True)
                 last_print = time.monotonic()
         load_seconds = time.monotonic() - start
+        generator_cpu = time.process_time() - generator_cpu0
         drain = _wait_drained("drain", args.drain_timeout)
         cpu = _group_cpu_seconds(worker.pid) - cpu0
+        receivers_cpu = _process_cpu_seconds(receivers.pid) - receivers_cpu0
+        sent_requests = sum(_requests(port) for port in ports) - requests0
         close_old_connections()
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
@@ -431,6 +455,14 @@ def main() -> None:
     dumps = {port: _dump(port)[baseline[port] :] for port in ports}
     receivers.terminate()
     _report(args, changes, dumps, status, load_seconds, drain, late, cpu)
+    per_request = 1000 / max(sent_requests, 1)
+    print(
+        f"requests sent: {sent_requests} ({sent_requests / max(load_seconds + drain, 1e-9):.0f}/s over load + drain, "
+        f"{len(changes) * len(ports) / max(sent_requests, 1):.2f} change-deliveries per request); "
+        f"worker CPU {cpu * per_request:.2f} ms per request; "
+        f"generator CPU {generator_cpu / len(changes) * 1000:.2f} ms per change (evse_set_status, this process); "
+        f"receivers' CPU {receivers_cpu * per_request:.2f} ms per request"
+    )
     print(f"worker log: {log_path}")
 
 

@@ -75,8 +75,17 @@ def partner_serves_cpo(*, partner: Partner) -> bool:
 
 
 def partner_endpoint_url(*, partner: Partner, identifier: str, role: str) -> str | None:
+    """The URL of one of the partner's interfaces. Within an outbox drain (partners/outbox/drain.py) it is read
+    once per drain: the drain's Partner instance carries a memo for its few seconds."""
+    memo = getattr(partner, "_drain_memo", None)
+    key = ("endpoint", identifier, role)
+    if memo is not None and key in memo:
+        return memo[key]
     endpoint = PartnerEndpoint.objects.filter(partner=partner, identifier=identifier, role=role).first()
-    return endpoint.url if endpoint else None
+    url = endpoint.url if endpoint else None
+    if memo is not None:
+        memo[key] = url
+    return url
 
 
 def partner_list_with_endpoint(*, identifier: str, role: str) -> QuerySet[Partner]:

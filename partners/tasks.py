@@ -8,7 +8,7 @@ from ocpi_platform.ocpi.headers import PartyRef
 
 from . import services, sync
 from .models import Partner
-from .outbox import initial_sync
+from .outbox import drain, initial_sync
 from .outbox import services as outbox
 
 logger = logging.getLogger(__name__)
@@ -97,3 +97,10 @@ def partner_pull_due() -> int:
 def outbox_purge_finished() -> int:
     """Beat: keep finished outbox deliveries within OCPI_OUTBOX_RETENTION_DAYS."""
     return outbox.outbox_purge_finished()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def outbox_drain(*, partner_id: int) -> dict:
+    """Send a partner's due deliveries in order over one connection (partners/outbox/drain.py); at most one runs
+    per partner, a second one returns at once."""
+    return drain.outbox_drain(partner_id=partner_id)

@@ -243,6 +243,10 @@ OCPI_OUTBOX_BACKOFF_BASE_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_BASE_SECONDS",
 OCPI_OUTBOX_BACKOFF_MAX_SECONDS = env.float("OCPI_OUTBOX_BACKOFF_MAX_SECONDS", default=3600.0)
 OCPI_OUTBOX_RETENTION_DAYS = env.int("OCPI_OUTBOX_RETENTION_DAYS", default=30)
 OCPI_OUTBOX_PARTNER_CONCURRENCY = env.int("OCPI_OUTBOX_PARTNER_CONCURRENCY", default=2)
+# A partner's drain (partners/outbox/drain.py): deliveries claimed per statement, and how long one drain task sends
+# before it re-queues itself so that other partners' drains get the worker.
+OCPI_OUTBOX_DRAIN_BATCH = env.int("OCPI_OUTBOX_DRAIN_BATCH", default=50)
+OCPI_OUTBOX_DRAIN_SECONDS = env.float("OCPI_OUTBOX_DRAIN_SECONDS", default=5.0)
 # Initial sync (a partner that connects a Locations/Tariffs/Tokens Receiver gets what it should hold):
 OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS = env.float("OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS", default=5.0)
 OCPI_OUTBOX_INITIAL_SYNC_CHUNK = env.int("OCPI_OUTBOX_INITIAL_SYNC_CHUNK", default=500)

@@ -115,8 +115,16 @@ def partner_party(partner: Partner, roles: Iterable[str]) -> PartyRef | None:
     itself (Broadcast Push, transport.md 8.2).
     """
     wanted = list(roles)
+    memo = getattr(partner, "_drain_memo", None)  # read once per outbox drain (partners/outbox/drain.py)
+    key = ("party", *wanted)
+    if memo is not None and key in memo:
+        return memo[key]
+    party = None
     found = {r.role: r for r in partner.roles.filter(role__in=wanted).order_by("pk")}
     for role in wanted:
         if role in found:
-            return PartyRef.of(found[role].country_code, found[role].party_id)
-    return None
+            party = PartyRef.of(found[role].country_code, found[role].party_id)
+            break
+    if memo is not None:
+        memo[key] = party
+    return party

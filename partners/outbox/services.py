@@ -17,14 +17,18 @@ Guarantees (ARCHITECTURE.md "Outbox", STYLE.md 4):
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
@@ -62,6 +66,10 @@ DEFAULTS: dict[str, float] = {
     "OCPI_OUTBOX_BACKLOG_PER_SECOND": 1.0,  # initial sync rows the pump did not release fall due at this pace
     "OCPI_OUTBOX_INITIAL_SYNC_CHUNK": 500,  # objects per page (and transaction) of an initial sync
     "OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS": 5,  # after a partner registered with us: let it store our answer
+    "OCPI_OUTBOX_DRAIN_BATCH": 50,  # deliveries a partner's drain claims per statement
+    "OCPI_OUTBOX_DRAIN_SECONDS": 5,  # a drain that has run this long re-queues itself (fairness between partners)
+    "OCPI_OUTBOX_DRAIN_KEY_TTL_SECONDS": 30,  # a queued drain's dedupe key outlives its due time by this
+    "OCPI_OUTBOX_DRAIN_MAX_PAUSE_SECONDS": 1,  # a drain waits this long at most for its partner's rate limit
 }
 WAITING_FOR_PARTY = "waiting for party"  # note prefix of deliveries held for a party that is not CONNECTED
 # Note of the deliveries an initial sync parks (partners/outbox/initial_sync.py): released by outbox_pump.
@@ -104,18 +112,18 @@ def outbox_enqueue(
     if not partner_ids:
         return
     now = _now()
-    due: list[int] = []
+    due: list[tuple[int, int]] = []
     opened: list[int] = []
     with transaction.atomic():
-        for delivery_id, schedule_now in _enqueue_many(partner_ids, module, object_id, hint, now):
+        for delivery_id, partner_id, schedule_now in _enqueue_many(partner_ids, module, object_id, hint, now):
             if schedule_now:
-                due.append(delivery_id)
+                due.append((delivery_id, partner_id))
             opened.append(delivery_id)
         if due:
 
             def schedule_due() -> None:
-                for pk in due:
-                    _schedule(pk)
+                for pk, partner_id in due:
+                    _schedule(pk, partner_id=partner_id)
 
             transaction.on_commit(schedule_due, robust=True)
         if spec.pace is not None:
@@ -125,7 +133,7 @@ def outbox_enqueue(
 
 def _enqueue_many(
     partner_ids: list[int], module: str, object_id: int, hint: dict[str, Any], now: datetime
-) -> list[tuple[int, bool]]:
+) -> list[tuple[int, int, bool]]:
     """`_enqueue_one` for every recipient of one change with a constant number of queries (a change of an EVSE
     fans out to every partner with a Locations Receiver): the open rows are merged with one locking read and one
     bulk update, the missing ones created with one insert (after one read of the failed or dead rows they take
@@ -136,18 +144,20 @@ def _enqueue_many(
         rows.select_for_update()
         .filter(state=OutboxState.PENDING)
         .order_by("partner_id")
-        .only("pk", "partner_id", "hint", "revision", "next_attempt_at", "claimed_until")
+        .only("pk", "partner_id", "hint", "next_attempt_at", "claimed_until")
     )
-    results: list[tuple[int, bool]] = []
+    results: list[tuple[int, int, bool]] = []
+    # Rows whose merged hint is the same (usually all of them: every partner got the same changes) are updated
+    # by one plain UPDATE each, cheaper to build and run than bulk_update's CASE per row.
+    by_hint: dict[str, tuple[dict[str, Any], list[int]]] = {}
     for row in open_rows:
-        row.hint = hint_merge(row.hint, hint)
-        row.revision += 1  # the row is locked: the same as F("revision") + 1
-        row.updated_at = now
+        merged = hint_merge(row.hint, hint)
+        by_hint.setdefault(json.dumps(merged, sort_keys=True), (merged, []))[1].append(row.pk)
         # A row in backoff keeps its schedule; a row being sent is re-sent by its task (revision changed).
         free = row.claimed_until is None or row.claimed_until <= now
-        results.append((row.pk, free and row.next_attempt_at <= now))
-    if open_rows:
-        OutboxDelivery.objects.bulk_update(open_rows, ["hint", "revision", "updated_at"])
+        results.append((row.pk, row.partner_id, free and row.next_attempt_at <= now))
+    for merged, ids in by_hint.values():
+        OutboxDelivery.objects.filter(pk__in=ids).update(hint=merged, revision=F("revision") + 1, updated_at=now)
     have = {row.partner_id for row in open_rows}
     missing = [pk for pk in partner_ids if pk not in have]
     if not missing:
@@ -179,7 +189,8 @@ def _enqueue_many(
         with transaction.atomic():
             created = OutboxDelivery.objects.bulk_create(new_rows)
     except IntegrityError:
-        return results + [_enqueue_one(partner_id, module, object_id, hint, now) for partner_id in missing]
+        one = [(partner_id, _enqueue_one(partner_id, module, object_id, hint, now)) for partner_id in missing]
+        return results + [(pk, partner_id, schedule_now) for partner_id, (pk, schedule_now) in one]
     superseded = []
     for row in created:
         for old in stale.get(row.partner_id, []):
@@ -189,7 +200,7 @@ def _enqueue_many(
             superseded.append(old)
     if superseded:
         OutboxDelivery.objects.bulk_update(superseded, ["state", "note", "updated_at"])
-    return results + [(row.pk, True) for row in created]
+    return results + [(row.pk, row.partner_id, True) for row in created]
 
 
 def _enqueue_one(partner_id: int, module: str, object_id: int, hint: dict[str, Any], now: datetime) -> tuple[int, bool]:
@@ -259,15 +270,71 @@ def _pace(pace: Callable[..., datetime | None], delivery_id: int, now: datetime)
         next_attempt_at=at, queued_at=at if soon else None
     )
     if soon:
-        transaction.on_commit(lambda: _schedule(delivery_id, countdown), robust=True)
+        partner_id = row.partner_id
+        transaction.on_commit(lambda: _schedule(delivery_id, countdown, partner_id=partner_id), robust=True)
 
 
-def _schedule(delivery_id: int, countdown: float = 0) -> None:
-    """Queue a task; if the broker is unreachable the beat re-queues the row later."""
+def _schedule(delivery_id: int, countdown: float = 0, *, partner_id: int | None = None) -> None:
+    """Delivery `delivery_id` is due in `countdown` seconds: make sure its partner's drain runs then
+    (partners/outbox/drain.py; one task per partner, not per delivery). Tests replace this hook to play the
+    worker delivery by delivery (outbox_deliver)."""
+    if partner_id is None:
+        partner_id = OutboxDelivery.objects.filter(pk=delivery_id).values_list("partner_id", flat=True).first()
+        if partner_id is None:
+            return
+    schedule_drain(partner_id, countdown)
+
+
+# --- Drain scheduling: at most one pending drain task per partner ------------------------------------------
+
+_draining = threading.local()  # .partner_id: the partner whose drain runs in this thread (drain.py sets it)
+_DRAIN_KEY = "outbox:drain:{partner_id}"  # SET NX in the shared cache: a drain of the partner is queued
+
+
+def _drain_key(partner_id: int, countdown: float) -> str:
+    key = _DRAIN_KEY.format(partner_id=partner_id)
+    if countdown >= 1:  # a later drain (retry, backoff, rate limit): one per partner and second
+        key += f":{int(time.time() + countdown)}"
+    return key
+
+
+def _dedupe_drains() -> bool:
+    """Drains are deduplicated through the default cache when it is shared by every process (Redis); under
+    eager Celery (tests, `make run`) a drain runs inline at once, so there is nothing queued to deduplicate."""
+    return not settings.CELERY_TASK_ALWAYS_EAGER and "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+def schedule_drain(partner_id: int, countdown: float = 0, *, force: bool = False) -> None:
+    """Queue `outbox_drain(partner_id)` unless one is already queued for then (a key in the shared cache, set
+    with NX and cleared by the drain when it starts; its TTL bounds a lost task's key); `force` queues anyway
+    (the beat, a drain re-queuing itself). Inside the partner's own drain nothing is queued: the drain loops
+    and queues itself for its next due row before it returns. If the broker is unreachable the beat re-queues."""
+    if getattr(_draining, "partner_id", None) == partner_id:
+        return
+    eager = settings.CELERY_TASK_ALWAYS_EAGER
+    if eager and countdown > 0:
+        return  # eager Celery would run it now, before it is due: the (in-process) beat queues it when due
     try:
-        enqueue("partners.tasks.outbox_deliver", delivery_id=delivery_id, countdown=countdown or None)
+        if _dedupe_drains():
+            key = _drain_key(partner_id, countdown)
+            ttl = int(countdown + outbox_setting("OCPI_OUTBOX_DRAIN_KEY_TTL_SECONDS"))
+            if force:
+                cache.set(key, 1, ttl)
+            elif not cache.add(key, 1, ttl):
+                return
+        enqueue("partners.tasks.outbox_drain", partner_id=partner_id, countdown=countdown or None)
     except Exception:
-        logger.exception("Outbox: could not queue delivery %s; the beat will re-queue it", delivery_id)
+        logger.exception("Outbox: could not queue a drain of partner %s; the beat will re-queue it", partner_id)
+
+
+def drain_started(partner_id: int) -> None:
+    """The partner's drain holds its lock: later changes must queue a new drain (it finds this one running and
+    leaves the key set, so a burst queues at most one more)."""
+    if _dedupe_drains():
+        try:
+            cache.delete(_DRAIN_KEY.format(partner_id=partner_id))
+        except Exception:
+            logger.exception("Outbox: could not clear the drain key of partner %s", partner_id)
 
 
 # --- Deliver --------------------------------------------------------------------------------------
@@ -294,7 +361,9 @@ def _lease(partner: Partner) -> timedelta:
     )
 
 
-def _reschedule(delivery_id: int, *, at: datetime, token: str | None = None, **fields: Any) -> bool:
+def _reschedule(
+    delivery_id: int, *, at: datetime, token: str | None = None, partner_id: int | None = None, **fields: Any
+) -> bool:
     """Move a pending row to `at` (releasing our lease if we hold one) and queue a task for it if soon."""
     countdown = max(0.0, (at - _now()).total_seconds())
     soon = countdown <= outbox_setting("OCPI_OUTBOX_MAX_COUNTDOWN_SECONDS")
@@ -306,7 +375,7 @@ def _reschedule(delivery_id: int, *, at: datetime, token: str | None = None, **f
         rows = rows.filter(_free_claim())
     updated = rows.update(next_attempt_at=at, queued_at=at if soon else None, updated_at=_now(), **fields)
     if updated and soon:
-        _schedule(delivery_id, countdown)
+        _schedule(delivery_id, countdown, partner_id=partner_id)
     return bool(updated)
 
 
@@ -351,7 +420,11 @@ def outbox_deliver(*, delivery_id: int) -> str:
 
     pstate = _partner_state(partner)
     if pstate.blocked_until and pstate.blocked_until > now:
-        _reschedule(delivery.pk, at=pstate.blocked_until + _jitter(min(30.0, partner.timeout_seconds * 2)))
+        _reschedule(
+            delivery.pk,
+            partner_id=delivery.partner_id,
+            at=pstate.blocked_until + _jitter(min(30.0, partner.timeout_seconds * 2)),
+        )
         return "deferred"
     if _in_flight(partner.pk, now, exclude=delivery.pk) >= outbox_setting("OCPI_OUTBOX_PARTNER_CONCURRENCY"):
         return _wait_for_slot(delivery, partner, now)
@@ -370,13 +443,15 @@ def outbox_deliver(*, delivery_id: int) -> str:
             .update(blocked_until=now + _lease(partner))
         )
         if not acquired:
-            _reschedule(delivery.pk, at=now + _lease(partner) + _jitter(5.0), token=token)
+            _reschedule(
+                delivery.pk, partner_id=delivery.partner_id, at=now + _lease(partner) + _jitter(5.0), token=token
+            )
             return "deferred"
     wait = _rate_limit_wait(partner, pstate, now)
     if wait is not None:
         if probing:
             OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=now)
-        _reschedule(delivery.pk, at=now + wait, token=token)
+        _reschedule(delivery.pk, partner_id=delivery.partner_id, at=now + wait, token=token)
         return "rate-limited"
     return _push(delivery, partner, pstate, token, probing)
 
@@ -391,7 +466,11 @@ def _wait_for_slot(delivery: OutboxDelivery, partner: Partner, now: datetime) ->
     releases the oldest waiting row, `_pump_after`), rather than polling on a timer; a row nothing releases falls
     due by itself after OCPI_OUTBOX_SLOT_WAIT_SECONDS (the beat queues it). A retry keeps its short timer."""
     if delivery.attempts:
-        _reschedule(delivery.pk, at=now + timedelta(seconds=0.5) + _jitter(min(5.0, partner.timeout_seconds)))
+        _reschedule(
+            delivery.pk,
+            partner_id=delivery.partner_id,
+            at=now + timedelta(seconds=0.5) + _jitter(min(5.0, partner.timeout_seconds)),
+        )
         return "deferred"
     note = delivery.note if delivery.note in PARKED_NOTES else SLOT_NOTE
     parked = (
@@ -504,7 +583,7 @@ def _on_success(
         _pump_after(delivery)
         return state.lower()
     # A change merged in while we were sending (or our lease was lost): send again with the current state.
-    if _reschedule(delivery.pk, at=_now(), token=token, **common):
+    if _reschedule(delivery.pk, partner_id=delivery.partner_id, at=_now(), token=token, **common):
         return "resend"
     return "lost-lease"
 
@@ -531,7 +610,7 @@ def _wake(partner_id: int, now: datetime) -> None:
     )
     OutboxDelivery.objects.filter(pk__in=ids, state=OutboxState.PENDING).update(next_attempt_at=now, queued_at=now)
     for pk in ids:
-        _schedule(pk)
+        _schedule(pk, partner_id=partner_id)
 
 
 # --- Initial sync backlog (partners/outbox/initial_sync.py) ---------------------------------------------
@@ -561,7 +640,7 @@ def outbox_pump(*, partner_id: int, limit: int = 1) -> int:
         if parked.filter(pk=pk).update(next_attempt_at=now, queued_at=now, updated_at=now):
             released.append(pk)
     for pk in released:
-        _schedule(pk)
+        _schedule(pk, partner_id=partner_id)
     return len(released)
 
 
@@ -585,10 +664,12 @@ def _wait_for_party(delivery: OutboxDelivery, partner: Partner, token: str, exc:
     now = _now()
     recheck = timedelta(seconds=outbox_setting("OCPI_OUTBOX_PARTY_RECHECK_SECONDS"))
     note = f"{_waiting_note(exc.party)} {exc.status}"
-    _reschedule(delivery.pk, at=now + recheck, token=token, action="WAIT", note=note[:255])
+    _reschedule(
+        delivery.pk, partner_id=delivery.partner_id, at=now + recheck, token=token, action="WAIT", note=note[:255]
+    )
     # The party may have come back while we were deciding: its wake-up could have missed this row.
     if hub_party_status(partner=partner, party=exc.party) == "CONNECTED":
-        _reschedule(delivery.pk, at=_now())
+        _reschedule(delivery.pk, partner_id=delivery.partner_id, at=_now())
         return "resend"
     logger.info("Outbox: delivery %s waits for party %s (%s) at hub %s", delivery.pk, exc.party, exc.status, partner.pk)
     return "waiting"
@@ -605,7 +686,7 @@ def outbox_wake_party(*, partner_id: int, party: PartyRef) -> int:
         next_attempt_at=now, queued_at=now, note="", updated_at=now
     )
     for pk in ids:
-        _schedule(pk)
+        _schedule(pk, partner_id=partner_id)
     return len(ids)
 
 
@@ -627,7 +708,7 @@ def _retry_or_die(delivery: OutboxDelivery, token: str, exc: Exception, delay: t
         _pump_after(delivery)
         return "dead"
     # Not dead yet, or a change merged in meanwhile (it deserves its own attempt).
-    _reschedule(delivery.pk, at=_now() + delay, token=token, **fields)
+    _reschedule(delivery.pk, partner_id=delivery.partner_id, at=_now() + delay, token=token, **fields)
     _pump_after(delivery)  # our slot is free until the retry
     return "retry"
 
@@ -671,7 +752,7 @@ def _on_permanent(delivery: OutboxDelivery, token: str, exc: OcpiPermanentError)
         _pump_after(delivery)
         return "failed"
     # The object changed while we were sending: the new state may well be accepted.
-    _reschedule(delivery.pk, at=_now(), token=token, **fields)
+    _reschedule(delivery.pk, partner_id=delivery.partner_id, at=_now(), token=token, **fields)
     return "resend"
 
 
@@ -708,7 +789,7 @@ def outbox_requeue_due(*, grace_seconds: float | None = None) -> int:
         )
         due.filter(pk__in=ids).update(queued_at=now)
         for pk in ids:
-            _schedule(pk)
+            _schedule(pk, partner_id=partner_id)
         queued += len(ids)
     if queued:
         logger.info("Outbox: re-queued %s due deliveries", queued)
@@ -748,7 +829,8 @@ def outbox_retry(*, delivery: OutboxDelivery) -> OutboxDelivery:
             update_fields=["state", "attempts", "next_attempt_at", "queued_at", "finished_at", "note", "updated_at"]
         )
         target = delivery.pk
-    transaction.on_commit(lambda: _schedule(target), robust=True)
+    partner_id = delivery.partner_id
+    transaction.on_commit(lambda: _schedule(target, partner_id=partner_id), robust=True)
     return delivery
 
 

@@ -122,7 +122,7 @@ class Runner:
     scheduled: list[tuple[int, float]] = field(default_factory=list)
     results: list[str] = field(default_factory=list)
 
-    def schedule(self, delivery_id: int, countdown: float = 0) -> None:
+    def schedule(self, delivery_id: int, countdown: float = 0, *, partner_id: int | None = None) -> None:
         self.scheduled.append((delivery_id, countdown))
 
     def due(self) -> list[int]:

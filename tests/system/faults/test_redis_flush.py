@@ -3,10 +3,12 @@
 300 new Locations are committed at once (300 tasks in Redis) for one eMSP whose Receiver answers after 50 ms.
 When about 40 have arrived, the broker database is flushed: the queued tasks (and the worker's unacknowledged
 ones) are gone while their deliveries stay pending in PostgreSQL. 30 more Locations are created after the
-flush (their tasks are queued normally). First it is shown that without the beat the flushed deliveries stay
-pending (once the tasks the worker already held in memory have run, nothing changes for 3 s); then the beat's
-outbox_requeue_due (run from the test process every second, requeue grace 3 s) re-queues them: every delivery
-is DELIVERED and the partner holds all 330 Locations.
+flush (their tasks are queued normally). The outbox sends through one drain task per partner that loops until none
+of the partner's rows is due (partners/outbox/drain.py): a drain running during the flush goes on, and the drain
+queued by the 30 later changes sends the flushed rows too, so usually none is left for the beat; whatever is
+(a drain lost while queued, with nothing queued after it) is re-queued by the beat's outbox_requeue_due (run from
+the test process every second, requeue grace 3 s; tests/outbox/test_drain.py shows a lost drain recovered by
+it). In the end every delivery is DELIVERED and the partner holds all 330 Locations.
 
 Time bound: 180 s (pytest-timeout); about 30-40 s on a 2-core machine.
 """
@@ -69,11 +71,10 @@ def test_redis_flushed_mid_run_outbox_requeues_and_delivers_all(
         60,
         f"the deliveries queued after the flush\n{worker.log()}",
     )
-    stuck = stable_pending(quiet=3.0, timeout=30)  # tasks the worker held in memory may still run meanwhile
-    assert stuck > 0, "the flush must have lost queued tasks, which nothing but the beat resends"
+    stuck = stable_pending(quiet=3.0, timeout=30)  # drains the worker held in memory may still run meanwhile
 
     waited = settle(120, beat_every=1.0, worker=worker)
-    print(f"{stuck} deliveries lost their task in the flush; settled {waited:.1f}s after the beat started")  # noqa: T201
+    print(f"{stuck} deliveries left for the beat after the flush; settled {waited:.1f}s after the beat started")  # noqa: T201
 
     assert OutboxDelivery.objects.count() == BEFORE + AFTER
     assert set(OutboxDelivery.objects.values_list("state", flat=True)) == {OutboxState.DELIVERED}
