@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 CONNECTED = "ocpp:connected"
 REPLY_TTL = 60
+CONSUMER_POLL = 1  # seconds a BLPOP waits before the consumer looks at the closed flag again
 
 
 def calls_key(server_id: str) -> str:
@@ -73,9 +74,14 @@ class RpcOcppServer(OcppServer):
             return
         self._closed = True
         if self._consumer is not None:
-            self._consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._consumer
+            # The consumer sees the flag within one BLPOP timeout. Cancelling a task blocked in a redis.asyncio
+            # read can leave the connection's teardown waiting for ever, so cancel only as a last resort.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._consumer), CONSUMER_POLL + 2)
+            except TimeoutError:
+                self._consumer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(self._consumer, 2)
         # every charge point this server registered, even one whose handler was cancelled mid-disconnect
         held = [cp for cp, sid in (await self.redis.hgetall(CONNECTED)).items() if sid == self.server_id]
         if held:
@@ -94,10 +100,13 @@ class RpcOcppServer(OcppServer):
 
     async def _consume(self) -> None:
         key = calls_key(self.server_id)
-        while True:
-            item = await self.redis.blpop([key], timeout=1)
+        while not self._closed:
+            item = await self.redis.blpop([key], timeout=CONSUMER_POLL)
             if item is None:
                 continue
+            if self._closed:  # stopped while waiting: leave the request for whoever takes this server id next
+                await self.redis.lpush(key, item[1])
+                return
             try:
                 request = json.loads(item[1])
             except ValueError:
