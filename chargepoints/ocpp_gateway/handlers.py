@@ -252,7 +252,7 @@ def heartbeat(identity: str) -> None:
 
 
 def _connector(identity: str, evse_id: int, connector_id: int | None = None) -> ChargePointConnector | None:
-    qs = ChargePointConnector.objects.select_related("evse__location", "connector").filter(
+    qs = ChargePointConnector.objects.select_related("evse__location", "connector", "charge_point").filter(
         charge_point__identity=identity, ocpp_evse_id=evse_id
     )
     if connector_id is not None:
@@ -280,7 +280,11 @@ def status(identity: str, *, evse_id: int, connector_id: int | None, ocpp_status
         mapping = _connector(identity, evse_id, connector_id)
         if mapping is None:  # an unmapped connector
             return None
-        blocked = ChargePoint.objects.filter(identity=identity).values_list("station_status", flat=True).first()
+        blocked = mapping.charge_point.station_status
+        if mapping.ocpp_status == ocpp_status and (blocked in STATION_BLOCKING or mapping.evse.status == ocpi):
+            # Chargers repeat their status (after every boot, reconnect and transaction step): nothing changes,
+            # so no location lock, no EVSE write and no push, one query.
+            return None if blocked in STATION_BLOCKING else ocpi
         applied = None
         if blocked not in STATION_BLOCKING:  # the EVSE (and so its location, locked first) before anything else
             events.evse_status_changed(evse=mapping.evse, status=ocpi)

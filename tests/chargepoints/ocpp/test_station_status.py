@@ -107,3 +107,33 @@ def test_v201_evse_zero_is_the_whole_station(ocpp_server: ServerThread, two_evse
         assert statuses() == {"EVSE-A": "CHARGING", "EVSE-B": "AVAILABLE"}
     finally:
         cp.close()
+
+
+@pytest.mark.django_db
+def test_a_repeated_status_notification_is_one_query_and_changes_nothing(charge_point: ChargePoint) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chargepoints.ocpp_gateway import handlers
+    from locations.models import EVSE
+    from partners.models import OutboxDelivery
+
+    assert handlers.status("CP-1", evse_id=1, connector_id=1, ocpp_status="Faulted") == "OUTOFORDER"
+    evse = EVSE.objects.get(uid="EVSE-A")
+    deliveries = OutboxDelivery.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        assert handlers.status("CP-1", evse_id=1, connector_id=1, ocpp_status="Faulted") == "OUTOFORDER"
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 1, statements  # the mapping with its EVSE and charge point: nothing to write
+    assert statements[0].startswith("SELECT")
+    after = EVSE.objects.get(uid="EVSE-A")
+    assert (after.status, after.last_updated) == ("OUTOFORDER", evse.last_updated)
+    assert OutboxDelivery.objects.count() == deliveries
+
+    # a change is still written: the same status for a different connector state, then a new status
+    assert handlers.status("CP-1", evse_id=1, connector_id=1, ocpp_status="Available") == "AVAILABLE"
+    assert EVSE.objects.get(uid="EVSE-A").status == "AVAILABLE"
+    # the EVSE changed behind the charger's back (a session, an admin edit): the same OCPP status is applied again
+    EVSE.objects.filter(uid="EVSE-A").update(status="INOPERATIVE")
+    assert handlers.status("CP-1", evse_id=1, connector_id=1, ocpp_status="Available") == "AVAILABLE"
+    assert EVSE.objects.get(uid="EVSE-A").status == "AVAILABLE"
