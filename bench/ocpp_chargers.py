@@ -305,9 +305,9 @@ def iso_now() -> str:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, port: int, password: str, n: int) -> None:
+    def __init__(self, args: argparse.Namespace, ports: list[int], password: str, n: int) -> None:
         self.args = args
-        self.port = port
+        self.ports = ports  # charger i connects to server i mod len(ports)
         self.password = password
         self.n = n
         self.v201 = args.protocol == "2.0.1"
@@ -354,7 +354,7 @@ class Bench:
         started = time.perf_counter()
         try:
             charger.ws = await websockets.connect(
-                f"ws://127.0.0.1:{self.port}/ocpp/{charger.identity}",
+                f"ws://127.0.0.1:{self.ports[charger.index % len(self.ports)]}/ocpp/{charger.identity}",
                 subprotocols=["ocpp2.0.1" if self.v201 else "ocpp1.6"],
                 additional_headers={"Authorization": f"Basic {auth}"},
                 open_timeout=self.args.connect_timeout,
@@ -527,9 +527,9 @@ class Bench:
             )
             seen = messages
 
-    async def run(self, server_pid: int) -> dict[str, Any]:
+    async def run(self, server_pids: list[int]) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        cpu0, own0, t0 = process_cpu(server_pid), time.process_time(), time.perf_counter()
+        cpu0, own0, t0 = processes_cpu(server_pids), time.process_time(), time.perf_counter()
         ticker = asyncio.create_task(
             self.progress("connect", self.connect_stats, self.n, lambda: f"connected {self.connected}")
         )
@@ -541,14 +541,14 @@ class Bench:
 
         await asyncio.gather(*(staggered(c) for c in self.chargers))
         ticker.cancel()
-        cpu1, own1, t1 = process_cpu(server_pid), time.process_time(), time.perf_counter()
+        cpu1, own1, t1 = processes_cpu(server_pids), time.process_time(), time.perf_counter()
         result["connect"] = (cpu1 - cpu0, own1 - own0, t1 - t0)
 
         ticker = asyncio.create_task(self.progress("load", self.load_stats, self.n, lambda: f"finished {self.done}"))
         spread = self.args.interval / self.n
         await asyncio.gather(*(self.transaction(c, c.index * spread) for c in self.chargers))
         ticker.cancel()
-        cpu2, own2, t2 = process_cpu(server_pid), time.process_time(), time.perf_counter()
+        cpu2, own2, t2 = processes_cpu(server_pids), time.process_time(), time.perf_counter()
         result["load"] = (cpu2 - cpu1, own2 - own1, t2 - t1)
         for charger in self.chargers:
             if charger.reader is not None:
@@ -568,6 +568,10 @@ def process_cpu(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def processes_cpu(pids: list[int]) -> float:
+    return sum(process_cpu(pid) for pid in pids)
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -686,23 +690,41 @@ def run_phase(args: argparse.Namespace, env: dict[str, str], password: str, n: i
     from chargepoints.models import OcppTransaction
 
     watermark = OcppTransaction.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    port = free_port()
-    log_path = Path(tempfile.gettempdir()) / f"bench_ocpp_server_{n}.log"
-    command = [sys.executable, "manage.py", "ocpp_server", "--host", "127.0.0.1", "--port", str(port)]
-    print(f"\n=== N={n} chargers, OCPP {args.protocol}: server log {log_path}", flush=True)
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
+    k = args.servers
+    ports = [free_port() for _ in range(k)]
+    log_paths = [Path(tempfile.gettempdir()) / f"bench_ocpp_server_{n}_{i}.log" for i in range(k)]
+    print(
+        f"\n=== N={n} chargers, OCPP {args.protocol}, {k} server process{'es' if k > 1 else ''}: "
+        f"server log{'s' if k > 1 else ''} {', '.join(map(str, log_paths))}",
+        flush=True,
+    )
+    servers: list[subprocess.Popen[bytes]] = []
+    cpu_before: list[float] = []
+    try:
+        for i, (port, log_path) in enumerate(zip(ports, log_paths, strict=True)):
+            command = [sys.executable, "manage.py", "ocpp_server", "--host", "127.0.0.1", "--port", str(port)]
+            command += ["--server-id", f"bench-{i}"]
+            with log_path.open("wb") as log:
+                servers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        for port, server in zip(ports, servers, strict=True):
             wait_port(port, server)
-            bench = Bench(args, port, password, n)
-            cpu = asyncio.run(bench.run(server.pid))
-        finally:
+        bench = Bench(args, ports, password, n)
+        cpu_before = [process_cpu(server.pid) for server in servers]
+        cpu = asyncio.run(bench.run([server.pid for server in servers]))
+        cpu_each = [process_cpu(server.pid) - before for server, before in zip(servers, cpu_before, strict=True)]
+    finally:
+        for server in servers:
             server.send_signal(signal.SIGINT)  # asyncio.run cancels serve_forever: the server unregisters
+        for server in servers:
             try:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+    if k > 1:
+        for i, used in enumerate(cpu_each):
+            chargers = len(range(i, n, k))
+            print(f"server bench-{i}: {chargers} chargers, CPU {used:.1f} s during the run")
     ok = report(
         "connect phase (handshake, BootNotification, StatusNotification)", n, bench.connect_stats, cpu["connect"]
     )
@@ -752,8 +774,17 @@ def main() -> None:
         "costs the server; a cheap hash is defensible only for random machine passwords",
     )
     parser.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines (default 5)")
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="ocpp_server processes, each on its own port with its own --server-id; charger i connects to server "
+        "i mod K (default 1)",
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.chargers.split(",") if n.strip()]
+    if args.servers < 1:
+        raise SystemExit("--servers must be at least 1")
 
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     redis_url = os.environ.get("REDIS_URL", "")
@@ -779,7 +810,8 @@ def main() -> None:
     hashing = set_password_hash(password, args.password_iterations)
     print(
         f"OCPP {args.protocol}, chargers {sizes}, transaction {args.duration:g} s, MeterValues every "
-        f"{args.interval:g} s, connects {args.connect_rate:g}/s, password hash {hashing}, CPUs {os.cpu_count()}, "
+        f"{args.interval:g} s, connects {args.connect_rate:g}/s, {args.servers} server process(es), "
+        f"password hash {hashing}, CPUs {os.cpu_count()}, "
         f"load average {os.getloadavg()[0]:.1f} before (a shared machine: other processes compete for the CPUs)",
         flush=True,
     )

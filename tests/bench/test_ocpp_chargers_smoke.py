@@ -70,3 +70,31 @@ def test_three_chargers_complete_their_transactions(protocol: str) -> None:
         ]
     ):
         assert f"    {action} " in out, action
+
+
+def test_chargers_spread_over_two_server_processes() -> None:
+    env = {**os.environ, "DATABASE_URL": bench_database_url(), "REDIS_URL": REDIS_URL}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "bench/ocpp_chargers.py",
+            "--chargers=4",
+            "--servers=2",
+            "--duration=2",
+            "--interval=1",
+            "--connect-rate=10",
+            "--progress=1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = run.stdout
+    assert "2 server process(es)" in out
+    assert "server bench-0: 2 chargers, CPU " in out and "server bench-1: 2 chargers, CPU " in out
+    assert "errors 0, timeouts 0" in out
+    assert "4 transactions checked: 4 COMPLETED sessions with the metered energy, 4 CDRs with that energy" in out
