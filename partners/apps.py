@@ -15,6 +15,6 @@ class PartnersConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_parties, sender=self)
-        from . import wire
+        from . import caches, wire  # noqa: F401  # caches: its signal receivers
 
         wire.register_wire()  # Credentials in OCPI 2.1.1 and 2.3.0

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hmac
 
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 
 from ocpi_platform.ocpi.sql import model_columns, select_one
 from ocpi_platform.ocpi.tokens import token_hash
 
+from .caches import CachedCredentials, credentials_cache
 from .models import Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party, Role
 
 
@@ -28,14 +31,24 @@ def partner_token_resolve(candidates: list[str]) -> tuple[Partner, str, str] | N
     """OCPI auth hook: the partner whose issued token is one of `candidates` (base64-decoded, raw).
 
     Runs on every OCPI request, so it is one indexed query written as SQL (building it with the ORM cost more
-    CPU than everything else a real-time authorization does). The stored hash is compared again in constant
-    time. The partner comes with `ocpi_is_hub` (has it a HUB role?), which spares the hub routing check a
-    query for every partner that is not a hub, and `ocpi_has_cpo_role` (has it a CPO role?), which spares the
-    Tokens Sender its role check (`partner_serves_cpo`).
+    CPU than everything else a real-time authorization does), and its answer is kept for
+    OCPI_CREDENTIALS_CACHE_SECONDS in this process (partners/caches.py; no query then). The stored hash is
+    compared again in constant time. The partner comes with `ocpi_is_hub` (has it a HUB role?), which spares the
+    hub routing check a query for every partner that is not a hub, and `ocpi_has_cpo_role` (has it a CPO role?),
+    which spares the Tokens Sender its role check (`partner_serves_cpo`). It is a new instance on every call,
+    cached or not: the request may set attributes on it.
     """
     hashes = {token_hash(token): token for token in candidates}
     if not hashes:
         return None
+    seconds = settings.OCPI_CREDENTIALS_CACHE_SECONDS
+    generation = 0
+    if seconds > 0:
+        for digest, token in hashes.items():
+            cached = credentials_cache.get(digest)
+            if cached is not None:
+                return _credentials_partner(cached), cached.kind, token
+        generation = credentials_cache.generation()  # before the read: an invalidation meanwhile drops its answer
     sql = _TOKEN_RESOLVE_SQL.format(in_list=", ".join(["%s"] * len(hashes)))
     found = select_one(Partner, sql, [Role.HUB.value, Role.CPO.value, *hashes], extra=4)
     if found is None:
@@ -47,8 +60,20 @@ def partner_token_resolve(candidates: list[str]) -> tuple[Partner, str, str] | N
                 return None
             partner.ocpi_is_hub = bool(is_hub)
             partner.ocpi_has_cpo_role = bool(has_cpo_role)
+            if seconds > 0:
+                values = tuple(getattr(partner, field.attname) for field in Partner._meta.concrete_fields)
+                entry = CachedCredentials(values, kind, partner.ocpi_is_hub, partner.ocpi_has_cpo_role)
+                credentials_cache.put(digest, entry, ttl=seconds, generation=generation)
             return partner, kind, token
     return None
+
+
+def _credentials_partner(cached: CachedCredentials) -> Partner:
+    """A Partner instance of its own for this request, from the cached values (as select_one builds one)."""
+    partner = Partner.from_db(DEFAULT_DB_ALIAS, None, list(cached.partner_values))  # type: ignore[arg-type]  # every field loaded: names unused
+    partner.ocpi_is_hub = cached.is_hub
+    partner.ocpi_has_cpo_role = cached.has_cpo_role
+    return partner
 
 
 # Token hashes are unique, so at most one row matches.

@@ -20,6 +20,7 @@ from ocpi_platform.ocpi.tokens import token_generate, token_hash
 from ocpi_platform.ocpi.versions import versions_url
 from ocpi_platform.ocpi.wire import SUPPORTED_VERSIONS, V211, WireContext, from_wire, to_wire, version_key
 
+from .caches import credentials_cache_invalidate
 from .client import partner_client
 from .message_log import message_log_buffer
 from .models import (
@@ -238,6 +239,7 @@ def _get_versions(client: OcpiClient, url: str) -> Any:
         if isinstance(client.partner, Partner):
             client.partner.token_encoding = TokenEncoding.RAW
             Partner.objects.filter(pk=client.partner.pk).update(token_encoding=TokenEncoding.RAW)
+            credentials_cache_invalidate()  # a queryset update sends no signal
         return data
 
 
@@ -374,6 +376,7 @@ def _store_roles(partner: Partner, roles: list[dict[str, Any]]) -> None:
             )
     except IntegrityError as exc:
         raise ocpi_errors.InvalidParameters("A party in roles is already registered (or listed twice)") from exc
+    credentials_cache_invalidate()  # bulk_create sends no signal
 
 
 def _take_over_party(partner: Partner, country_code: str, party_id: str) -> None:
@@ -561,6 +564,7 @@ def partner_register(
                 partner.last_error = ""
                 partner.save()
                 partner.tokens.exclude(kind=TokenKind.CURRENT).update(kind=TokenKind.CURRENT)
+                credentials_cache_invalidate()  # a queryset update sends no signal
                 _initial_sync_on_commit(partner)
         except ocpi_errors.InvalidParameters:
             _withdraw(partner, credentials_url, theirs["token"])  # they registered us: undo it there too
@@ -605,6 +609,7 @@ def partner_update_credentials(*, partner: Partner) -> Partner:
         partner.save()
         partner.tokens.exclude(token_hash=token_hash(new_token)).delete()
         partner.tokens.update(kind=TokenKind.CURRENT)
+        credentials_cache_invalidate()  # a queryset update sends no signal
         _initial_sync_on_commit(partner, _receiver_modules(partner) - receivers_before)
     if refused is not None:
         raise refused
@@ -651,6 +656,7 @@ def _fail(partner: Partner, exc: Exception) -> None:
         state=PartnerState.ERROR, last_error=str(exc)[:2000], outbound_token=""
     )
     PartnerToken.objects.filter(partner=partner).delete()
+    credentials_cache_invalidate()  # the update above sends no signal (the delete does, when there were tokens)
 
 
 class PartnerNotRemovable(ValueError):

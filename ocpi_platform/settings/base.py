@@ -290,6 +290,12 @@ OCPI_MAP_TILE_ATTRIBUTION = env(
 )
 OCPI_MAP_MAX_LOCATIONS = env.int("OCPI_MAP_MAX_LOCATIONS", default=5000)
 
+# Each web process keeps what a partner's credentials token authenticates (the partner, its token kind and roles)
+# for this many seconds instead of reading it on every OCPI request (partners/caches.py). A change made here takes
+# effect at once in the process that made it, in the others within this delay: a revoked or rotated token may
+# still work that long there. 0 reads it on every request.
+OCPI_CREDENTIALS_CACHE_SECONDS = env.float("OCPI_CREDENTIALS_CACHE_SECONDS", default=2.0)
+
 # Hooks the generic OCPI layer calls into the partners app (the layer imports no app).
 OCPI_TOKEN_RESOLVER = "partners.selectors.partner_token_resolve"
 OCPI_MESSAGE_RECORDER = "partners.services.message_log_record"

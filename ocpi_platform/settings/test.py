@@ -17,3 +17,6 @@ OCPI_MESSAGE_LOG_FLUSH_SECONDS = 0.0
 OCPP_MESSAGE_LOG_FLUSH_SECONDS = 0.0  # likewise the OCPP frames (tests/chargepoints/ocpp/test_performance.py batches)
 # Never a background beat thread in tests (tests/backoffice/test_inprocess_beat.py runs its tick directly).
 OCPI_INPROCESS_BEAT = False
+# The per-process credentials cache is off unless a test (or a bench run on these settings) switches it on:
+# tests/partners/test_caches.py.
+OCPI_CREDENTIALS_CACHE_SECONDS = env.float("OCPI_CREDENTIALS_CACHE_SECONDS", default=0.0)
