@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, JSONField, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -617,6 +617,9 @@ def _record_syncs(records: list[tuple[OutboxSync, PushResult]]) -> None:
         for sync, result in records:
             _record_sync(sync, result)
         return
+    if connection.vendor == "postgresql":
+        _record_syncs_postgres(records)
+        return
     match = Q()
     stamps: list[When] = []
     exists: list[When] = []
@@ -639,6 +642,30 @@ def _record_syncs(records: list[tuple[OutboxSync, PushResult]]) -> None:
     if data:
         fields["data"] = Case(*data, default=F("data"), output_field=JSONField())
     OutboxSync.objects.filter(match).update(**fields)
+
+
+def _record_syncs_postgres(records: list[tuple[OutboxSync, PushResult]]) -> None:
+    """_record_syncs in one statement whose text does not depend on the batch (arrays, unnested): no query
+    building per row, as the ORM's CASE per row and field costs."""
+    ids, stamps, present, data = [], [], [], []
+    for sync, result in records:
+        ids.append(sync.pk)
+        stamps.append(result.last_updated)
+        present.append(result.exists)
+        data.append(json.dumps({**(sync.data or {}), **result.data}) if result.data else None)
+    table = connection.ops.quote_name(OutboxSync._meta.db_table)
+    sql = f"""
+        UPDATE {table} AS s SET
+            delivered_at = %s,
+            delivered_last_updated = COALESCE(v.stamp, s.delivered_last_updated),
+            "exists" = COALESCE(v.present, s."exists"),
+            data = COALESCE(v.data::jsonb, s.data)
+        FROM unnest(%s::bigint[], %s::timestamptz[], %s::boolean[], %s::text[]) AS v(id, stamp, present, data)
+        WHERE s.id = v.id
+          AND (v.stamp IS NULL OR s.delivered_last_updated IS NULL OR s.delivered_last_updated <= v.stamp)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_now(), ids, stamps, present, data])
 
 
 def _on_success(
