@@ -16,10 +16,11 @@ simulator use (`locations.services.evse_set_status`, one transaction each), reco
 A change has reached a partner when the partner has received that EVSE with a `last_updated` at or after the
 change's (the outbox coalesces: a burst of changes of one location goes out as one request carrying the newest
 state, so a change may arrive inside a later one). Printed: per-change latency from commit to arrival at each
-partner (p50/p95/p99/max), changes not delivered, order (no partner ever receives an older state of an EVSE after
-a newer one), final state (every partner's last status of every EVSE equals ours), requests sent and how many
-changes each carried, throughput, the worker's CPU per request, the generator's CPU per change (the write
-path: evse_set_status with its outbox fan-out, in this process) and the receivers' CPU per request.
+partner (p50/p95/p99/max, and each partner's p95), changes not delivered, order (no partner ever receives an
+older state of an EVSE after a newer one), final state (every partner's last status of every EVSE equals ours),
+requests sent and how many changes each carried, throughput, the worker's CPU per request, the generator's CPU
+per change (the write path: evse_set_status with its outbox fan-out, in this process) and the receivers' CPU
+per request.
 """
 
 from __future__ import annotations
@@ -485,6 +486,7 @@ def _report(
     cpu: float,
 ) -> None:
     latencies: list[float] = []
+    per_partner: list[float] = []  # each partner's p95
     missing = 0
     out_of_order = 0
     wrong_final = 0
@@ -499,6 +501,7 @@ def _report(
             stamps = [a[0] for a in arrivals]
             out_of_order += sum(1 for a, b in itertools.pairwise(stamps) if b < a)
         seen_exact = {(uid, _parse(lu)) for uid, lu, _, _ in records}
+        first = len(latencies)
         for uid, last_updated, _status, committed in changes:
             stamp = _parse(last_updated)
             exact += (uid, stamp) in seen_exact
@@ -507,6 +510,7 @@ def _report(
                 missing += 1
             else:
                 latencies.append(max(0.0, arrived - committed))
+        per_partner.append(_pct(latencies[first:], 95))
         for uid, status in final.items():
             arrivals = per_evse.get(uid)
             if (arrivals and max(arrivals, key=lambda a: a[0])[1] != status) or (
@@ -525,6 +529,7 @@ def _report(
         f"p99 {_pct(latencies, 99) * 1000:.0f} ms, max {max(latencies or [0]) * 1000:.0f} ms "
         f"(mean {statistics.fmean(latencies or [0]) * 1000:.0f} ms)"
     )
+    print("p95 per partner: " + ", ".join(f"{p:.2f}" for p in sorted(per_partner)) + " s")
     print(
         f"delivered: {len(latencies)}/{expected} ({missing} not delivered); exact state sent {exact} "
         f"(the rest arrived coalesced inside a newer state); out of order: {out_of_order}; "
