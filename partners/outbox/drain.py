@@ -294,8 +294,8 @@ def _drain_locked(partner_id: int, report: dict[str, Any]) -> str:
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is None:
         return "gone"
-    # The partner's endpoint URL and addressed party, read once for this drain (partner_endpoint_url,
-    # partner_party); a Hub's party status is still read per send.
+    # The partner's endpoint URL, addressed party and (a Hub's) party status, read once for this drain
+    # (partner_endpoint_url, partner_party, hub_party_check: a party that is not CONNECTED is read per send).
     partner._drain_memo = {}  # type: ignore[attr-defined]
     budget = time.monotonic() + s.outbox_setting("OCPI_OUTBOX_DRAIN_SECONDS")
     batch_size = int(s.outbox_setting("OCPI_OUTBOX_DRAIN_BATCH"))
