@@ -3,15 +3,15 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ocpi_bench_push REDIS_URL=redis://127.0.0.1:6379/9 \
         .venv/bin/python bench/push_latency.py [--partners 10] [--rate 2000] [--minutes 2] [--concurrency 8]
 
-Needs PostgreSQL and Redis (the defaults above; the database is created and migrated if missing, and the bench's
-own rows are replaced at each run; the Redis db is flushed). It seeds `--locations` x `--evses-per-location` of
-our EVSEs, starts `--partners` OCPI Locations Receivers on loopback (one subprocess, one port each, answering
-at once and recording every EVSE status they receive with its arrival time), registers them as eMSP partners,
-starts a real worker (`celery -A ocpi_platform worker`, prefork; the outbox sends through one drain task per
-partner, partners/outbox/drain.py) and lets the outbox send every location once
-(warm-up: the partners then hold them, so the changes go out as PATCHes, as in steady state). Then it changes a
-random EVSE's status `--rate` times per minute for `--minutes` through the same service the admin, OCPP and the
-simulator use (`locations.services.evse_set_status`, one transaction each), recording the commit time.
+Needs PostgreSQL and Redis (the defaults above; the database is created and migrated if missing, and the bench's own
+rows are replaced at each run, then the database is vacuumed; the Redis db is flushed). It seeds `--locations` x
+`--evses-per-location` of our EVSEs, starts `--partners` OCPI Locations Receivers on loopback (one subprocess, one
+port each, answering at once and recording every EVSE status they receive with its arrival time), registers them as
+eMSP partners, starts a real worker (`celery -A ocpi_platform worker`, prefork; the outbox sends through one drain
+task per partner, partners/outbox/drain.py) and lets the outbox send every location once (warm-up: the partners then
+hold them, so the changes go out as PATCHes, as in steady state). Then it changes a random EVSE's status `--rate`
+times per minute for `--minutes` through the same service the admin, OCPP and the simulator use
+(`locations.services.evse_set_status`, one transaction each), recording the commit time.
 
 A change has reached a partner when the partner has received that EVSE with a `last_updated` at or after the
 change's (the outbox coalesces: a burst of changes of one location goes out as one request carrying the newest
@@ -276,6 +276,17 @@ def _reset_and_seed(n_locations: int, evses_per_location: int, ports: list[int])
     return [e.uid for e in evses]
 
 
+def _vacuum() -> None:
+    """VACUUM ANALYZE the bench's database: each run deletes and rewrites the outbox, and every delivery is updated
+    several times (merge, claim, finish). Where autovacuum is off (this machine's PostgreSQL) the dead rows of the
+    earlier runs would otherwise be scanned by every claim, and each run would start slower than the last."""
+    from django.db import connection
+
+    print("vacuum ...", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
 def _open_deliveries() -> int:
     from partners.models import OutboxDelivery, OutboxState
 
@@ -389,6 +400,7 @@ def main() -> None:
     receivers = Process(target=_receiver_main, args=(ports,), daemon=True)
     receivers.start()
     uids = _reset_and_seed(args.locations, args.evses_per_location, ports)
+    _vacuum()
     print(
         f"{args.locations} locations, {len(uids)} EVSEs, {args.partners} partner receivers on ports "
         f"{ports[0]}..{ports[-1]}",
