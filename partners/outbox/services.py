@@ -67,7 +67,7 @@ DEFAULTS: dict[str, float] = {
     "OCPI_OUTBOX_INITIAL_SYNC_CHUNK": 500,  # objects per page (and transaction) of an initial sync
     "OCPI_OUTBOX_INITIAL_SYNC_DELAY_SECONDS": 5,  # after a partner registered with us: let it store our answer
     "OCPI_OUTBOX_DRAIN_BATCH": 50,  # deliveries a partner's drain claims per statement
-    "OCPI_OUTBOX_DRAIN_SECONDS": 1,  # a drain that has run this long re-queues itself (fairness between partners)
+    "OCPI_OUTBOX_DRAIN_SECONDS": 5,  # a drain that has run this long re-queues itself (fairness between partners)
     "OCPI_OUTBOX_DRAIN_KEY_TTL_SECONDS": 30,  # a queued drain's dedupe key outlives its due time by this
     "OCPI_OUTBOX_DRAIN_MAX_PAUSE_SECONDS": 1,  # a drain waits this long at most for its partner's rate limit
 }
