@@ -3,23 +3,24 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ocpi_bench_push REDIS_URL=redis://127.0.0.1:6379/9 \
         .venv/bin/python bench/push_latency.py [--partners 10] [--rate 2000] [--minutes 2] [--concurrency 8]
 
-Needs PostgreSQL and Redis (the defaults above; the database is created and migrated if missing, and the bench's
-own rows are replaced at each run; the Redis db is flushed). It seeds `--locations` x `--evses-per-location` of
-our EVSEs, starts `--partners` OCPI Locations Receivers on loopback (one subprocess, one port each, answering
-at once and recording every EVSE status they receive with its arrival time), registers them as eMSP partners,
-starts a real worker (`celery -A ocpi_platform worker`, prefork; the outbox sends through one drain task per
-partner, partners/outbox/drain.py) and lets the outbox send every location once
-(warm-up: the partners then hold them, so the changes go out as PATCHes, as in steady state). Then it changes a
-random EVSE's status `--rate` times per minute for `--minutes` through the same service the admin, OCPP and the
-simulator use (`locations.services.evse_set_status`, one transaction each), recording the commit time.
+Needs PostgreSQL and Redis (the defaults above; the database is created and migrated if missing, and the bench's own
+rows are replaced at each run, then the database is vacuumed; the Redis db is flushed). It seeds `--locations` x
+`--evses-per-location` of our EVSEs, starts `--partners` OCPI Locations Receivers on loopback (one subprocess, one
+port each, answering at once and recording every EVSE status they receive with its arrival time), registers them as
+eMSP partners, starts a real worker (`celery -A ocpi_platform worker`, prefork; the outbox sends through one drain
+task per partner, partners/outbox/drain.py) and lets the outbox send every location once (warm-up: the partners then
+hold them, so the changes go out as PATCHes, as in steady state). Then it changes a random EVSE's status `--rate`
+times per minute for `--minutes` through the same service the admin, OCPP and the simulator use
+(`locations.services.evse_set_status`, one transaction each), recording the commit time.
 
 A change has reached a partner when the partner has received that EVSE with a `last_updated` at or after the
 change's (the outbox coalesces: a burst of changes of one location goes out as one request carrying the newest
 state, so a change may arrive inside a later one). Printed: per-change latency from commit to arrival at each
-partner (p50/p95/p99/max), changes not delivered, order (no partner ever receives an older state of an EVSE after
-a newer one), final state (every partner's last status of every EVSE equals ours), requests sent and how many
-changes each carried, throughput, the worker's CPU per request, the generator's CPU per change (the write
-path: evse_set_status with its outbox fan-out, in this process) and the receivers' CPU per request.
+partner (p50/p95/p99/max, and each partner's p95), changes not delivered, order (no partner ever receives an
+older state of an EVSE after a newer one), final state (every partner's last status of every EVSE equals ours),
+requests sent and how many changes each carried, throughput, the worker's CPU per request, the generator's CPU
+per change (the write path: evse_set_status with its outbox fan-out, in this process) and the receivers' CPU
+per request.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def _receiver_main(ports: list[int]) -> None:
     def make_handler(records: list[tuple[str, str, str, float]], lock: threading.Lock, requests: list[int]) -> type:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The answer goes out as two writes (headers, then body): with Nagle's algorithm the body waits for
+            # the client's delayed ACK of the headers, 40 ms per request on Linux loopback. Partners' servers
+            # set TCP_NODELAY (our client, urllib3, does too).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -271,6 +276,17 @@ def _reset_and_seed(n_locations: int, evses_per_location: int, ports: list[int])
     return [e.uid for e in evses]
 
 
+def _vacuum() -> None:
+    """VACUUM ANALYZE the bench's database: each run deletes and rewrites the outbox, and every delivery is updated
+    several times (merge, claim, finish). Where autovacuum is off (this machine's PostgreSQL) the dead rows of the
+    earlier runs would otherwise be scanned by every claim, and each run would start slower than the last."""
+    from django.db import connection
+
+    print("vacuum ...", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
 def _open_deliveries() -> int:
     from partners.models import OutboxDelivery, OutboxState
 
@@ -384,6 +400,7 @@ def main() -> None:
     receivers = Process(target=_receiver_main, args=(ports,), daemon=True)
     receivers.start()
     uids = _reset_and_seed(args.locations, args.evses_per_location, ports)
+    _vacuum()
     print(
         f"{args.locations} locations, {len(uids)} EVSEs, {args.partners} partner receivers on ports "
         f"{ports[0]}..{ports[-1]}",
@@ -481,6 +498,7 @@ def _report(
     cpu: float,
 ) -> None:
     latencies: list[float] = []
+    per_partner: list[float] = []  # each partner's p95
     missing = 0
     out_of_order = 0
     wrong_final = 0
@@ -495,6 +513,7 @@ def _report(
             stamps = [a[0] for a in arrivals]
             out_of_order += sum(1 for a, b in itertools.pairwise(stamps) if b < a)
         seen_exact = {(uid, _parse(lu)) for uid, lu, _, _ in records}
+        first = len(latencies)
         for uid, last_updated, _status, committed in changes:
             stamp = _parse(last_updated)
             exact += (uid, stamp) in seen_exact
@@ -503,6 +522,7 @@ def _report(
                 missing += 1
             else:
                 latencies.append(max(0.0, arrived - committed))
+        per_partner.append(_pct(latencies[first:], 95))
         for uid, status in final.items():
             arrivals = per_evse.get(uid)
             if (arrivals and max(arrivals, key=lambda a: a[0])[1] != status) or (
@@ -521,6 +541,7 @@ def _report(
         f"p99 {_pct(latencies, 99) * 1000:.0f} ms, max {max(latencies or [0]) * 1000:.0f} ms "
         f"(mean {statistics.fmean(latencies or [0]) * 1000:.0f} ms)"
     )
+    print("p95 per partner: " + ", ".join(f"{p:.2f}" for p in sorted(per_partner)) + " s")
     print(
         f"delivered: {len(latencies)}/{expected} ({missing} not delivered); exact state sent {exact} "
         f"(the rest arrived coalesced inside a newer state); out of order: {out_of_order}; "

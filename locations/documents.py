@@ -19,6 +19,7 @@ Freshness:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save
@@ -60,6 +61,33 @@ def location_documents_build(location_ids: Iterable[int]) -> dict[int, str]:
 def location_document_refresh(location: Location) -> None:
     """Rebuild one location's document (the services, in the transaction of the write)."""
     location_documents_build([location.pk])
+
+
+def location_document_patch_status(location: Location, evse: EVSE, previous: datetime) -> None:
+    """A status-only change of one of the location's EVSEs (the most frequent write): set the EVSE's `status` and
+    `last_updated` and the location's `last_updated` in the stored document instead of rebuilding it: one read
+    and one update, no read of the EVSE and connector rows. The result is byte for byte the rebuilt document
+    (tested). `previous` is the location's last_updated before this write: a document built from another state
+    (stale, missing, or without the EVSE) is rebuilt instead. In the transaction of the write, under the
+    location's lock (locations.services)."""
+    import orjson
+
+    from ocpi_platform.ocpi.renderers import dumps
+
+    from .serializers import ocpi_datetime
+
+    row = LocationDocument.objects.filter(location_id=location.pk).values_list("body", "source_last_updated").first()
+    data = orjson.loads(row[0]) if row is not None and row[1] == previous else None
+    found = next((e for e in (data or {}).get("evses") or [] if e.get("uid") == evse.uid), None)
+    if data is None or found is None:
+        location_document_refresh(location)
+        return
+    found["status"] = evse.status
+    found["last_updated"] = ocpi_datetime(evse.last_updated)
+    data["last_updated"] = ocpi_datetime(location.last_updated)
+    LocationDocument.objects.filter(location_id=location.pk).update(
+        body=dumps(data).decode(), source_last_updated=location.last_updated
+    )
 
 
 def location_documents_invalidate(location_ids: Iterable[int]) -> None:

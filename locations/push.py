@@ -10,17 +10,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
+
 from ocpi_platform.ocpi.client import OcpiClient, OcpiPermanentError, join_url
 from ocpi_platform.ocpi.headers import PartyRef
 from ocpi_platform.ocpi.views import RECEIVER
-from ocpi_platform.ocpi.wire import WireContext
-from partners.client import partner_client
+from ocpi_platform.ocpi.wire import V221, WireContext
+from partners.client import partner_client, partner_version
 from partners.models import OutboxSync, Partner
 from partners.outbox import CPO_DATA_RECEIVER_ROLES, PushResult, partner_party
 from partners.selectors import partner_endpoint_url, partner_list_with_endpoint
 
 from .api.serializers import connector_to_ocpi, evse_to_ocpi, location_to_ocpi
 from .models import Location
+from .wire import NEW_IN_230
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,79 @@ def locations_snapshot(partner: Partner) -> Any:
     return Location.objects.ours_published().values_list("pk", flat=True)
 
 
+# What location_push reads of the Location when the stored document (LocationDocument) can be sent.
+_PUSH_COLUMNS = (
+    "country_code", "party_id", "ocpi_id", "publish", "last_updated", "document__body", "document__source_last_updated",
+)  # fmt: skip
+
+
+class _Source:
+    """The bodies of one location's push: its stored 2.2.1 Sender document (locations/documents.py) when that is
+    current and the partner speaks 2.2.1, else built from its rows (the document is the same JSON, byte for byte:
+    tested). A document body is already in 2.2.1 wire shape."""
+
+    def __init__(self, location: Location, document: str | None) -> None:
+        self.location = location
+        self.document = document
+        self._parsed: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = orjson.loads(self.document) if self.document is not None else location_to_ocpi(self.location)
+        return self._parsed
+
+    def location_body(self) -> tuple[Any, str | None]:
+        """(body, kind) of a whole-location PUT: the stored text as it is (no parse, no conversion), or the built
+        object for the client to convert."""
+        if self.document is not None:
+            return orjson.Fragment(self.document), None
+        return location_to_ocpi(self.location), "Location"
+
+    def location_object(self) -> dict[str, Any]:
+        return self._data()
+
+    def evse(self, uid: str) -> tuple[Any, dict[str, Any]] | None:
+        """(handle, OCPI object) of the EVSE `uid` (case-insensitive), None when the location has none."""
+        wanted = uid.upper()
+        if self.document is None:
+            evse = next((e for e in self.location.evses.all() if e.uid.upper() == wanted), None)
+            return None if evse is None else (evse, evse_to_ocpi(evse))
+        found = next((e for e in self._data().get("evses") or [] if e["uid"].upper() == wanted), None)
+        return None if found is None else (found, found)
+
+    def connector(self, evse: Any, connector_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(id, OCPI object) of the EVSE's connector `connector_id` (case-insensitive)."""
+        wanted = connector_id.upper()
+        if self.document is None:
+            connector = next((c for c in evse.connectors.all() if c.ocpi_id.upper() == wanted), None)
+            return None if connector is None else (connector.ocpi_id, connector_to_ocpi(connector))
+        found = next((c for c in evse.get("connectors") or [] if c["id"].upper() == wanted), None)
+        return None if found is None else (found["id"], found)
+
+
+def _source(partner: Partner, object_id: int, hint: dict[str, Any]) -> _Source | None:
+    """The location to push (None: it no longer exists) with its stored document when that can be sent: the
+    document is current (built from the location's last_updated) and the partner speaks 2.2.1 (the document's
+    shape), and the hint names no field 2.2.1 lacks (the rows then decide, as ever, between PATCH and PUT).
+    One query when the document is used; three when the rows are read."""
+    location = Location.objects.filter(pk=object_id).select_related("document").only(*_PUSH_COLUMNS).first()
+    if location is None:
+        return None
+    document = getattr(location, "document", None)  # a reverse one-to-one: absent when there is none
+    kind = "Connector" if hint.get("connector_id") else "Evse" if hint.get("evse_uid") else "Location"
+    usable = (
+        document is not None
+        and document.source_last_updated == location.last_updated
+        and partner_version(partner) == V221
+        and not set(hint.get("fields") or ()) & set(NEW_IN_230[kind])
+    )
+    if usable:
+        assert document is not None
+        return _Source(location, document.body)
+    location = Location.objects.filter(pk=object_id).prefetch_related("evses__connectors").first()
+    return None if location is None else _Source(location, None)
+
+
 def location_push(*, partner: Partner, object_id: int, hint: dict[str, Any], sync: OutboxSync) -> PushResult:
     """Locations Receiver (locations.md 3): PUT the Location the partner does not hold yet, else PATCH (or PUT)
     only the EVSE / Connector / Location fields named by the hint, with their `last_updated`.
@@ -58,9 +134,10 @@ def location_push(*, partner: Partner, object_id: int, hint: dict[str, Any], syn
     never sent; the partner is then marked as not holding a current copy, so publishing again PUTs it.
     """
 
-    location = Location.objects.filter(pk=object_id).prefetch_related("evses__connectors").first()
-    if location is None:
+    source = _source(partner, object_id, hint)
+    if source is None:
         return PushResult.skip("location no longer exists")
+    location = source.location
     if not location.publish:
         return PushResult(action="SKIP", exists=False, note="location not published")
     base = partner_endpoint_url(partner=partner, identifier="locations", role=RECEIVER)
@@ -70,7 +147,8 @@ def location_push(*, partner: Partner, object_id: int, hint: dict[str, Any], syn
     client = _client(partner, location.country_code, location.party_id)
 
     def put_location() -> PushResult:
-        client.put(url, json=location_to_ocpi(location), kind="Location")
+        body, kind = source.location_body()
+        client.put(url, json=body, kind=kind)
         return PushResult(action="PUT", last_updated=location.last_updated, exists=True, data={"url": url})
 
     whole_location = not hint.get("evse_uid") and (not hint or hint.get("full"))
@@ -81,20 +159,20 @@ def location_push(*, partner: Partner, object_id: int, hint: dict[str, Any], syn
 
     evse = connector = None
     if hint.get("evse_uid"):
-        evse = next((e for e in location.evses.all() if e.uid.upper() == str(hint["evse_uid"]).upper()), None)
+        evse = source.evse(str(hint["evse_uid"]))
         if evse is None:
             return put_location()
         if hint.get("connector_id"):
-            wanted = str(hint["connector_id"]).upper()
-            connector = next((c for c in evse.connectors.all() if c.ocpi_id.upper() == wanted), None)
+            connector = source.connector(evse[0], str(hint["connector_id"]))
             if connector is None:
                 return put_location()
     if connector is not None:
-        target_url, body, kind = join_url(url, evse.uid, connector.ocpi_id), connector_to_ocpi(connector), "Connector"
+        assert evse is not None
+        target_url, body, kind = join_url(url, evse[1]["uid"], connector[0]), connector[1], "Connector"
     elif evse is not None:
-        target_url, body, kind = join_url(url, evse.uid), evse_to_ocpi(evse), "Evse"
+        target_url, body, kind = join_url(url, evse[1]["uid"]), evse[1], "Evse"
     else:
-        target_url, body, kind = url, location_to_ocpi(location), "Location"
+        target_url, body, kind = url, source.location_object(), "Location"
     try:
         if hint.get("full"):
             client.put(target_url, json=body, kind=kind)

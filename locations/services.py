@@ -43,7 +43,7 @@ from partners.receiving import (
 )
 
 from .constants import EVSEStatus
-from .documents import location_document_refresh, location_documents_invalidate
+from .documents import location_document_patch_status, location_document_refresh, location_documents_invalidate
 from .models import EVSE, Connector, Location
 from .selectors import party_is_ours
 
@@ -359,6 +359,8 @@ def evse_update(*, evse: EVSE, data: dict[str, Any]) -> EVSE:
     """PATCH an EVSE: only the keys present change; a `connectors` list replaces the connectors."""
     location = location_lock(evse.location)
     ours = party_is_ours(country_code=location.country_code, party_id=location.party_id)
+    if ours and "status" in data and set(data) <= {"status", "last_updated"}:
+        return _evse_status_write(location, evse, data["status"])  # (ours: last_updated is always now)
     evse, changed = _evse_write(location, data, ours=ours, evse=evse, replace=False)
     if changed:
         _touch(location, evse.last_updated)
@@ -369,6 +371,28 @@ def evse_update(*, evse: EVSE, data: dict[str, Any]) -> EVSE:
             else:
                 hint["fields"] = _spec_fields([name for name in changed if name != "last_updated"])
             _push(location, hint)
+    return evse
+
+
+def _evse_status_write(location: Location, evse: EVSE, status: str) -> EVSE:
+    """A status-only change of one of our EVSEs, the most frequent write (OCPP StatusNotification, sessions):
+    what evse_update does for it (EVSE and location last_updated now, a push of the status field), with the
+    EVSE's two columns updated instead of the whole row saved and the stored document patched in place
+    (location_document_patch_status) instead of rebuilt. Inside evse_update's transaction and location lock."""
+    from partners.outbox import outbox_enqueue  # looked up per call: tests replace it
+
+    if status not in EVSEStatus.values:
+        raise ValidationError({"status": f"{status} is not an EVSE status"})
+    if evse.status == status:
+        return evse
+    previous = location.last_updated
+    evse.status = status
+    evse.last_updated = timezone.now()
+    # A queryset update sends no post_save: the document is patched below instead of invalidated.
+    EVSE.objects.filter(pk=evse.pk).update(status=status, last_updated=evse.last_updated)
+    _touch(location, evse.last_updated)
+    location_document_patch_status(location, evse, previous)
+    outbox_enqueue(module="locations", object_id=location.pk, hint={"evse_uid": evse.uid, "fields": ["status"]})
     return evse
 
 

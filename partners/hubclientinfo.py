@@ -92,7 +92,16 @@ def hub_party_check(*, partner: Partner, party: PartyRef | None) -> None:
     """Raise PartyNotConnected when `partner` is a Hub reporting `party` as not CONNECTED (hubclientinfo.md 1)."""
     if party is None:
         return
+    # Within an outbox drain (partners/outbox/drain.py) a reachable party is read once per drain, as the endpoint
+    # URL and the party are: one that disconnects meanwhile is found by the next drain, seconds later at most. A
+    # party that is not CONNECTED is read again at every send (its rows wait; a wake-up must be seen at once).
+    memo = getattr(partner, "_drain_memo", None)
+    key = ("hub-party-status", party.country_code.upper(), party.party_id.upper())
+    if memo is not None and key in memo:
+        return
     status = hub_party_status(partner=partner, party=party)
+    if memo is not None and status in (None, ConnectionStatus.CONNECTED):
+        memo[key] = status
     if status is not None and status != ConnectionStatus.CONNECTED:
         raise PartyNotConnected(partner_id=partner.pk, party=party, status=status)
 

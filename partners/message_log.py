@@ -19,8 +19,12 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import DataError, IntegrityError, close_old_connections, connection, transaction
+
+from ocpi_platform.ocpi.sql import insert_many
 
 from .models import MessageLog
 
@@ -123,6 +127,50 @@ def _insert(row: MessageLog, **changes: object) -> bool:
     except (IntegrityError, DataError):
         return False
     return True
+
+
+# --- Outbound rows of an outbox drain: one INSERT per batch ------------------------------------------------
+
+_collecting = threading.local()  # .rows: the outbound rows of the drain batch running in this thread
+
+
+@contextmanager
+def message_log_collect() -> Iterator[None]:
+    """Within the block, outbound rows of this thread are collected and written with one multi-row INSERT at its
+    end (an outbox drain sends a batch of requests to one partner: one round trip for their log rows instead of
+    one per request). Rows keep their request time and order; a row the database refuses is dropped and logged,
+    the others kept (as the inbound batch writer does). Nested blocks write at the outermost one's end."""
+    if getattr(_collecting, "rows", None) is not None:
+        yield
+        return
+    _collecting.rows = []
+    try:
+        yield
+    finally:
+        rows, _collecting.rows = _collecting.rows, None
+        message_log_write(rows)
+
+
+def message_log_collecting(row: MessageLog) -> bool:
+    """Keep `row` for the current message_log_collect block; False when none is open in this thread."""
+    rows = getattr(_collecting, "rows", None)
+    if rows is None:
+        return False
+    rows.append(row)
+    return True
+
+
+def message_log_write(rows: list[MessageLog]) -> None:
+    """INSERT these rows at once (row by row if the database refuses the batch)."""
+    if not rows:
+        return
+    try:
+        with transaction.atomic():
+            insert_many(rows)  # bulk_create without its per-call query building (a drain writes a batch a second)
+    except (IntegrityError, DataError):
+        _write_one_by_one(rows)
+    except Exception:
+        logger.exception("Could not write %d outbound message log rows", len(rows))
 
 
 _buffer: MessageLogBuffer | None = None

@@ -22,7 +22,7 @@ from ocpi_platform.ocpi.wire import SUPPORTED_VERSIONS, V211, WireContext, from_
 
 from .caches import credentials_cache_invalidate
 from .client import partner_client
-from .message_log import message_log_buffer
+from .message_log import message_log_buffer, message_log_collecting
 from .models import (
     Direction,
     MessageLog,
@@ -169,6 +169,8 @@ def message_log_record(
     if direction == Direction.IN and flush_seconds > 0:
         message_log_buffer(flush_seconds).add(row)
         return row
+    if direction == Direction.OUT and message_log_collecting(row):
+        return row  # an outbox drain batch's: written with the batch (message_log_collect)
     return insert_one(row)  # MessageLog.objects.create() without its per-call SQL building
 
 

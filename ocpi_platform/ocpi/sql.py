@@ -140,3 +140,31 @@ def insert_one(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     instance._state.adding = False
     instance._state.db = using
     return instance
+
+
+@cache
+def _insert_many_plan(model: type[Model], using: str) -> tuple[list[Any], str, str]:
+    connection = connections[using]
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    head = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES "
+    return fields, head, "(" + ", ".join(["%s"] * len(fields)) + ")"
+
+
+def insert_many(instances: Sequence[Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """INSERT new instances of one model (auto primary keys) with one multi-row statement, in list order, as
+    bulk_create would without its per-call query building; their primary keys are left unset. The statement's
+    text depends on the number of rows: not prepared."""
+    if not instances:
+        return
+    connection = connections[using]
+    fields, head, row = _insert_many_plan(type(instances[0]), using)
+    # SQLite takes at most 999 parameters per statement in older builds.
+    per_statement = len(instances) if connection.vendor == "postgresql" else max(1, 999 // len(fields))
+    with connection.cursor() as cursor:
+        for start in range(0, len(instances), per_statement):
+            chunk = instances[start : start + per_statement]
+            params = [
+                field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in chunk for field in fields
+            ]
+            cursor.execute(head + ", ".join([row] * len(chunk)), params)

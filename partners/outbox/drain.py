@@ -39,6 +39,7 @@ from django.db.models import Min, Q
 
 from ocpi_platform.ocpi.client import OcpiPermanentError, OcpiTransientError
 from partners.hubclientinfo import PartyNotConnected
+from partners.message_log import message_log_collect
 from partners.models import OutboxDelivery, OutboxPartnerState, OutboxState, OutboxSync, Partner, PartnerState
 
 from . import services as s
@@ -187,7 +188,8 @@ class _Stop(Exception):  # control flow inside the drain, never raised out of it
 
 
 def _syncs(partner: Partner, rows: list[OutboxDelivery]) -> dict[tuple[str, int], OutboxSync]:
-    """The partner's sync rows of a batch's objects, in one query per module (missing ones are created by _send)."""
+    """The partner's sync rows of a batch's objects, in one query per module; the missing ones (objects the
+    partner was never sent) are created with one insert and read again."""
     by_module: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         by_module[row.module].append(row.object_id)
@@ -195,6 +197,13 @@ def _syncs(partner: Partner, rows: list[OutboxDelivery]) -> dict[tuple[str, int]
     for module, object_ids in by_module.items():
         for sync in OutboxSync.objects.filter(partner=partner, module=module, object_id__in=object_ids):
             found[(module, sync.object_id)] = sync
+        missing = sorted({pk for pk in object_ids if (module, pk) not in found})
+        if missing:
+            OutboxSync.objects.bulk_create(
+                [OutboxSync(partner=partner, module=module, object_id=pk) for pk in missing], ignore_conflicts=True
+            )
+            for sync in OutboxSync.objects.filter(partner=partner, module=module, object_id__in=missing):
+                found[(module, sync.object_id)] = sync
     return found
 
 
@@ -205,9 +214,11 @@ def _send(
     probing: bool,
     done: list[tuple[OutboxDelivery, PushResult]],
     sync: OutboxSync | None = None,
+    synced: list[tuple[OutboxSync, PushResult]] | None = None,
 ) -> None:
-    """Push one claimed row; a success is collected in `done` (finished in bulk), a failure handled at once as
-    outbox_deliver handles it. Raises _Stop when the partner should not get more requests now."""
+    """Push one claimed row; a success is collected in `done` (finished in bulk) and its sync record in `synced`
+    (recorded in bulk; at once without it), a failure handled at once as outbox_deliver handles it. Raises _Stop
+    when the partner should not get more requests now."""
     token = delivery.claim_token
     try:
         spec = get_module(delivery.module)
@@ -240,7 +251,9 @@ def _send(
             OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=s._now())
         s._on_error(delivery, token, exc)
         return
-    if result.sent or result.exists is not None or result.data:
+    if synced is not None:
+        synced.append((sync, result))
+    elif result.sent or result.exists is not None or result.data:
         s._record_sync(sync, result)
     done.append((delivery, result))
 
@@ -281,8 +294,8 @@ def _drain_locked(partner_id: int, report: dict[str, Any]) -> str:
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is None:
         return "gone"
-    # The partner's endpoint URL and addressed party, read once for this drain (partner_endpoint_url,
-    # partner_party); a Hub's party status is still read per send.
+    # The partner's endpoint URL, addressed party and (a Hub's) party status, read once for this drain
+    # (partner_endpoint_url, partner_party, hub_party_check: a party that is not CONNECTED is read per send).
     partner._drain_memo = {}  # type: ignore[attr-defined]
     budget = time.monotonic() + s.outbox_setting("OCPI_OUTBOX_DRAIN_SECONDS")
     batch_size = int(s.outbox_setting("OCPI_OUTBOX_DRAIN_BATCH"))
@@ -341,32 +354,40 @@ def _send_batch(
     report: dict[str, Any],
 ) -> str:
     """Send a claimed batch in order, finish the successes in bulk, give back what was not sent. Returns why it
-    stopped early ("budget", "rate-limited", "stopped") or "" when the whole batch went out."""
+    stopped early ("budget", "rate-limited", "stopped") or "" when the whole batch went out.
+
+    The batch's database writes do not grow with it: its sync rows are read (and the missing ones created) at
+    the start, the successes' sync records written with one UPDATE, its outbound message log rows with one
+    INSERT, and its rows finished with one UPDATE per outcome."""
     done: list[tuple[OutboxDelivery, PushResult]] = []
+    synced: list[tuple[OutboxSync, PushResult]] = []
     outcome = ""
     sent_ids: set[int] = set()
     syncs = _syncs(partner, rows)
     pause = s.outbox_setting("OCPI_OUTBOX_DRAIN_MAX_PAUSE_SECONDS")
-    for delivery in rows:
-        if time.monotonic() > budget:
-            outcome = "budget"
-            break
-        wait = s._rate_limit_wait(partner, pstate, s._now())
-        while wait is not None and wait.total_seconds() <= pause:
-            time.sleep(wait.total_seconds())  # the partner's own lane: pacing it costs no other partner
+    with message_log_collect():  # the batch's outbound log rows: one INSERT when the batch ends
+        for delivery in rows:
+            if time.monotonic() > budget:
+                outcome = "budget"
+                break
             wait = s._rate_limit_wait(partner, pstate, s._now())
-        if wait is not None:
-            report["retry_in"] = wait.total_seconds()
-            outcome = "rate-limited"
-            break
-        sent_ids.add(delivery.pk)
-        try:
-            _send(delivery, partner, pstate, probing, done, syncs.get((delivery.module, delivery.object_id)))
-        except _Stop:
-            outcome = "stopped"
-            break
+            while wait is not None and wait.total_seconds() <= pause:
+                time.sleep(wait.total_seconds())  # the partner's own lane: pacing it costs no other partner
+                wait = s._rate_limit_wait(partner, pstate, s._now())
+            if wait is not None:
+                report["retry_in"] = wait.total_seconds()
+                outcome = "rate-limited"
+                break
+            sent_ids.add(delivery.pk)
+            try:
+                sync = syncs.get((delivery.module, delivery.object_id))
+                _send(delivery, partner, pstate, probing, done, sync, synced)
+            except _Stop:
+                outcome = "stopped"
+                break
     report["sent"] += len(sent_ids)
     report["failed"] += len(sent_ids) - len(done)
+    s._record_syncs(synced)
     if any(result.sent for _, result in done):
         s._partner_answered(partner, pstate)  # closes the circuit (and wakes the rows that waited for it)
     elif probing and done:

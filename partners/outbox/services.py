@@ -29,8 +29,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, JSONField, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -122,8 +122,7 @@ def outbox_enqueue(
         if due:
 
             def schedule_due() -> None:
-                for pk, partner_id in due:
-                    _schedule(pk, partner_id=partner_id)
+                _schedule_many(due)
 
             transaction.on_commit(schedule_due, robust=True)
         if spec.pace is not None:
@@ -285,6 +284,16 @@ def _schedule(delivery_id: int, countdown: float = 0, *, partner_id: int | None 
     schedule_drain(partner_id, countdown)
 
 
+def _schedule_many(due: list[tuple[int, int]]) -> None:
+    """_schedule for the (delivery, partner) pairs of one change's fan-out, due now: with the shared cache their
+    partners' drains are queued by schedule_drains (every partner's key set in one Redis round trip)."""
+    if _dedupe_drains():
+        schedule_drains([partner_id for _, partner_id in due])
+        return
+    for pk, partner_id in due:
+        _schedule(pk, partner_id=partner_id)
+
+
 # --- Drain scheduling: at most one pending drain task per partner ------------------------------------------
 
 _draining = threading.local()  # .partner_id: the partner whose drain runs in this thread (drain.py sets it)
@@ -325,6 +334,44 @@ def schedule_drain(partner_id: int, countdown: float = 0, *, force: bool = False
         enqueue("partners.tasks.outbox_drain", partner_id=partner_id, countdown=countdown or None)
     except Exception:
         logger.exception("Outbox: could not queue a drain of partner %s; the beat will re-queue it", partner_id)
+
+
+def schedule_drains(partner_ids: Iterable[int]) -> None:
+    """schedule_drain(partner_id) of several partners, due now (a change fans out to every partner): their keys
+    are set (NX) in one pipelined Redis round trip instead of one each, and a drain is queued for each partner
+    whose key was not set yet."""
+    current = getattr(_draining, "partner_id", None)
+    ids = [pk for pk in dict.fromkeys(partner_ids) if pk != current]
+    if len(ids) <= 1 or not _dedupe_drains():
+        for partner_id in ids:
+            schedule_drain(partner_id)
+        return
+    ttl = int(outbox_setting("OCPI_OUTBOX_DRAIN_KEY_TTL_SECONDS"))
+    try:
+        added = _cache_add_many([_drain_key(pk, 0) for pk in ids], ttl)
+    except Exception:
+        logger.exception("Outbox: could not queue the drains of partners %s; the beat will re-queue them", ids)
+        return
+    for partner_id, new in zip(ids, added, strict=True):
+        if not new:
+            continue  # a drain of that partner is queued already
+        try:
+            enqueue("partners.tasks.outbox_drain", partner_id=partner_id)
+        except Exception:
+            logger.exception("Outbox: could not queue a drain of partner %s; the beat will re-queue it", partner_id)
+
+
+def _cache_add_many(keys: list[str], ttl: int) -> list[bool]:
+    """cache.add(key, 1, ttl) of every key (SET NX EX) in one pipelined round trip to the cache's Redis (the
+    default cache: one server). Returns, per key, whether it was set."""
+    backend: Any = cache
+    names = [backend.make_and_validate_key(key) for key in keys]
+    client = backend._cache.get_client(names[0], write=True)  # Django's RedisCacheClient: a redis-py client
+    value = backend._cache._serializer.dumps(1)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.set(name, value, ex=ttl, nx=True)
+    return [bool(result) for result in pipe.execute()]
 
 
 def drain_started(partner_id: int) -> None:
@@ -560,6 +607,65 @@ def _record_sync(sync: OutboxSync, result: PushResult) -> None:
     if result.data:
         fields["data"] = {**(sync.data or {}), **result.data}
     rows.update(**fields)
+
+
+def _record_syncs(records: list[tuple[OutboxSync, PushResult]]) -> None:
+    """_record_sync of many sync rows (an outbox drain batch's, each row once) with one UPDATE: every row gets
+    its own values (CASE on the pk) under its own condition (never backwards), as one _record_sync per row would."""
+    records = [(sync, result) for sync, result in records if result.sent or result.exists is not None or result.data]
+    if len(records) <= 1:
+        for sync, result in records:
+            _record_sync(sync, result)
+        return
+    if connection.vendor == "postgresql":
+        _record_syncs_postgres(records)
+        return
+    match = Q()
+    stamps: list[When] = []
+    exists: list[When] = []
+    data: list[When] = []
+    for sync, result in records:
+        row = Q(pk=sync.pk)
+        if result.last_updated is not None:
+            row &= Q(delivered_last_updated__isnull=True) | Q(delivered_last_updated__lte=result.last_updated)
+            stamps.append(When(pk=sync.pk, then=Value(result.last_updated)))
+        if result.exists is not None:
+            exists.append(When(pk=sync.pk, then=Value(result.exists)))
+        if result.data:
+            data.append(When(pk=sync.pk, then=Value({**(sync.data or {}), **result.data}, output_field=JSONField())))
+        match |= row
+    fields: dict[str, Any] = {"delivered_at": _now()}
+    if stamps:
+        fields["delivered_last_updated"] = Case(*stamps, default=F("delivered_last_updated"))
+    if exists:
+        fields["exists"] = Case(*exists, default=F("exists"))
+    if data:
+        fields["data"] = Case(*data, default=F("data"), output_field=JSONField())
+    OutboxSync.objects.filter(match).update(**fields)
+
+
+def _record_syncs_postgres(records: list[tuple[OutboxSync, PushResult]]) -> None:
+    """_record_syncs in one statement whose text does not depend on the batch (arrays, unnested): no query
+    building per row, as the ORM's CASE per row and field costs."""
+    ids, stamps, present, data = [], [], [], []
+    for sync, result in records:
+        ids.append(sync.pk)
+        stamps.append(result.last_updated)
+        present.append(result.exists)
+        data.append(json.dumps({**(sync.data or {}), **result.data}) if result.data else None)
+    table = connection.ops.quote_name(OutboxSync._meta.db_table)
+    sql = f"""
+        UPDATE {table} AS s SET
+            delivered_at = %s,
+            delivered_last_updated = COALESCE(v.stamp, s.delivered_last_updated),
+            "exists" = COALESCE(v.present, s."exists"),
+            data = COALESCE(v.data::jsonb, s.data)
+        FROM unnest(%s::bigint[], %s::timestamptz[], %s::boolean[], %s::text[]) AS v(id, stamp, present, data)
+        WHERE s.id = v.id
+          AND (v.stamp IS NULL OR s.delivered_last_updated IS NULL OR s.delivered_last_updated <= v.stamp)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_now(), ids, stamps, present, data])
 
 
 def _on_success(
