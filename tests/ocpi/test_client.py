@@ -16,6 +16,7 @@ from ocpi_platform.ocpi.client import (
     OcpiUrlRefused,
     check_url,
     join_url,
+    pinned_session,
 )
 from ocpi_platform.ocpi.headers import PartyRef
 from tests.fake_partner import FakePartner, envelope
@@ -169,3 +170,45 @@ def test_refused_url_opens_no_connection(server: FakePartner, client: OcpiClient
 
 def test_join_url_uses_one_slash() -> None:
     assert join_url("https://a/b/", "/NL/", "EXA", "loc1/") == "https://a/b/NL/EXA/loc1"
+
+
+# --- the environment, read once per session (issue 17: ~0.4 ms per request otherwise) --------------------
+
+
+def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.django_db
+def test_a_netrc_entry_never_replaces_the_ocpi_token(
+    server: FakePartner, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy_env(monkeypatch)
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    session = pinned_session()
+    assert session.trust_env is False
+    client = OcpiClient(token="secret-token", timeout=1.0, session=session)
+    server.responses["/x"] = (200, ok())
+    client.get(f"{server.base}/x")
+    assert server.requests[0].headers["Authorization"] == "Token c2VjcmV0LXRva2Vu"  # not Basic from .netrc
+
+
+def test_the_ca_bundle_variable_still_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_proxy_env(monkeypatch)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/private-ca.pem")
+    assert pinned_session().verify == "/etc/ssl/private-ca.pem"
+    monkeypatch.delenv("CURL_CA_BUNDLE")
+    assert pinned_session().verify is True
+
+
+def test_with_proxy_variables_requests_keeps_reading_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_proxy_env(monkeypatch)
+    assert pinned_session().trust_env is False
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    session = pinned_session()
+    assert session.trust_env is True  # proxies and their no_proxy rules are per URL
