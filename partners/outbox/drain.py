@@ -213,12 +213,12 @@ def _send(
     pstate: OutboxPartnerState,
     probing: bool,
     done: list[tuple[OutboxDelivery, PushResult]],
-    sync: OutboxSync | None = None,
-    synced: list[tuple[OutboxSync, PushResult]] | None = None,
+    sync: OutboxSync | None,
+    synced: list[tuple[OutboxSync, PushResult]],
 ) -> None:
     """Push one claimed row; a success is collected in `done` (finished in bulk) and its sync record in `synced`
-    (recorded in bulk; at once without it), a failure handled at once as outbox_deliver handles it. Raises _Stop
-    when the partner should not get more requests now."""
+    (recorded in bulk), a failure handled at once as outbox_deliver handles it. Raises _Stop when the partner
+    should not get more requests now."""
     token = delivery.claim_token
     try:
         spec = get_module(delivery.module)
@@ -251,10 +251,7 @@ def _send(
             OutboxPartnerState.objects.filter(pk=pstate.pk).update(blocked_until=s._now())
         s._on_error(delivery, token, exc)
         return
-    if synced is not None:
-        synced.append((sync, result))
-    elif result.sent or result.exists is not None or result.data:
-        s._record_sync(sync, result)
+    synced.append((sync, result))
     done.append((delivery, result))
 
 
