@@ -270,3 +270,24 @@ def test_schedule_drain_queues_one_pending_drain_per_partner(settings, mocker) -
     outbox_services.schedule_drain(partner_id, force=True)  # the beat, a drain re-queuing itself
     assert enqueue.call_count == 3
     outbox_services.drain_started(partner_id)
+
+
+def test_one_budget_spans_every_lane_hold_of_a_drain(mocker: Any, drains: Any) -> None:
+    """A drain that goes idle and finds new rows takes the lane again with what is left of its budget, not a fresh
+    one (a drain ran 17 s with a 5 s budget that way)."""
+    from partners.outbox import drain
+
+    budgets: list[float] = []
+
+    def locked(partner_id: int, report: dict[str, Any], budget: float) -> str:
+        budgets.append(budget)
+        return "idle"
+
+    mocker.patch.object(drain, "_drain_locked", side_effect=locked)
+    mocker.patch.object(drain, "_lock", return_value=True)
+    mocker.patch.object(drain, "_unlock")
+    new_rows = iter([True, True, False])  # rows committed while the drain was finishing, twice
+    mocker.patch.object(drain, "_claimable", return_value=mocker.Mock(exists=lambda: next(new_rows)))
+
+    assert outbox_drain(partner_id=1)["outcome"] == "idle"
+    assert len(budgets) == 3 and len(set(budgets)) == 1
