@@ -68,49 +68,83 @@ class _StatementText:
         return self._text.encode()
 
 
-def model_columns(model: type[Model], alias: str) -> str:
-    """`alias."col1", alias."col2", ...` for every concrete field, in field order (what `select_one` reads)."""
-    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+def _fields(model: type[Model], names: Sequence[str] | None) -> list[Any]:
+    """The concrete fields `names` (attnames or names) in field order; every concrete field when None."""
+    if names is None:
+        return list(model._meta.concrete_fields)
+    wanted = set(names)
+    found = [field for field in model._meta.concrete_fields if field.attname in wanted or field.name in wanted]
+    if len(found) != len(wanted):
+        raise ValueError(f"{model.__name__} has no concrete field(s) among {sorted(wanted)}")
+    if model._meta.pk not in found:
+        raise ValueError(f"{model.__name__}: the primary key must be among the fields read")
+    return found
 
 
-def _converters(model: type[Model], connection: Any) -> list[tuple[int, list[Any], Any]]:
-    """Per column: Django's backend and field converters (e.g. JSON text -> dict, SQLite text -> datetime).
+def model_columns(model: type[Model], alias: str, fields: Sequence[str] | None = None) -> str:
+    """`alias."col1", alias."col2", ...` for every concrete field (or only `fields`, which must include the primary
+    key), in field order (what `select_one` reads)."""
+    return ", ".join(f'{alias}."{field.column}"' for field in _fields(model, fields))
+
+
+def _field_converters(fields: Sequence[Any], connection: Any) -> list[tuple[int, list[Any], Any]]:
+    found = []
+    for index, field in enumerate(fields):
+        column = field.get_col(field.model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if converters:
+            found.append((index, converters, column))
+    return found
+
+
+def _converters(
+    model: type[Model], names: tuple[str, ...] | None, extra_fields: tuple[Any, ...], connection: Any
+) -> tuple[list[Any], list[tuple[int, list[Any], Any]]]:
+    """(fields read, per column: Django's backend and field converters, e.g. JSON text -> dict, SQLite text ->
+    datetime), for the model's columns followed by `extra_fields`.
 
     Kept on the connection (one per thread), since backend converters are bound to it.
     """
     cached = connection.__dict__.setdefault("_hot_sql_converters", {})
-    if model in cached:
-        return cached[model]
-    found = []
-    for index, field in enumerate(model._meta.concrete_fields):
-        column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)  # type: ignore[attr-defined]  # not in django-stubs
-        if converters:
-            found.append((index, converters, column))
-    cached[model] = found
-    return found
+    key = (model, names, extra_fields)
+    if key not in cached:
+        fields = _fields(model, names)
+        cached[key] = (fields, _field_converters([*fields, *extra_fields], connection))
+    return cached[key]
 
 
 def select_one(
-    model: type[M], sql: str, params: Sequence[Any], *, extra: int = 0, using: str = DEFAULT_DB_ALIAS
+    model: type[M],
+    sql: str,
+    params: Sequence[Any],
+    *,
+    fields: Sequence[str] | None = None,
+    extra: int = 0,
+    extra_fields: Sequence[Any] = (),
+    using: str = DEFAULT_DB_ALIAS,
 ) -> tuple[M, tuple[Any, ...]] | None:
-    """Run `sql` (which selects `model_columns(model, ...)` first, then `extra` more columns) and build the model
-    instance from its first row; returns (instance, extra values) or None when there is no row."""
+    """Run `sql` (which selects `model_columns(model, ..., fields)` first, then `extra` more columns) and build the
+    model instance from its first row (the fields not read are deferred, as with `.only()`); returns (instance,
+    extra values) or None when there is no row. The first extra columns are converted as the model fields
+    `extra_fields` (of any model) read them; the others come back as the driver returns them."""
     connection = connections[using]
     with _cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    fields = len(model._meta.concrete_fields)
-    values = list(row[:fields])
-    for index, converters, column in _converters(model, connection):
+    names = None if fields is None else tuple(fields)
+    read, converters = _converters(model, names, tuple(extra_fields), connection)
+    width = len(read)
+    values = list(row[: width + extra])
+    for index, field_converters, column in converters:
         value = values[index]
-        for converter in converters:
+        for converter in field_converters:
             value = converter(value, column, connection)
         values[index] = value
-    instance = model.from_db(using, None, values)  # type: ignore[arg-type]  # every field loaded: names unused
-    return instance, tuple(row[fields : fields + extra])
+    attnames = None if names is None else [field.attname for field in read]
+    instance = model.from_db(using, attnames, values[:width])  # type: ignore[arg-type]  # None: every field
+    return instance, tuple(values[width:])
 
 
 @cache

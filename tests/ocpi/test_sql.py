@@ -67,6 +67,30 @@ def test_select_one_builds_the_instance_the_orm_builds(db: Any) -> None:
     assert select_one(Token, sql, [token.pk + 1000]) is None
 
 
+def test_select_one_reads_only_the_fields_asked_and_converts_extra_columns_as_fields(
+    db: Any, django_assert_num_queries: Any
+) -> None:
+    """A subset of the fields (the rest deferred, as `.only()`), and extra columns converted as the model fields
+    they come from (a JSON column is text from the driver, a dict after its field's converter)."""
+    token = TokenFactory(ocpi_id="SQL4", energy_contract={"supplier_name": "S"}, valid=False)
+    fields = ("id", "ocpi_id", "last_updated")
+    energy_contract = Token._meta.get_field("energy_contract")
+    columns = f"{model_columns(Token, 't', fields)}, t.energy_contract, t.energy_contract"
+    sql = f"SELECT {columns} FROM tokens_token t WHERE t.id = %s"
+
+    with django_assert_num_queries(1):
+        found, extra = select_one(Token, sql, [token.pk], fields=fields, extra=2, extra_fields=[energy_contract])
+        assert (found.pk, found.ocpi_id, found.last_updated) == (token.pk, "SQL4", token.last_updated)
+    assert found.get_deferred_fields() >= {"valid", "energy_contract"}
+    assert extra[0] == {"supplier_name": "S"}  # converted as Token.energy_contract reads it
+    assert extra[1] != {"supplier_name": "S"}  # not converted: the driver's JSON text
+    assert found.valid is False  # a deferred field loads on access, as with .only()
+    with pytest.raises(ValueError, match="primary key"):
+        model_columns(Token, "t", ["ocpi_id"])
+    with pytest.raises(ValueError, match="no concrete field"):
+        model_columns(Token, "t", ["id", "nope"])
+
+
 def test_hot_path_statements_are_prepared_on_postgresql(db: Any, settings: Any) -> None:
     """On PostgreSQL the statement is planned once per connection (that halved the database CPU of a real-time
     authorization); the ORM's own queries stay unprepared. Switched off, nothing is prepared."""
