@@ -127,7 +127,27 @@ def check_url(url: str, *, resolver: Callable[..., Any] | None = None) -> None:
         raise OcpiUrlRefused(f"Refused URL {url!r}: not an absolute http(s) URL")
     if parts.scheme == "http" and not settings.OCPI_ALLOW_HTTP_URLS:
         raise OcpiUrlRefused(f"Refused URL {url!r}: only https is allowed")
-    _allowed_addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), url, resolver)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if resolver is not None:  # a resolver of the caller's (tests): nothing cached
+        _allowed_addresses(parts.hostname, port, url, resolver)
+        return
+    key = (parts.hostname, port, tuple(settings.OCPI_ALLOWED_PRIVATE_NETWORKS))
+    now = time.monotonic()
+    if _checked_hosts.get(key, 0.0) > now:
+        return
+    _allowed_addresses(parts.hostname, port, url)
+    if len(_checked_hosts) > _CHECKED_HOSTS_MAX:
+        _checked_hosts.clear()
+    _checked_hosts[key] = now + CHECKED_HOST_SECONDS
+
+
+# Hosts that passed check_url lately: (host, port, allowed networks) -> until when (monotonic). A push to a partner
+# resolved its host on every request (a DNS query each, without a local cache); the early check need not repeat
+# within this time, since every new connection is still checked at connect time (_PinnedConnectionMixin), so a DNS
+# answer that changed to a private address reaches nothing. Refusals are never kept.
+CHECKED_HOST_SECONDS = 30.0
+_CHECKED_HOSTS_MAX = 1024
+_checked_hosts: dict[tuple[str, int, tuple[str, ...]], float] = {}
 
 
 class _PinnedConnectionMixin:

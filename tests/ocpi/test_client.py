@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from ocpi_platform.ocpi import client as client_module
 from ocpi_platform.ocpi.client import (
     OcpiClient,
     OcpiPermanentError,
@@ -157,6 +158,39 @@ def test_production_refuses_http_and_odd_schemes() -> None:
         with pytest.raises(OcpiUrlRefused):
             check_url(url, resolver=fake_resolver("93.184.216.34"))
     check_url("https://partner.example/ocpi/versions", resolver=fake_resolver("93.184.216.34"))
+
+
+@override_settings(OCPI_ALLOW_HTTP_URLS=False, OCPI_ALLOWED_PRIVATE_NETWORKS=[])
+def test_a_host_that_passed_is_not_resolved_again_for_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The early check resolves a partner's host once per CHECKED_HOST_SECONDS, not per request (a DNS query per
+    push); a refusal is never kept, the allowed networks are part of what was checked, and the time runs out."""
+    answers = {"partner.example": "93.184.216.34", "evil.example": "10.0.0.1"}
+    lookups: list[str] = []
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(client_module, "_checked_hosts", {})
+    for _ in range(3):
+        check_url("https://partner.example/ocpi/2.2.1/locations/NL/EXA/1")
+    assert lookups == ["partner.example"]
+    for _ in range(2):
+        with pytest.raises(OcpiUrlRefused):
+            check_url("https://evil.example/ocpi/versions")
+    assert lookups.count("evil.example") == 2
+    with override_settings(OCPI_ALLOWED_PRIVATE_NETWORKS=["10.0.0.0/8"]):
+        check_url("https://partner.example/x")  # other allowed networks: checked again
+    assert lookups.count("partner.example") == 2
+    # Its DNS changed: within the time the early check passes (a new connection is still checked at connect
+    # time), once the time ran out it refuses.
+    answers["partner.example"] = "127.0.0.1"
+    check_url("https://partner.example/x")
+    assert lookups.count("partner.example") == 2
+    client_module._checked_hosts.update(dict.fromkeys(client_module._checked_hosts, 0.0))
+    with pytest.raises(OcpiUrlRefused):
+        check_url("https://partner.example/x")
 
 
 @override_settings(OCPI_ALLOW_HTTP_URLS=False, OCPI_ALLOWED_PRIVATE_NETWORKS=[])
