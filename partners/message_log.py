@@ -165,8 +165,11 @@ def message_log_write(rows: list[MessageLog]) -> None:
     if not rows:
         return
     try:
-        with transaction.atomic():
-            insert_many(rows)  # bulk_create without its per-call query building (a drain writes a batch a second)
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            insert_many(rows)  # one statement in autocommit: atomic by itself, no BEGIN/COMMIT round trips
+        else:
+            with transaction.atomic():  # SQLite may take several statements; inside a transaction: a savepoint
+                insert_many(rows)  # bulk_create without its per-call query building (a drain writes a batch a second)
     except (IntegrityError, DataError):
         _write_one_by_one(rows)
     except Exception:

@@ -160,11 +160,12 @@ def _finish_batch(token: str, done: list[tuple[OutboxDelivery, PushResult]]) -> 
         outcome = str(OutboxState.DELIVERED if result.sent else OutboxState.SKIPPED)
         groups[(outcome, result.action[:8], result.note[:255])].append(delivery)
     now = s._now()
+    finished = 0
     for (state, action, note), rows in groups.items():
         same_revision = Q()
         for row in rows:
             same_revision |= Q(pk=row.pk, revision=row.revision)
-        OutboxDelivery.objects.filter(same_revision, claim_token=token, state=OutboxState.PENDING).update(
+        finished += OutboxDelivery.objects.filter(same_revision, claim_token=token, state=OutboxState.PENDING).update(
             state=state,
             action=action,
             note=note,
@@ -175,6 +176,8 @@ def _finish_batch(token: str, done: list[tuple[OutboxDelivery, PushResult]]) -> 
             updated_at=now,
             queued_at=None,
         )
+    if finished == len(done):
+        return  # no change merged into a row while it was sent (the usual case): nothing to release
     OutboxDelivery.objects.filter(pk__in=[d.pk for d, _ in done], claim_token=token, state=OutboxState.PENDING).update(
         claimed_until=None, claim_token="", next_attempt_at=now, updated_at=now
     )
@@ -299,6 +302,7 @@ def _drain_locked(partner_id: int, report: dict[str, Any], budget: float) -> str
     partner._drain_memo = {}  # type: ignore[attr-defined]
     batch_size = int(s.outbox_setting("OCPI_OUTBOX_DRAIN_BATCH"))
     pstate = s._partner_state(partner)
+    fresh = True  # just read: the first loop needs no refresh
     while True:
         now = s._now()
         if time.monotonic() > budget:
@@ -320,7 +324,9 @@ def _drain_locked(partner_id: int, report: dict[str, Any], budget: float) -> str
             )
             report["finished"] += len(rows)
             continue
-        pstate.refresh_from_db()
+        if not fresh:
+            pstate.refresh_from_db()
+        fresh = False
         if pstate.blocked_until and pstate.blocked_until > now:
             return "blocked"
         probing = pstate.consecutive_failures > 0
@@ -388,7 +394,7 @@ def _send_batch(
     report["failed"] += len(sent_ids) - len(done)
     s._record_syncs(synced)
     if any(result.sent for _, result in done):
-        s._partner_answered(partner, pstate)  # closes the circuit (and wakes the rows that waited for it)
+        _answered(partner, pstate)
     elif probing and done:
         # The probe was skipped (nothing sent): let another one probe. A probe that failed has set the next probe
         # time itself (_on_transient), and the other outcomes released the probe in _send.
@@ -397,6 +403,23 @@ def _send_batch(
     report["finished"] += len(done)
     _release(token, [r.pk for r in rows if r.pk not in sent_ids])
     return outcome
+
+
+_SUCCESS_STAMP = timedelta(seconds=1)  # a drain records the partner's last success at most this often
+
+
+def _answered(partner: Partner, pstate: OutboxPartnerState) -> None:
+    """s._partner_answered (closes the circuit and wakes the rows that waited for it) when the partner had failed
+    as of this drain's last look at its state; else only its last success time, at most once a second: two
+    UPDATEs that changed nothing per batch, a batch every few requests under load. A failure recorded since that
+    look (by another process) is cleared by the probe the next loop sends."""
+    if pstate.consecutive_failures or pstate.blocked_until:
+        s._partner_answered(partner, pstate)
+        return
+    now = s._now()
+    if pstate.last_success_at is None or now - pstate.last_success_at >= _SUCCESS_STAMP:
+        OutboxPartnerState.objects.filter(pk=pstate.pk).update(last_success_at=now)
+        pstate.last_success_at = now
 
 
 def _schedule_next(partner_id: int) -> None:

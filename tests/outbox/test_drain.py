@@ -291,3 +291,27 @@ def test_one_budget_spans_every_lane_hold_of_a_drain(mocker: Any, drains: Any) -
 
     assert outbox_drain(partner_id=1)["outcome"] == "idle"
     assert len(budgets) == 3 and len(set(budgets)) == 1
+
+
+def test_a_healthy_partner_costs_no_state_writes_per_batch(
+    receiver, clock, drains, django_capture_on_commit_callbacks, settings
+) -> None:
+    """While the partner answers, a batch does not write its circuit state (nothing to close) and the last success
+    is stamped at most once a second; a batch whose rows nobody changed meanwhile releases nothing."""
+    from django.test.utils import CaptureQueriesContext
+
+    settings.OCPI_OUTBOX_DRAIN_BATCH = 1  # three batches
+    partner = partner_for(receiver)
+    locations = make_locations(django_capture_on_commit_callbacks, 3)
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox_drain(partner_id=partner.pk)["batches"] == 3
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert sum('"partners_outboxpartnerstate"' in sql for sql in writes) == 1  # last_success_at, once
+    assert sum('"partners_outboxdelivery"' in sql and 'SET "state"' in sql for sql in writes) == 3  # finished
+    assert not any('SET "claimed_until" = NULL' in sql and '"state" = ' not in sql.split("WHERE")[0] for sql in writes)
+    first = OutboxPartnerState.objects.get(partner=partner).last_success_at
+    assert first == clock.now
+    clock.advance(2)
+    set_status(django_capture_on_commit_callbacks, locations[0], "CHARGING")
+    assert outbox_drain(partner_id=partner.pk)["sent"] == 1
+    assert OutboxPartnerState.objects.get(partner=partner).last_success_at == clock.now > first
