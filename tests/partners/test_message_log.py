@@ -78,13 +78,13 @@ def test_rows_from_many_threads_are_all_written_in_order(transactional_db: Any, 
 def test_a_failed_write_is_retried_with_the_next_batch(transactional_db: Any, new_buffer: Any, mocker: Any) -> None:
     buffer = new_buffer(flush_seconds=3600)
     buffer.add(row("/first"))
-    original = MessageLog.objects.bulk_create
-    mocker.patch.object(MessageLog.objects, "bulk_create", side_effect=OperationalError("database is down"))
+    original = message_log.insert_many
+    mocker.patch.object(message_log, "insert_many", side_effect=OperationalError("database is down"))
 
     assert buffer.flush() == 0
     assert buffer.pending() == 1 and not MessageLog.objects.exists()
 
-    mocker.patch.object(MessageLog.objects, "bulk_create", side_effect=original)
+    mocker.patch.object(message_log, "insert_many", side_effect=original)
     buffer.add(row("/second"))
     assert buffer.flush() == 2
     assert list(MessageLog.objects.order_by("pk").values_list("url", flat=True)) == ["/first", "/second"]
