@@ -412,8 +412,9 @@ def _answered(partner: Partner, pstate: OutboxPartnerState) -> None:
     """s._partner_answered (closes the circuit and wakes the rows that waited for it) when the partner had failed
     as of this drain's last look at its state; else only its last success time, at most once a second: two
     UPDATEs that changed nothing per batch, a batch every few requests under load. A failure recorded since that
-    look (by another process) is cleared by the probe the next loop sends."""
-    if pstate.consecutive_failures or pstate.blocked_until:
+    look (by another process) is cleared by the probe the next loop sends. (A past `blocked_until` with no
+    failures, a released probe's, is nothing to close: _partner_answered only clears a circuit with failures.)"""
+    if pstate.consecutive_failures:
         s._partner_answered(partner, pstate)
         return
     now = s._now()
