@@ -5,8 +5,10 @@ answer changes only when a Partner, one of its PartnerTokens or PartnerRoles is 
 it for OCPI_CREDENTIALS_CACHE_SECONDS (default 2; 0 switches the cache off):
 
 * Kept: immutable values only (the partner's column values, the token's kind and the role facts), keyed by the
-  token's SHA-256, never the token. Each request gets a Partner instance of its own built from them, so nothing a
-  request sets on its partner reaches another thread.
+  token's SHA-256, never the token; and only for a REGISTERED partner's CURRENT token. A handshake under way
+  changes the partner and its token's kind in whichever process handles it: kept here, a PENDING token rejected
+  the partner's first pushes in the other processes until it expired. Each request gets a Partner instance of its
+  own built from them, so nothing a request sets on its partner reaches another thread.
 * Invalidated in this process by any save or delete of those models (signals below) and by the services' queryset
   writes that send no signal (partners.services calls `credentials_cache_invalidate`): at once, and again when the
   transaction commits, because a request of another thread may read the old rows until then. An entry read

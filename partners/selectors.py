@@ -12,7 +12,7 @@ from ocpi_platform.ocpi.sql import model_columns, select_one
 from ocpi_platform.ocpi.tokens import token_hash
 
 from .caches import CachedCredentials, credentials_cache
-from .models import Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party, Role
+from .models import Partner, PartnerEndpoint, PartnerRole, PartnerState, PartnerToken, Party, Role, TokenKind
 
 
 def party_list_active() -> QuerySet[Party]:
@@ -60,7 +60,10 @@ def partner_token_resolve(candidates: list[str]) -> tuple[Partner, str, str] | N
                 return None
             partner.ocpi_is_hub = bool(is_hub)
             partner.ocpi_has_cpo_role = bool(has_cpo_role)
-            if seconds > 0:
+            # Only a connected partner's current token is kept: a handshake under way changes the partner's state
+            # and its token's kind in whichever process handles it, and another process must see that at once (a
+            # kept PENDING token of a REGISTERING partner rejected its first pushes for the cache's lifetime).
+            if seconds > 0 and partner.state == PartnerState.REGISTERED and kind == TokenKind.CURRENT:
                 values = tuple(getattr(partner, field.attname) for field in Partner._meta.concrete_fields)
                 entry = CachedCredentials(values, kind, partner.ocpi_is_hub, partner.ocpi_has_cpo_role)
                 credentials_cache.put(digest, entry, ttl=seconds, generation=generation)

@@ -179,6 +179,26 @@ def test_unknown_and_unregistered_tokens_are_not_cached(cpo: RegisteredPartner, 
     assert len(credentials_cache) == 0
 
 
+def test_a_handshake_under_way_is_never_kept(cpo: RegisteredPartner, django_assert_num_queries: Any) -> None:
+    """A partner registering (its token PENDING) is read from the database on every request: when another process
+    completes the handshake (no signal here), the very next request sees the partner connected and its token
+    current. A kept answer made its first pushes fail for the cache's lifetime (two installations roaming)."""
+    Partner.objects.filter(pk=cpo.partner.pk).update(state=PartnerState.REGISTERING)
+    PartnerToken.objects.filter(partner=cpo.partner).update(kind=TokenKind.PENDING)
+    with django_assert_num_queries(2):
+        for _ in range(2):
+            partner, kind, _token = partner_token_resolve([cpo.token])
+            assert (partner.state, kind) == (PartnerState.REGISTERING, TokenKind.PENDING)
+    assert len(credentials_cache) == 0
+
+    # Another process ends the handshake.
+    Partner.objects.filter(pk=cpo.partner.pk).update(state=PartnerState.REGISTERED)
+    PartnerToken.objects.filter(partner=cpo.partner).update(kind=TokenKind.CURRENT)
+    partner, kind, _token = partner_token_resolve([cpo.token])
+    assert (partner.state, kind) == (PartnerState.REGISTERED, TokenKind.CURRENT)
+    assert len(credentials_cache) == 1  # connected, current: kept from now on
+
+
 # Each write to one of the models the lookup reads: (the write, what the next lookup answers).
 def _partner_saved(cpo: RegisteredPartner) -> Any:
     cpo.partner.name = "Renamed CPO"
