@@ -36,6 +36,7 @@ from .headers import CORRELATION_ID, REQUEST_ID, PartyRef, new_id, routing_heade
 from .logsafe import log_safe
 from .renderers import dumps
 from .tokens import token_encode_header
+from .ttlcache import TtlCache
 from .wire import INTERNAL_VERSION, V211, WireContext, to_wire
 
 logger = logging.getLogger("ocpi.outbound")
@@ -132,22 +133,19 @@ def check_url(url: str, *, resolver: Callable[..., Any] | None = None) -> None:
         _allowed_addresses(parts.hostname, port, url, resolver)
         return
     key = (parts.hostname, port, tuple(settings.OCPI_ALLOWED_PRIVATE_NETWORKS))
-    now = time.monotonic()
-    if _checked_hosts.get(key, 0.0) > now:
+    if _checked_hosts.get(key):
         return
+    generation = _checked_hosts.generation()
     _allowed_addresses(parts.hostname, port, url)
-    if len(_checked_hosts) > _CHECKED_HOSTS_MAX:
-        _checked_hosts.clear()
-    _checked_hosts[key] = now + CHECKED_HOST_SECONDS
+    _checked_hosts.put(key, True, ttl=CHECKED_HOST_SECONDS, generation=generation)
 
 
-# Hosts that passed check_url lately: (host, port, allowed networks) -> until when (monotonic). A push to a partner
-# resolved its host on every request (a DNS query each, without a local cache); the early check need not repeat
-# within this time, since every new connection is still checked at connect time (_PinnedConnectionMixin), so a DNS
-# answer that changed to a private address reaches nothing. Refusals are never kept.
+# Hosts that passed check_url lately, by (host, port, allowed networks). A push to a partner resolved its host on
+# every request (a DNS query each, without a local cache); the early check need not repeat within this time, since
+# every new connection is still checked at connect time (_PinnedConnectionMixin), so a DNS answer that changed to a
+# private address reaches nothing. Refusals are never kept.
 CHECKED_HOST_SECONDS = 30.0
-_CHECKED_HOSTS_MAX = 1024
-_checked_hosts: dict[tuple[str, int, tuple[str, ...]], float] = {}
+_checked_hosts = TtlCache(max_entries=1024)
 
 
 class _PinnedConnectionMixin:

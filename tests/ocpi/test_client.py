@@ -20,6 +20,7 @@ from ocpi_platform.ocpi.client import (
     pinned_session,
 )
 from ocpi_platform.ocpi.headers import PartyRef
+from ocpi_platform.ocpi.ttlcache import TtlCache
 from tests.fake_partner import FakePartner, envelope
 
 
@@ -171,8 +172,9 @@ def test_a_host_that_passed_is_not_resolved_again_for_a_while(monkeypatch: pytes
         lookups.append(host)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
 
+    now = [0.0]
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    monkeypatch.setattr(client_module, "_checked_hosts", {})
+    monkeypatch.setattr(client_module, "_checked_hosts", TtlCache(clock=lambda: now[0]))
     for _ in range(3):
         check_url("https://partner.example/ocpi/2.2.1/locations/NL/EXA/1")
     assert lookups == ["partner.example"]
@@ -188,7 +190,7 @@ def test_a_host_that_passed_is_not_resolved_again_for_a_while(monkeypatch: pytes
     answers["partner.example"] = "127.0.0.1"
     check_url("https://partner.example/x")
     assert lookups.count("partner.example") == 2
-    client_module._checked_hosts.update(dict.fromkeys(client_module._checked_hosts, 0.0))
+    now[0] += client_module.CHECKED_HOST_SECONDS
     with pytest.raises(OcpiUrlRefused):
         check_url("https://partner.example/x")
 

@@ -11,7 +11,8 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from ocpi_platform.ocpi.tokens import token_encode_header, token_generate, token_hash
-from partners.caches import TtlCache, credentials_cache
+from ocpi_platform.ocpi.ttlcache import TtlCache
+from partners.caches import credentials_cache
 from partners.models import Partner, PartnerRole, PartnerState, PartnerToken, TokenKind
 from partners.selectors import partner_token_resolve
 from partners.services import partner_invite, partner_register, partner_update_credentials
